@@ -1,0 +1,43 @@
+package cert
+
+import (
+	"crypto"
+	"crypto/x509"
+)
+
+// KeyMatches reports whether key belongs to c. key may be a private key
+// (*rsa.PrivateKey, *ecdsa.PrivateKey, ed25519.PrivateKey), a public key, or
+// a [Key] from Parse. An encrypted Key never matches: it cannot be checked.
+func KeyMatches(c *x509.Certificate, key any) bool {
+	if c == nil || key == nil {
+		return false
+	}
+	var pub crypto.PublicKey
+	switch k := key.(type) {
+	case Key:
+		pub = k.Public
+	case *Key:
+		pub = k.Public
+	case interface{ Public() crypto.PublicKey }:
+		pub = k.Public()
+	default:
+		pub = key
+	}
+	if pub == nil {
+		return false
+	}
+	eq, ok := pub.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && eq.Equal(c.PublicKey)
+}
+
+// IssuedBy reports whether leaf's signature verifies with issuer's public key.
+// Names are not compared: a look-alike issuer with the same name and another
+// key fails, and so does any certificate further up a chain.
+func IssuedBy(leaf, issuer *x509.Certificate) bool {
+	if leaf == nil || issuer == nil {
+		return false
+	}
+	// CheckSignature, not CheckSignatureFrom: the latter also demands that
+	// the issuer be a CA, which is a policy question, not a signature one.
+	return issuer.CheckSignature(leaf.SignatureAlgorithm, leaf.RawTBSCertificate, leaf.Signature) == nil
+}
