@@ -7,7 +7,11 @@ GOFLAGS_BUILD := -trimpath -ldflags '$(LDFLAGS)'
 FUZZTIME  ?= 20s
 PKGS      := ./...
 
-.PHONY: help build test test-unit fuzz bench lint demo clean
+.PHONY: help build test test-unit fuzz bench lint demo clean cross package
+
+DIST      := dist
+PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64
+PKG_VERSION ?= $(shell git describe --tags --abbrev=0 2>/dev/null | sed 's/^v//' | grep . || echo 0.1.0)
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
@@ -44,5 +48,22 @@ lint: ## gofmt check, go vet here and for darwin and windows
 	GOOS=darwin GOARCH=arm64 $(GO) vet ./...
 	GOOS=windows GOARCH=amd64 $(GO) vet ./...
 
+cross: ## reproducible builds for every platform into dist/<os>_<arch>/
+	@set -e; for p in $(PLATFORMS); do \
+		os=$${p%/*}; arch=$${p#*/}; out=$(DIST)/$${os}_$${arch}; mkdir -p $$out; \
+		echo "cross $$os/$$arch -> $$out"; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build $(GOFLAGS_BUILD) -o $$out/certsight.ext ./extension; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build $(GOFLAGS_BUILD) -o $$out/certsight-edge$$( [ $$os = windows ] && echo .exe) ./edge/cmd/certsight-edge; \
+	done
+	@cd $(DIST) && sha256sum */* > SHA256SUMS && cat SHA256SUMS
+
+package: cross ## .deb and .rpm for linux/amd64 and linux/arm64 into dist/
+	$(GO) -C build/tools build -o ../../$(BIN)/nfpm github.com/goreleaser/nfpm/v2/cmd/nfpm
+	@set -e; for arch in amd64 arm64; do for fmt in deb rpm; do \
+		ARCH=$$arch VERSION=$(PKG_VERSION) DIST=$(DIST) $(BIN)/nfpm package \
+			--config build/package/nfpm.yaml --packager $$fmt --target $(DIST)/ ; \
+	done; done
+	@ls -l $(DIST)/*.deb $(DIST)/*.rpm
+
 clean: ## remove build output
-	rm -rf $(BIN)
+	rm -rf $(BIN) $(DIST)
