@@ -58,10 +58,8 @@ cross: ## reproducible builds for every platform into dist/<os>_<arch>/
 	@cd $(DIST) && sha256sum */* > SHA256SUMS && cat SHA256SUMS
 
 package: cross ## .deb and .rpm for linux/amd64 and linux/arm64 into dist/
-	$(GO) -C build/tools build -o ../../$(BIN)/nfpm github.com/goreleaser/nfpm/v2/cmd/nfpm
 	@set -e; for arch in amd64 arm64; do for fmt in deb rpm; do \
-		ARCH=$$arch VERSION=$(PKG_VERSION) DIST=$(DIST) $(BIN)/nfpm package \
-			--config build/package/nfpm.yaml --packager $$fmt --target $(DIST)/ ; \
+		NFPM=$(CURDIR)/$(BIN)/nfpm build/package/package.sh $$fmt $$arch $(PKG_VERSION) $(DIST) $(DIST); \
 	done; done
 	@ls -l $(DIST)/*.deb $(DIST)/*.rpm
 
