@@ -3,6 +3,7 @@ package cert
 import (
 	"crypto"
 	"crypto/x509"
+	"reflect"
 )
 
 // KeyMatches reports whether key belongs to c. key may be a private key
@@ -10,6 +11,9 @@ import (
 // a [Key] from Parse. An encrypted Key never matches: it cannot be checked.
 func KeyMatches(c *x509.Certificate, key any) bool {
 	if c == nil || key == nil {
+		return false
+	}
+	if isNilPointer(key) {
 		return false
 	}
 	var pub crypto.PublicKey
@@ -23,7 +27,7 @@ func KeyMatches(c *x509.Certificate, key any) bool {
 	default:
 		pub = key
 	}
-	if pub == nil {
+	if pub == nil || isNilPointer(pub) {
 		return false
 	}
 	eq, ok := pub.(interface{ Equal(crypto.PublicKey) bool })
@@ -40,4 +44,11 @@ func IssuedBy(leaf, issuer *x509.Certificate) bool {
 	// CheckSignature, not CheckSignatureFrom: the latter also demands that
 	// the issuer be a CA, which is a policy question, not a signature one.
 	return issuer.CheckSignature(leaf.SignatureAlgorithm, leaf.RawTBSCertificate, leaf.Signature) == nil
+}
+
+// isNilPointer catches typed nil keys such as (*rsa.PrivateKey)(nil), whose
+// methods would panic.
+func isNilPointer(v any) bool {
+	rv := reflect.ValueOf(v)
+	return rv.Kind() == reflect.Pointer && rv.IsNil()
 }

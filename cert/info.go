@@ -7,6 +7,8 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/hex"
 	"strconv"
 	"strings"
@@ -18,8 +20,9 @@ import (
 // (design.md, "Value formats").
 type Info struct {
 	CommonName string
-	// Subject and Issuer are RFC 2253 strings, most specific RDN first, as Go
-	// prints a pkix.Name: "CN=James Royal,OU=Access Admins,O=Access,C=US".
+	// Subject and Issuer are RFC 2253 strings, most specific RDN first, with
+	// Go's escaping (pkix.RDNSequence.String, which equals pkix.Name.String
+	// for names in the usual order): "CN=James Royal,OU=Access Admins,O=Access,C=US".
 	Subject string
 	Issuer  string
 	// SubjectLegacy and IssuerLegacy are OpenSSL one-line names in certificate
@@ -65,14 +68,17 @@ type Info struct {
 	SelfSigned bool
 }
 
-// NewInfo derives the facts of c.
+// NewInfo derives the facts of c. A nil c gives the zero Info.
 func NewInfo(c *x509.Certificate) Info {
+	if c == nil {
+		return Info{}
+	}
 	s1 := sha1.Sum(c.Raw)
 	s256 := sha256.Sum256(c.Raw)
 	info := Info{
 		CommonName:         c.Subject.CommonName,
-		Subject:            c.Subject.String(),
-		Issuer:             c.Issuer.String(),
+		Subject:            rfc2253(c.RawSubject, c.Subject),
+		Issuer:             rfc2253(c.RawIssuer, c.Issuer),
 		SubjectLegacy:      LegacyDN(c.RawSubject),
 		IssuerLegacy:       LegacyDN(c.RawIssuer),
 		Serial:             SerialHex(c),
@@ -98,6 +104,18 @@ func NewInfo(c *x509.Certificate) Info {
 		info.URIs = append(info.URIs, u.String())
 	}
 	return info
+}
+
+// rfc2253 prints a name in RFC 2253 order with Go's escaping. It prints the
+// RDN sequence itself rather than the pkix.Name: Name.String regroups
+// attributes by type, which reorders unusual names and splits multi-valued
+// RDNs. For names in the usual order both print the same.
+func rfc2253(raw []byte, parsed pkix.Name) string {
+	var seq pkix.RDNSequence
+	if rest, err := asn1.Unmarshal(raw, &seq); err != nil || len(rest) > 0 {
+		return parsed.String()
+	}
+	return seq.String()
 }
 
 // SubjectAltNames returns every SAN with its kind, in the order DNS, email,

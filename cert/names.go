@@ -2,9 +2,7 @@ package cert
 
 import (
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/asn1"
-	"fmt"
 	"strings"
 )
 
@@ -95,8 +93,8 @@ func ExtKeyUsageName(oid asn1.ObjectIdentifier) string {
 	return s
 }
 
-// attributeNames are OpenSSL's short names for the attribute types met in
-// subject and issuer names; others print as dotted OIDs.
+// attributeNames are OpenSSL's short names (OBJ_nid2sn) for the attribute
+// types met in subject and issuer names; others print as dotted OIDs.
 var attributeNames = map[string]string{
 	"2.5.4.3":                    "CN",
 	"2.5.4.4":                    "SN",
@@ -108,58 +106,102 @@ var attributeNames = map[string]string{
 	"2.5.4.10":                   "O",
 	"2.5.4.11":                   "OU",
 	"2.5.4.12":                   "title",
+	"2.5.4.13":                   "description",
+	"2.5.4.15":                   "businessCategory",
+	"2.5.4.16":                   "postalAddress",
 	"2.5.4.17":                   "postalCode",
+	"2.5.4.18":                   "postOfficeBox",
+	"2.5.4.41":                   "name",
 	"2.5.4.42":                   "GN",
 	"2.5.4.43":                   "initials",
+	"2.5.4.44":                   "generationQualifier",
+	"2.5.4.45":                   "x500UniqueIdentifier",
 	"2.5.4.46":                   "dnQualifier",
 	"2.5.4.65":                   "pseudonym",
+	"2.5.4.72":                   "role",
+	"2.5.4.97":                   "organizationIdentifier",
 	"0.9.2342.19200300.100.1.1":  "UID",
 	"0.9.2342.19200300.100.1.25": "DC",
 	"1.2.840.113549.1.9.1":       "emailAddress",
+	"1.2.840.113549.1.9.2":       "unstructuredName",
+	"1.2.840.113549.1.9.8":       "unstructuredAddress",
+	"1.3.6.1.4.1.311.60.2.1.1":   "jurisdictionL",
+	"1.3.6.1.4.1.311.60.2.1.2":   "jurisdictionST",
+	"1.3.6.1.4.1.311.60.2.1.3":   "jurisdictionC",
 }
 
-// LegacyDN prints a DER-encoded name as OpenSSL's X509_NAME_oneline does: in
-// certificate order, "/" before each attribute: "/C=US/O=Access/CN=James Royal".
-// Multi-valued RDNs join their attributes with "+". Undecodable input gives "".
+// rawATV and rawRDNSET mirror pkix's types but keep each value's raw bytes:
+// OpenSSL prints the stored bytes (UTF-8, Latin-1, UCS-2 alike), not text.
+type rawATV struct {
+	Type  asn1.ObjectIdentifier
+	Value asn1.RawValue
+}
+
+// rawRDNSET's name ends in SET so encoding/asn1 expects a SET OF.
+type rawRDNSET []rawATV
+
+// LegacyDN prints a DER-encoded name as OpenSSL's X509_NAME_oneline does
+// (what `openssl x509 -subject -nameopt compat` prints): in certificate
+// order, "/" before each RDN and "+" between the attributes of a
+// multi-valued RDN: "/C=US/O=Access/CN=James Royal". Value bytes outside
+// printable ASCII print as "\xHH", and "/" and "+" as "\/" and "\+", so a
+// crafted value cannot fake extra attributes. Undecodable input gives "".
 func LegacyDN(rawName []byte) string {
-	var seq pkix.RDNSequence
+	var seq []rawRDNSET
 	if rest, err := asn1.Unmarshal(rawName, &seq); err != nil || len(rest) > 0 {
 		return ""
 	}
 	var sb strings.Builder
 	for _, rdn := range seq {
-		sb.WriteByte('/')
 		for i, atv := range rdn {
-			if i > 0 {
+			if i == 0 {
+				sb.WriteByte('/')
+			} else {
 				sb.WriteByte('+')
 			}
-			name, ok := attributeNames[atv.Type.String()]
-			if !ok {
-				name = atv.Type.String()
+			oid := atv.Type.String()
+			if name, ok := attributeNames[oid]; ok {
+				oid = name
 			}
-			sb.WriteString(name)
+			sb.WriteString(oid)
 			sb.WriteByte('=')
-			sb.WriteString(legacyValue(atv.Value))
+			writeLegacyValue(&sb, atv.Value)
 		}
 	}
 	return sb.String()
 }
 
-// legacyValue escapes "/" and control bytes the way OpenSSL's oneline form
-// does ("\xHH"), so a crafted value cannot fake extra attributes.
-func legacyValue(v any) string {
-	s, ok := v.(string)
-	if !ok {
-		s = fmt.Sprint(v)
-	}
-	var sb strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x20 || c == 0x7f || c == '/' {
-			fmt.Fprintf(&sb, "\\x%02X", c)
-			continue
+// writeLegacyValue writes v's content bytes escaped as X509_NAME_oneline does.
+func writeLegacyValue(sb *strings.Builder, v asn1.RawValue) {
+	const hexDigits = "0123456789ABCDEF"
+	b := v.Bytes
+	// OpenSSL keeps only every fourth byte of a GeneralString whose length is
+	// a multiple of four and whose other bytes are all zero (a UCS-4 guess).
+	step, first := 1, 0
+	if v.Class == asn1.ClassUniversal && v.Tag == asn1.TagGeneralString && len(b)%4 == 0 && len(b) > 0 {
+		wide := true
+		for j, c := range b {
+			if j%4 != 3 && c != 0 {
+				wide = false
+				break
+			}
 		}
-		sb.WriteByte(c)
+		if wide {
+			step, first = 4, 3
+		}
 	}
-	return sb.String()
+	for j := first; j < len(b); j += step {
+		c := b[j]
+		switch {
+		case c < ' ' || c > '~':
+			sb.WriteString(`\x`)
+			sb.WriteByte(hexDigits[c>>4])
+			sb.WriteByte(hexDigits[c&0xf])
+		case c == '/' || c == '+':
+			sb.WriteByte('\\')
+			sb.WriteByte(c)
+		default:
+			sb.WriteByte(c)
+		}
+	}
 }

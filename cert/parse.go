@@ -80,41 +80,81 @@ func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
 }
 
 func containsPEM(data []byte) bool {
-	return bytes.Contains(data, []byte("-----BEGIN "))
+	return bytes.Contains(data, pemBegin)
 }
 
+var pemBegin = []byte("-----BEGIN ")
+
+// parsePEM reads every block of data. It hands pem.Decode one block at a time
+// (from one BEGIN line to the next) because pem.Decode silently skips a block
+// it cannot decode, and a broken certificate or key must become a Problem.
 func parsePEM(data []byte, b *Bundle) {
 	rest := data
 	for {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
+		i := bytes.Index(rest, pemBegin)
+		if i < 0 {
 			return
 		}
-		switch block.Type {
-		case "CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE":
-			c, err := parseCertDER(block.Bytes, block.Type == "TRUSTED CERTIFICATE")
-			if err != nil {
-				b.Problems = append(b.Problems, fmt.Errorf("%s block: %w", block.Type, err))
-				continue
-			}
-			b.Certificates = append(b.Certificates, c)
-		case "ENCRYPTED PRIVATE KEY":
-			b.Keys = append(b.Keys, Key{Encrypted: true})
-		case "PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY":
-			if strings.Contains(block.Headers["Proc-Type"], "ENCRYPTED") {
-				b.Keys = append(b.Keys, Key{Encrypted: true})
-				continue
-			}
-			k, err := parseKeyDER(block.Bytes, block.Type)
-			if err != nil {
-				b.Problems = append(b.Problems, fmt.Errorf("%s block: %w", block.Type, err))
-				continue
-			}
-			b.Keys = append(b.Keys, k)
+		rest = rest[i:]
+		seg := rest
+		if j := bytes.Index(rest[len(pemBegin):], pemBegin); j >= 0 {
+			seg = rest[:len(pemBegin)+j]
 		}
-		// Other blocks (parameters, CSRs, CRLs) are not ours to judge.
+		rest = rest[len(seg):]
+		block, _ := pem.Decode(seg)
+		if block == nil {
+			if typ := pemType(seg); isOurs(typ) {
+				b.Problems = append(b.Problems, fmt.Errorf("%s block: malformed PEM", typ))
+			}
+			continue
+		}
+		parseBlock(block, b)
 	}
+}
+
+// pemType returns the type named on a BEGIN line ("" when it is unreadable).
+func pemType(seg []byte) string {
+	line, _, _ := bytes.Cut(seg[len(pemBegin):], []byte("\n"))
+	typ, ok := bytes.CutSuffix(bytes.TrimRight(line, " \t\r"), []byte("-----"))
+	if !ok || len(typ) > 64 {
+		return ""
+	}
+	return string(typ)
+}
+
+func isOurs(typ string) bool {
+	switch typ {
+	case "CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE",
+		"ENCRYPTED PRIVATE KEY", "PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY":
+		return true
+	}
+	return false
+}
+
+func parseBlock(block *pem.Block, b *Bundle) {
+	switch block.Type {
+	case "CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE":
+		c, err := parseCertDER(block.Bytes, block.Type == "TRUSTED CERTIFICATE")
+		if err != nil {
+			b.Problems = append(b.Problems, fmt.Errorf("%s block: %w", block.Type, err))
+			return
+		}
+		b.Certificates = append(b.Certificates, c)
+	case "ENCRYPTED PRIVATE KEY":
+		b.Keys = append(b.Keys, Key{Encrypted: true})
+	case "PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY":
+		if strings.Contains(block.Headers["Proc-Type"], "ENCRYPTED") {
+			b.Keys = append(b.Keys, Key{Encrypted: true})
+			return
+		}
+		k, err := parseKeyDER(block.Bytes, block.Type)
+		if err != nil {
+			b.Problems = append(b.Problems, fmt.Errorf("%s block: %w", block.Type, err))
+			return
+		}
+		b.Keys = append(b.Keys, k)
+	}
+	// Other blocks (parameters, CSRs, CRLs) are not ours to judge.
 }
 
 // parseCertDER parses one DER certificate. OpenSSL's "TRUSTED CERTIFICATE"
@@ -214,7 +254,7 @@ func parseKeyDER(der []byte, pemType string) (Key, error) {
 // SEQUENCE { SEQUENCE AlgorithmIdentifier, OCTET STRING }.
 func isEncryptedPKCS8(der []byte) bool {
 	n := derLength(der)
-	if n != len(der) || der[0] != 0x30 {
+	if n == 0 || n != len(der) || der[0] != 0x30 {
 		return false
 	}
 	body := der[n-contentLength(der):]

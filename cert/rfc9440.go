@@ -131,14 +131,24 @@ func parseByteSeq(s string) ([]byte, int, error) {
 	return der, end + 2, nil
 }
 
+// decodeBase64 decodes standard base64 whose "=" padding may be missing in
+// whole or in part; padding that is misplaced or more than needed fails.
 func decodeBase64(body string) ([]byte, error) {
 	trimmed := strings.TrimRight(body, "=")
-	if strings.Contains(trimmed, "=") || len(body)-len(trimmed) > 2 {
+	pads := len(body) - len(trimmed)
+	if strings.Contains(trimmed, "=") || pads > (4-len(trimmed)%4)%4 {
 		return nil, errors.New("misplaced padding")
 	}
 	// RawStdEncoding with Strict off tolerates non-zero pad bits, which
 	// RFC 8941 asks parsers not to fail on.
-	return base64.RawStdEncoding.DecodeString(trimmed)
+	der, err := base64.RawStdEncoding.DecodeString(trimmed)
+	if err != nil {
+		return nil, err
+	}
+	if len(der) == 0 {
+		return nil, errors.New("no bytes")
+	}
+	return der, nil
 }
 
 func isBase64Char(c byte) bool {
