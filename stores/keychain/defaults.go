@@ -1,0 +1,49 @@
+package keychain
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/certsight/certsight/stores"
+)
+
+// userKeychains are tried in order inside each home; macOS 10.12 and later
+// name the login keychain login.keychain-db, older systems login.keychain.
+var userKeychains = []string{"Library/Keychains/login.keychain-db", "Library/Keychains/login.keychain"}
+
+// findDefaults lists the System keychain and each user's first existing login
+// keychain under usersDir/<name>/.
+func findDefaults(ctx context.Context, log *slog.Logger, system, users string) []stores.Source {
+	var out []stores.Source
+	if isFile(system) {
+		out = append(out, stores.Source{Path: system, Location: stores.LocationSystem})
+	}
+	homes, err := os.ReadDir(users)
+	if err != nil {
+		log.Debug("listing user homes", "dir", users, "err", err)
+		return out
+	}
+	for _, h := range homes {
+		if ctx.Err() != nil {
+			return out
+		}
+		if !h.IsDir() || h.Name() == "Shared" || h.Name()[0] == '.' {
+			continue
+		}
+		for _, rel := range userKeychains {
+			p := filepath.Join(users, h.Name(), rel)
+			if isFile(p) {
+				out = append(out, stores.Source{Path: p, Location: stores.LocationUser, Username: h.Name()})
+				break
+			}
+		}
+	}
+	return out
+}
+
+func isFile(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular()
+}

@@ -1,0 +1,233 @@
+// Package keychain reads certificates from macOS keychain files (.keychain
+// and .keychain-db, the "kych" CSSM AppleFileDL format) natively on every OS:
+// no Security framework, no cgo, no password.
+//
+// For each record of the X.509 certificate table it reports the DER and the
+// print name. A private key is reported present (stores.KeyPresent) when a
+// record of the private-key table carries, as its Label, the certificate's
+// public-key hash: the link macOS itself uses to form an identity. Only
+// plaintext attributes are read; key blobs and passwords are never decrypted.
+//
+// Files are read into memory through a read-only handle (a private copy), so
+// the user's keychain is never written, locked or kept open.
+package keychain
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/certsight/certsight/stores"
+)
+
+// MaxFileSize caps the size of a keychain file that Read loads. Real
+// keychains are far smaller; the cap keeps a wrong path from eating memory.
+const MaxFileSize = 64 << 20
+
+// Reader reads keychain files. It implements stores.Reader.
+type Reader struct {
+	log *slog.Logger
+}
+
+var _ stores.Reader = (*Reader)(nil)
+
+// New returns a Reader that logs to logger (nil discards).
+func New(logger *slog.Logger) *Reader {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Reader{log: logger.With("store", string(stores.KindKeychain))}
+}
+
+// Kind returns stores.KindKeychain.
+func (r *Reader) Kind() stores.Kind { return stores.KindKeychain }
+
+// Sniff reports whether head, the first bytes of a file, is a keychain.
+func Sniff(head []byte) bool { return bytes.HasPrefix(head, []byte(Magic)) }
+
+// Defaults returns the platform's keychains that exist: on macOS the System
+// keychain (system) and each user's login keychain (user); none elsewhere.
+func (r *Reader) Defaults(ctx context.Context) []stores.Source {
+	return defaultSources(ctx, r.log)
+}
+
+// Read reads one keychain file, or every keychain file directly inside a
+// directory (files are recognised by their magic, not their name).
+func (r *Reader) Read(ctx context.Context, src stores.Source) stores.Result {
+	var res stores.Result
+	if err := ctx.Err(); err != nil {
+		res.Errors = append(res.Errors, r.itemErr(src.Path, "", err))
+		return res
+	}
+	fi, err := os.Stat(src.Path)
+	if err != nil {
+		res.Errors = append(res.Errors, r.itemErr(src.Path, "", err))
+		return res
+	}
+	if !fi.IsDir() {
+		return r.readFile(ctx, src, src.Path, true)
+	}
+	ents, err := os.ReadDir(src.Path)
+	if err != nil {
+		res.Errors = append(res.Errors, r.itemErr(src.Path, "", fmt.Errorf("listing directory: %w", err)))
+		return res
+	}
+	for _, e := range ents {
+		if err := ctx.Err(); err != nil {
+			res.Errors = append(res.Errors, r.itemErr(src.Path, "", err))
+			return res
+		}
+		p := filepath.Join(src.Path, e.Name())
+		if !e.Type().IsRegular() || !sniffFile(p) {
+			r.log.Debug("skipping file that is not a keychain", "path", p)
+			continue
+		}
+		res.Add(r.readFile(ctx, src, p, false))
+	}
+	return res
+}
+
+// readFile reads one file. named says the caller named this file itself, so
+// a file of another kind is an error rather than something to pass over.
+func (r *Reader) readFile(ctx context.Context, src stores.Source, path string, named bool) stores.Result {
+	var res stores.Result
+	data, err := readPrivateCopy(path)
+	if err != nil {
+		res.Errors = append(res.Errors, r.itemErr(path, "", err))
+		return res
+	}
+	if !Sniff(data) {
+		if named {
+			res.Errors = append(res.Errors, r.itemErr(path, "", ErrNotKeychain))
+		} else {
+			r.log.Debug("skipping file that is not a keychain", "path", path)
+		}
+		return res
+	}
+	f, err := ParseFile(data)
+	if err != nil {
+		res.Errors = append(res.Errors, r.itemErr(path, "", err))
+		return res
+	}
+	for _, p := range f.Problems {
+		res.Errors = append(res.Errors, r.itemErr(path, "layout", p))
+	}
+	certs, errs := f.Certificates()
+	for _, e := range errs {
+		res.Errors = append(res.Errors, r.itemErr(path, "certificate", e))
+	}
+	labels, errs := f.PrivateKeyLabels()
+	for _, e := range errs {
+		res.Errors = append(res.Errors, r.itemErr(path, "private key", e))
+	}
+	keys := make(map[string]bool, len(labels))
+	for _, l := range labels {
+		keys[string(l)] = true
+	}
+	loc := src.Location
+	if loc == "" {
+		loc = stores.LocationPath
+	}
+	for _, kc := range certs {
+		if err := ctx.Err(); err != nil {
+			res.Errors = append(res.Errors, r.itemErr(path, "", err))
+			return res
+		}
+		item := fmt.Sprintf("certificate record at offset %d", kc.Offset)
+		c, err := x509.ParseCertificate(kc.DER)
+		if err != nil {
+			res.Errors = append(res.Errors, r.itemErr(path, item, fmt.Errorf("parsing certificate: %w", err)))
+			continue
+		}
+		e := stores.NewEntry(c, stores.KindKeychain, loc, path)
+		e.Label = kc.PrintName
+		e.Username = src.Username
+		e.SID = src.SID
+		e.Key, e.KeyNote = keyState(c, kc, keys)
+		res.Entries = append(res.Entries, e)
+	}
+	r.log.Debug("read keychain", "path", path, "certificates", len(res.Entries), "errors", len(res.Errors))
+	return res
+}
+
+// keyState pairs a certificate with the private keys by public-key hash. The
+// hash is computed from the certificate, so a stored 'hpky' that was altered
+// cannot borrow another certificate's key; a disagreement is noted.
+func keyState(c *x509.Certificate, kc Certificate, keys map[string]bool) (stores.KeyMatch, string) {
+	h, err := PublicKeyHash(c)
+	if err != nil {
+		return stores.KeyAbsent, fmt.Sprintf("public-key hash not computed: %v", err)
+	}
+	var note string
+	if kc.PublicKeyHash != nil && !bytes.Equal(kc.PublicKeyHash, h) {
+		note = fmt.Sprintf("stored public-key hash %s differs from the certificate's %s",
+			hex.EncodeToString(kc.PublicKeyHash), hex.EncodeToString(h))
+	}
+	if keys[string(h)] {
+		return stores.KeyPresent, joinNote("private key record linked by public-key hash; key blob is encrypted and was not read", note)
+	}
+	return stores.KeyAbsent, note
+}
+
+func joinNote(a, b string) string {
+	if b == "" {
+		return a
+	}
+	return a + "; " + b
+}
+
+// sniffFile reports whether the file at path starts with the magic; it reads
+// only the first bytes, so a directory of other files costs little.
+func sniffFile(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	head := make([]byte, len(Magic))
+	if _, err := io.ReadFull(f, head); err != nil {
+		return false
+	}
+	return Sniff(head)
+}
+
+// readPrivateCopy reads a whole file through a read-only handle, refusing
+// anything that is not a regular file or exceeds MaxFileSize.
+func readPrivateCopy(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, errors.New("not a regular file")
+	}
+	if fi.Size() > MaxFileSize {
+		return nil, fmt.Errorf("file of %d bytes exceeds the %d-byte limit", fi.Size(), MaxFileSize)
+	}
+	// The limit also holds when the file grows while it is read.
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading: %w", err)
+	}
+	if len(data) > MaxFileSize {
+		return nil, fmt.Errorf("file exceeds the %d-byte limit", MaxFileSize)
+	}
+	return data, nil
+}
+
+func (r *Reader) itemErr(path, item string, err error) error {
+	r.log.Debug("keychain item failed", "path", path, "item", item, "err", err)
+	return &stores.ItemError{Store: stores.KindKeychain, Path: path, Item: item, Err: err}
+}
