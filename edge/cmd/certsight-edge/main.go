@@ -1,0 +1,314 @@
+// Command certsight-edge is an mTLS-terminating reverse proxy: it verifies
+// client certificates (with CRLs), removes every client copy of the managed
+// headers, and tells the origin what it saw through header rules — RFC 9440
+// Client-Cert / Client-Cert-Chain by default.
+//
+//	certsight-edge --listen 127.0.0.1:8443 --tls-cert server.pem --tls-key server.key \
+//	    --client-ca ca.pem --origin http://127.0.0.1:8080
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/certsight/certsight/cert"
+	"github.com/certsight/certsight/edge"
+	"github.com/certsight/certsight/edge/rules"
+)
+
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stderr, nil); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return
+		}
+		fmt.Fprintln(os.Stderr, "certsight-edge:", err)
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	listen            string
+	tlsCert, tlsKey   string
+	clientCA          string
+	clientAuth        string
+	crls              []string
+	origin            string
+	rulesFile         string
+	legacy            string
+	hostnameSettings  string
+	tlsMin            string
+	managedTransform  bool
+	workersHeaders    bool
+	accessLog         bool
+	logFormat         string
+	readHeaderTimeout time.Duration
+	idleTimeout       time.Duration
+	shutdownTimeout   time.Duration
+	crlCheckInterval  time.Duration
+	showVersion       bool
+}
+
+func newFlags(o *options, stderr io.Writer) *pflag.FlagSet {
+	fs := pflag.NewFlagSet("certsight-edge", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.listen, "listen", "127.0.0.1:8443", "address to listen on (TLS)")
+	fs.StringVar(&o.tlsCert, "tls-cert", "", "server certificate PEM (chain allowed)")
+	fs.StringVar(&o.tlsKey, "tls-key", "", "server private key PEM")
+	fs.StringVar(&o.clientCA, "client-ca", "", "PEM bundle of trust anchors for client certificates")
+	fs.StringVar(&o.clientAuth, "client-auth", "", "request, require, verify-if-given or require-and-verify (default verify-if-given with --client-ca, else request)")
+	fs.StringArrayVar(&o.crls, "crl", nil, "CRL file, PEM or DER; repeatable; reloaded when it changes")
+	fs.StringVar(&o.origin, "origin", "", "origin URL, e.g. http://127.0.0.1:8080")
+	fs.StringVar(&o.rulesFile, "rules", "", "Cloudflare ruleset JSON for request header transforms (default: the four RFC 9440 rules)")
+	fs.StringVar(&o.legacy, "legacy-forwarding", "off", "Cf-Client-Cert-Der-Base64/-Sha256: off, first-request or every-request")
+	fs.StringVar(&o.hostnameSettings, "hostname-settings", "", `hostnames with legacy forwarding, {"settings":[{"hostname":"…","client_certificate_forwarding":true}]} (default: all)`)
+	fs.StringVar(&o.tlsMin, "tls-min-version", "1.2", "lowest TLS version: 1.2 or 1.3")
+	fs.BoolVar(&o.managedTransform, "managed-transform", false, `also add one cf-cert-* header per field ("Add TLS client auth headers")`)
+	fs.BoolVar(&o.workersHeaders, "workers-headers", false, "also add the nine X-CERT-* headers of Cloudflare's Workers mTLS example")
+	fs.BoolVar(&o.accessLog, "access-log", true, "log one structured record per request")
+	fs.StringVar(&o.logFormat, "log-format", "json", "log format: json or text")
+	fs.DurationVar(&o.readHeaderTimeout, "read-header-timeout", 10*time.Second, "time allowed to read request headers")
+	fs.DurationVar(&o.idleTimeout, "idle-timeout", 120*time.Second, "keep-alive idle timeout")
+	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 15*time.Second, "grace period for in-flight requests on SIGINT/SIGTERM")
+	fs.DurationVar(&o.crlCheckInterval, "crl-check-interval", time.Second, "how often CRL files are checked for changes (on use)")
+	fs.BoolVar(&o.showVersion, "version", false, "print the version and exit")
+	fs.String("config", "", "JSON file whose keys are these flags' names (flags given on the command line win)")
+	return fs
+}
+
+// applyConfig sets every flag named in the JSON file that the command line
+// did not set. Unknown keys are errors.
+func applyConfig(fs *pflag.FlagSet, path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("reading config: %w", err)
+	}
+	var m map[string]json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(&m); err != nil {
+		return fmt.Errorf("decoding config %s: %w", path, err)
+	}
+	for key, raw := range m {
+		f := fs.Lookup(key)
+		if f == nil || key == "config" {
+			return fmt.Errorf("config %s: unknown key %q", path, key)
+		}
+		if f.Changed {
+			continue
+		}
+		var vals []string
+		var list []any
+		var one any
+		if err := json.Unmarshal(raw, &list); err == nil {
+			for _, v := range list {
+				vals = append(vals, fmt.Sprint(v))
+			}
+		} else if err := json.Unmarshal(raw, &one); err == nil {
+			vals = []string{fmt.Sprint(one)}
+		} else {
+			return fmt.Errorf("config %s: key %q: %w", path, key, err)
+		}
+		for _, v := range vals {
+			if err := fs.Set(key, v); err != nil {
+				return fmt.Errorf("config %s: key %q: %w", path, key, err)
+			}
+		}
+	}
+	return nil
+}
+
+// run starts the proxy and serves until ctx ends. ready, when not nil,
+// receives the listening address.
+func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- string) error {
+	var o options
+	fs := newFlags(&o, stderr)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if o.showVersion {
+		fmt.Fprintln(stderr, "certsight-edge", version)
+		return nil
+	}
+	if p, _ := fs.GetString("config"); p != "" {
+		if err := applyConfig(fs, p); err != nil {
+			return err
+		}
+	}
+	var handler slog.Handler = slog.NewJSONHandler(stderr, nil)
+	if o.logFormat == "text" {
+		handler = slog.NewTextHandler(stderr, nil)
+	} else if o.logFormat != "json" {
+		return fmt.Errorf("--log-format %q: want json or text", o.logFormat)
+	}
+	log := slog.New(handler)
+
+	srv, ln, err := build(o, log)
+	if err != nil {
+		return err
+	}
+	log.Info("certsight-edge listening", "addr", ln.Addr().String(), "origin", o.origin, "version", version)
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serving: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "grace", o.shutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutting down: %w", err)
+	}
+	return nil
+}
+
+func build(o options, log *slog.Logger) (*http.Server, net.Listener, error) {
+	if o.tlsCert == "" || o.tlsKey == "" {
+		return nil, nil, errors.New("--tls-cert and --tls-key are required")
+	}
+	if o.origin == "" {
+		return nil, nil, errors.New("--origin is required")
+	}
+	origin, err := url.Parse(o.origin)
+	if err != nil || (origin.Scheme != "http" && origin.Scheme != "https") || origin.Host == "" {
+		return nil, nil, fmt.Errorf("--origin %q: want an http:// or https:// URL", o.origin)
+	}
+	serverCert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
+	if err != nil {
+		return nil, nil, fmt.Errorf("loading server certificate: %w", err)
+	}
+	base := &tls.Config{Certificates: []tls.Certificate{serverCert}}
+	switch o.tlsMin {
+	case "1.2":
+		base.MinVersion = tls.VersionTLS12
+	case "1.3":
+		base.MinVersion = tls.VersionTLS13
+	default:
+		return nil, nil, fmt.Errorf("--tls-min-version %q: want 1.2 or 1.3", o.tlsMin)
+	}
+
+	verifier := &edge.Verifier{}
+	if o.clientCA != "" {
+		data, err := os.ReadFile(o.clientCA)
+		if err != nil {
+			return nil, nil, fmt.Errorf("reading --client-ca: %w", err)
+		}
+		certs, err := cert.ParseCertificates(data)
+		if err != nil || len(certs) == 0 {
+			return nil, nil, fmt.Errorf("--client-ca %s: no certificates (%v)", o.clientCA, err)
+		}
+		verifier.Roots = x509.NewCertPool()
+		for _, c := range certs {
+			verifier.Roots.AddCert(c)
+		}
+	}
+	if len(o.crls) > 0 {
+		set, err := edge.NewCRLSet(o.crls, log)
+		if err != nil {
+			return nil, nil, err
+		}
+		set.CheckInterval = o.crlCheckInterval
+		verifier.CRLs = set
+	}
+	if o.clientAuth == "" {
+		o.clientAuth = "request"
+		if o.clientCA != "" {
+			o.clientAuth = "verify-if-given"
+		}
+	}
+	mode, err := edge.ParseClientAuth(o.clientAuth)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg := edge.Config{Verifier: verifier, ManagedTransform: o.managedTransform, WorkersHeaders: o.workersHeaders}
+	if o.rulesFile != "" {
+		f, err := os.Open(o.rulesFile)
+		if err != nil {
+			return nil, nil, fmt.Errorf("opening --rules: %w", err)
+		}
+		rs, err := rules.LoadRuleset(f, rules.NewSchema(rules.CloudflareFields()))
+		f.Close()
+		if err != nil {
+			return nil, nil, fmt.Errorf("loading --rules %s: %w", o.rulesFile, err)
+		}
+		cfg.Rules = rs
+	}
+	if cfg.Legacy, err = edge.ParseLegacyMode(o.legacy); err != nil {
+		return nil, nil, err
+	}
+	if o.hostnameSettings != "" {
+		f, err := os.Open(o.hostnameSettings)
+		if err != nil {
+			return nil, nil, fmt.Errorf("opening --hostname-settings: %w", err)
+		}
+		hs, err := edge.LoadHostnameSettings(f)
+		f.Close()
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", o.hostnameSettings, err)
+		}
+		cfg.LegacyHosts = hs
+	}
+	e, err := edge.New(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	tlsCfg, err := e.TLSConfig(base, mode)
+	if err != nil {
+		return nil, nil, err
+	}
+	proxy := e.Proxy(origin, edge.ProxyOptions{Logger: log, AccessLog: o.accessLog})
+	mux := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/healthz" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.Header().Set("Cache-Control", "no-store")
+			io.WriteString(w, "ok\n")
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	})
+	tcp, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return nil, nil, fmt.Errorf("listening on %s: %w", o.listen, err)
+	}
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: o.readHeaderTimeout,
+		IdleTimeout:       o.idleTimeout,
+		ConnContext:       e.ConnContext,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("client authentication", "mode", mode.String(), "trust_anchors", o.clientCA != "", "crls", len(o.crls),
+		"legacy_forwarding", cfg.Legacy.String(), "rules", cmp(o.rulesFile, "default"))
+	return srv, e.Listener(tcp, tlsCfg), nil
+}
+
+func cmp(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}

@@ -1,0 +1,203 @@
+package edge
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+)
+
+type connKey struct{}
+type infoKey struct{}
+
+// connState is the per-connection cache. ConnContext puts it in the
+// connection's context at accept, before the TLS handshake, so it starts
+// empty: VerifyConnection may record the verification result during the
+// handshake, and the first request computes the fields (sync.Once).
+type connState struct {
+	// verified is set by VerifyConnection (when the connection came through
+	// Listener) so the chain is verified once, at the handshake.
+	verified atomic.Pointer[Result]
+
+	once sync.Once
+	info atomic.Pointer[connInfo]
+
+	// legacySent makes first-request legacy forwarding happen once per
+	// connection, whichever HTTP/2 stream wins.
+	legacySent atomic.Bool
+}
+
+func (st *connState) loaded() *connInfo { return st.info.Load() }
+
+// stateConn carries a connection's state from the listener to the TLS
+// callbacks (hello.Conn) and to ConnContext (tls.Conn.NetConn()).
+type stateConn struct {
+	net.Conn
+	st *connState
+}
+
+// ClientAuth says when a client certificate is asked for, required, and
+// whether a failed verification ends the handshake.
+type ClientAuth int
+
+// Client-auth modes, named as the --client-auth flag spells them. In every
+// mode a presented certificate is verified (against Verifier.Roots, when
+// set) and the outcome is reported through the fields; only
+// RequireAndVerify turns a failure into a handshake abort.
+const (
+	// Request asks for a certificate; none is fine.
+	Request ClientAuth = iota
+	// Require aborts a handshake without a certificate; a certificate that
+	// fails verification is reported, not refused.
+	Require
+	// VerifyIfGiven asks for a certificate and needs trust anchors to be
+	// configured; failures are reported through the fields.
+	VerifyIfGiven
+	// RequireAndVerify aborts the handshake unless a certificate was
+	// presented, verified and is not revoked.
+	RequireAndVerify
+)
+
+// ParseClientAuth reads a --client-auth value.
+func ParseClientAuth(s string) (ClientAuth, error) {
+	switch s {
+	case "request":
+		return Request, nil
+	case "require":
+		return Require, nil
+	case "verify-if-given":
+		return VerifyIfGiven, nil
+	case "require-and-verify":
+		return RequireAndVerify, nil
+	}
+	return 0, fmt.Errorf("unknown client-auth mode %q (want request, require, verify-if-given or require-and-verify)", s)
+}
+
+func (m ClientAuth) String() string {
+	return [...]string{"request", "require", "verify-if-given", "require-and-verify"}[m]
+}
+
+// TLSConfig returns a copy of base set up for client authentication in mode:
+// Go is told only to request (or require) a certificate, never to verify it,
+// so failures become fields instead of aborted handshakes; the edge verifies
+// in VerifyConnection, which also runs for resumed sessions. base supplies
+// the server certificate; MinVersion is raised to TLS 1.2 and h2 and
+// http/1.1 are offered unless base says otherwise.
+func (e *Edge) TLSConfig(base *tls.Config, mode ClientAuth) (*tls.Config, error) {
+	if mode == VerifyIfGiven || mode == RequireAndVerify {
+		if e.verifier == nil || e.verifier.Roots == nil {
+			return nil, fmt.Errorf("client-auth %s needs trust anchors (--client-ca)", mode)
+		}
+	}
+	cfg := base.Clone()
+	if cfg == nil {
+		cfg = &tls.Config{}
+	}
+	if cfg.MinVersion < tls.VersionTLS12 {
+		cfg.MinVersion = tls.VersionTLS12
+	}
+	if len(cfg.NextProtos) == 0 {
+		cfg.NextProtos = []string{"h2", "http/1.1"}
+	}
+	cfg.ClientAuth = tls.RequestClientCert
+	if mode == Require || mode == RequireAndVerify {
+		cfg.ClientAuth = tls.RequireAnyClientCert
+	}
+	// CA names are not sent: clients pick their certificate themselves, and
+	// the list can be large.
+	cfg.ClientCAs = nil
+	verify := func(st *connState, cs tls.ConnectionState) error {
+		res := e.verifier.Verify(cs.PeerCertificates)
+		if st != nil {
+			st.verified.Store(&res)
+		}
+		if mode == RequireAndVerify {
+			switch {
+			case !res.Verified:
+				return fmt.Errorf("client certificate: %s", res.Outcome())
+			case res.Revoked:
+				return errors.New("client certificate: revoked")
+			}
+		}
+		return nil
+	}
+	cfg.VerifyConnection = func(cs tls.ConnectionState) error { return verify(nil, cs) }
+	perConn := cfg.Clone()
+	cfg.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+		sc, ok := hello.Conn.(*stateConn)
+		if !ok {
+			return nil, nil // not from Listener: verify again on the first request
+		}
+		c := perConn.Clone()
+		c.VerifyConnection = func(cs tls.ConnectionState) error { return verify(sc.st, cs) }
+		return c, nil
+	}
+	return cfg, nil
+}
+
+// Listener wraps inner (a TCP listener) into a TLS listener that records
+// each connection's verification result for the edge, so a chain is
+// verified once per connection, at the handshake. cfg should come from
+// TLSConfig. Serve it with an http.Server whose ConnContext is
+// Edge.ConnContext.
+func (e *Edge) Listener(inner net.Listener, cfg *tls.Config) net.Listener {
+	return tls.NewListener(&stateListener{Listener: inner}, cfg)
+}
+
+type stateListener struct{ net.Listener }
+
+func (l *stateListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &stateConn{Conn: c, st: &connState{}}, nil
+}
+
+// ConnContext is the http.Server.ConnContext hook that gives every
+// connection its cache, so the fields are computed once per connection and
+// reused by every request on it (keep-alive requests and HTTP/2 streams).
+func (e *Edge) ConnContext(ctx context.Context, c net.Conn) context.Context {
+	var st *connState
+	if tc, ok := c.(*tls.Conn); ok {
+		if sc, ok := tc.NetConn().(*stateConn); ok {
+			st = sc.st
+		}
+	}
+	if st == nil {
+		st = &connState{}
+	}
+	return context.WithValue(ctx, connKey{}, st)
+}
+
+// connInfoFor returns the connection's fields, computing them on first use.
+func (e *Edge) connInfoFor(st *connState, cs *tls.ConnectionState, remoteAddr string) *connInfo {
+	if ci := st.info.Load(); ci != nil {
+		return ci
+	}
+	st.once.Do(func() {
+		st.info.Store(e.computeInfo(st.verified.Load(), cs, remoteAddr))
+	})
+	return st.info.Load()
+}
+
+func (e *Edge) computeInfo(res *Result, cs *tls.ConnectionState, remoteAddr string) *connInfo {
+	var ci *connInfo
+	if cs == nil {
+		ci = newConnInfo(nil, Result{})
+	} else {
+		if res == nil {
+			r := e.verifier.Verify(cs.PeerCertificates)
+			res = &r
+		}
+		ci = newConnInfo(cs.PeerCertificates, *res)
+	}
+	if ap, err := netip.ParseAddrPort(remoteAddr); err == nil {
+		ci.remote = ap.Addr().Unmap()
+	}
+	return ci
+}

@@ -1,0 +1,184 @@
+package edge
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/certsight/certsight/edge/rules"
+)
+
+// Config configures the edge. The zero value runs the default rules with no
+// trust anchors (so nothing verifies and nothing is forwarded).
+type Config struct {
+	// Verifier verifies client certificates; nil verifies nothing.
+	Verifier *Verifier
+	// Rules are the header rules; nil means rules.DefaultRuleset().
+	Rules *rules.Ruleset
+	// ManagedTransform also applies rules.ManagedTransformRuleset(): one
+	// cf-cert-* header per field, like Cloudflare's managed transform
+	// "Add TLS client auth headers".
+	ManagedTransform bool
+	// WorkersHeaders also sets the nine X-CERT-* headers of Cloudflare's
+	// Workers mTLS example, from the Workers-style view (see
+	// SetWorkersHeaders).
+	WorkersHeaders bool
+	// Legacy sends Cf-Client-Cert-Der-Base64 and Cf-Client-Cert-Sha256 for a
+	// verified, unrevoked certificate.
+	Legacy LegacyMode
+	// LegacyHosts limits legacy forwarding to the hostnames it switches on;
+	// nil means every hostname.
+	LegacyHosts *HostnameSettings
+}
+
+// Edge applies a Config to requests. Build it once with New; it is safe for
+// concurrent use.
+type Edge struct {
+	verifier    *Verifier
+	rulesets    []*rules.Ruleset
+	workers     bool
+	legacy      LegacyMode
+	legacyHosts map[string]struct{} // nil: all
+	san         *sanitizer
+}
+
+// New builds an Edge from cfg.
+func New(cfg Config) (*Edge, error) {
+	e := &Edge{verifier: cfg.Verifier, workers: cfg.WorkersHeaders, legacy: cfg.Legacy}
+	rs := cfg.Rules
+	if rs == nil {
+		rs = rules.DefaultRuleset()
+	}
+	e.rulesets = append(e.rulesets, rs)
+	if cfg.ManagedTransform {
+		e.rulesets = append(e.rulesets, rules.ManagedTransformRuleset())
+	}
+	if cfg.LegacyHosts != nil {
+		e.legacyHosts = cfg.LegacyHosts.hostSet()
+	}
+	if cfg.Legacy < LegacyOff || cfg.Legacy > LegacyEveryRequest {
+		return nil, fmt.Errorf("legacy mode %d out of range", cfg.Legacy)
+	}
+	// Client-Cert and Client-Cert-Chain are always managed, whatever the
+	// rules say: RFC 9440 §2.4 wants incoming copies gone.
+	names := []string{"Client-Cert", "Client-Cert-Chain"}
+	for _, r := range e.rulesets {
+		names = append(names, r.Headers()...)
+	}
+	prefixes := []string{"Cf-Client-Cert-"}
+	if cfg.ManagedTransform {
+		prefixes = append(prefixes, "Cf-Cert-")
+	}
+	if cfg.WorkersHeaders {
+		prefixes = append(prefixes, "X-Cert-")
+		names = append(names, WorkersHeaderNames...)
+	}
+	e.san = newSanitizer(names, prefixes)
+	return e, nil
+}
+
+// Middleware returns next wrapped by an edge built from cfg; it panics only
+// if cfg is invalid (see New for an error instead).
+//
+// For each request it deletes every client copy of the managed headers, then
+// runs the rules and presets against the connection's fields, editing
+// r.Header in place, and makes the Workers-style view available to next via
+// TLSClientAuthFrom. Serve it with the server's ConnContext set to
+// Edge.ConnContext (or wrap with an Edge's Handler) so the fields are computed
+// once per connection; without it they are computed on every request.
+func Middleware(next http.Handler, cfg Config) http.Handler {
+	e, err := New(cfg)
+	if err != nil {
+		panic(fmt.Sprintf("edge.Middleware: %v", err))
+	}
+	return e.Handler(next)
+}
+
+// Handler wraps next; see Middleware.
+func (e *Edge) Handler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ci, r := e.requestInfo(r)
+		e.san.stripConnectionTokens(r.Header)
+		e.apply(r.Header, r, ci)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// requestInfo finds (or computes) the connection's fields. Without the
+// connection cache it computes them for this request and puts them in a new
+// context.
+func (e *Edge) requestInfo(r *http.Request) (*connInfo, *http.Request) {
+	ctx := r.Context()
+	if st, _ := ctx.Value(connKey{}).(*connState); st != nil {
+		return e.connInfoFor(st, r.TLS, r.RemoteAddr), r
+	}
+	if ci, _ := ctx.Value(infoKey{}).(*connInfo); ci != nil {
+		return ci, r
+	}
+	ci := e.computeInfo(nil, r.TLS, r.RemoteAddr)
+	return ci, r.WithContext(context.WithValue(ctx, infoKey{}, ci))
+}
+
+// apply sanitizes h and sets the managed headers for request r.
+func (e *Edge) apply(h http.Header, r *http.Request, ci *connInfo) {
+	e.san.strip(h)
+	en := env{ci: ci, host: hostOnly(r.Host), method: r.Method, path: r.URL.Path}
+	for _, rs := range e.rulesets {
+		rs.Apply(h, &en)
+	}
+	if e.workers {
+		SetWorkersHeaders(h, ci.view)
+	}
+	if e.legacy != LegacyOff && ci.legacyDER != "" && e.legacyHost(en.host) {
+		send := e.legacy == LegacyEveryRequest
+		if !send {
+			if st, _ := r.Context().Value(connKey{}).(*connState); st != nil {
+				send = st.legacySent.CompareAndSwap(false, true)
+			} else {
+				send = true // no connection cache: every request is a first one
+			}
+		}
+		if send {
+			h[HeaderLegacyDER] = []string{ci.legacyDER}
+			h[HeaderLegacySHA256] = []string{ci.legacySHA256}
+		}
+	}
+}
+
+func (e *Edge) legacyHost(host string) bool {
+	if e.legacyHosts == nil {
+		return true
+	}
+	if len(host) > 253 {
+		return false
+	}
+	var buf [253]byte
+	for i := 0; i < len(host); i++ {
+		c := host[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		buf[i] = c
+	}
+	_, ok := e.legacyHosts[string(buf[:len(host)])]
+	return ok
+}
+
+// hostOnly drops the port of a Host value ("example.com:8443",
+// "[::1]:8443") without allocating.
+func hostOnly(h string) string {
+	if h == "" {
+		return h
+	}
+	if h[0] == '[' {
+		if i := strings.IndexByte(h, ']'); i > 0 {
+			return h[1:i]
+		}
+		return h
+	}
+	if i := strings.LastIndexByte(h, ':'); i >= 0 && strings.IndexByte(h, ':') == i {
+		return h[:i]
+	}
+	return h
+}

@@ -1,0 +1,127 @@
+package edge
+
+import (
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"time"
+
+	"github.com/certsight/certsight/edge/rules"
+)
+
+// ProxyOptions tune Proxy.
+type ProxyOptions struct {
+	// Transport reaches the origin; nil means a keep-alive transport sized
+	// for a busy edge.
+	Transport http.RoundTripper
+	// Logger receives the access log (one Info record per request) and
+	// origin errors; nil discards both.
+	Logger *slog.Logger
+	// AccessLog turns the per-request record on.
+	AccessLog bool
+}
+
+// Proxy returns a reverse proxy to origin that applies the edge to every
+// request. Headers are set in ReverseProxy.Rewrite, which runs after the
+// hop-by-hop headers (including every name the client listed in
+// Connection:) have been removed, so a client cannot make the proxy drop a
+// header the edge set. X-Forwarded-For/-Host/-Proto are set from the
+// connection, never copied from the client.
+func (e *Edge) Proxy(origin *url.URL, opts ProxyOptions) http.Handler {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	tr := opts.Transport
+	if tr == nil {
+		tr = &http.Transport{
+			Proxy:                 nil, // never an environment proxy between edge and origin
+			DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			MaxIdleConns:          1024,
+			MaxIdleConnsPerHost:   1024,
+			IdleConnTimeout:       90 * time.Second,
+			ResponseHeaderTimeout: 60 * time.Second,
+			ExpectContinueTimeout: time.Second,
+		}
+	}
+	rp := &httputil.ReverseProxy{
+		Transport: tr,
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(origin)
+			pr.SetXForwarded()
+			ci, _ := e.requestInfo(pr.In)
+			e.apply(pr.Out.Header, pr.In, ci)
+			// Request trailers could carry the names too.
+			if pr.Out.Trailer != nil {
+				e.san.strip(pr.Out.Trailer)
+			}
+		},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			log.Warn("origin request failed", "method", r.Method, "host", r.Host, "path", r.URL.Path, "err", err)
+			w.WriteHeader(http.StatusBadGateway)
+		},
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	if !opts.AccessLog {
+		return rp
+	}
+	return e.AccessLog(rp, log)
+}
+
+// AccessLog wraps next with a structured access log: method, host, path,
+// status, duration, protocol, client address and the verification outcome
+// (presented, verify result, revoked, SHA-256 of the client certificate).
+// Certificate bodies are never logged.
+func (e *Edge) AccessLog(next http.Handler, log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		if sw.status == 0 {
+			sw.status = http.StatusOK
+		}
+		attrs := []slog.Attr{
+			slog.String("method", r.Method),
+			slog.String("host", r.Host),
+			slog.String("path", r.URL.Path),
+			slog.Int("status", sw.status),
+			slog.Duration("duration", time.Since(start)),
+			slog.String("proto", r.Proto),
+			slog.String("remote", r.RemoteAddr),
+		}
+		if r.TLS != nil {
+			ci, _ := e.requestInfo(r)
+			attrs = append(attrs,
+				slog.Bool("cert_presented", ci.result.Presented),
+				slog.String("cert_verify", ci.view.CertVerified),
+				slog.Bool("cert_revoked", ci.flag[rules.FieldCertRevoked]),
+				slog.String("cert_sha256", ci.view.CertFingerprintSHA256),
+			)
+		}
+		log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach Flush and friends.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
