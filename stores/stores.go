@@ -41,11 +41,11 @@ type KeyMatch int
 
 // Key states. Only KeyMatched means the matching key is present.
 const (
-	KeyAbsent    KeyMatch = iota // no private key for this certificate was found
-	KeyMatched                   // a private key was found and its public half equals the certificate's
-	KeyLocked                    // a key is present but encrypted, so whether it matches is unknown
-	KeyPresent                   // the store links a key to the certificate (by id) without exposing its public half
-	KeyMismatch                  // a key was paired with the certificate but belongs to another one
+	KeyAbsent   KeyMatch = iota // no private key for this certificate was found
+	KeyMatched                  // a private key was found and its public half equals the certificate's
+	KeyLocked                   // a key is present but encrypted, so whether it matches is unknown
+	KeyPresent                  // the store links a key to the certificate (by id) without exposing its public half
+	KeyMismatch                 // a key was paired with the certificate but belongs to another one
 )
 
 func (k KeyMatch) String() string {
@@ -117,10 +117,16 @@ type ItemError struct {
 }
 
 func (e *ItemError) Error() string {
-	if e.Item != "" {
-		return fmt.Sprintf("%s %s (%s): %v", e.Store, e.Path, e.Item, e.Err)
+	// Store is empty when no reader claimed the path (the dispatcher's
+	// "unrecognised content", a missing path).
+	where := e.Path
+	if e.Store != "" {
+		where = string(e.Store) + " " + e.Path
 	}
-	return fmt.Sprintf("%s %s: %v", e.Store, e.Path, e.Err)
+	if e.Item != "" {
+		return fmt.Sprintf("%s (%s): %v", where, e.Item, e.Err)
+	}
+	return fmt.Sprintf("%s: %v", where, e.Err)
 }
 
 func (e *ItemError) Unwrap() error { return e.Err }
