@@ -36,9 +36,10 @@ func KeyMatches(c *x509.Certificate, key any) bool {
 
 // IssuedBy reports whether leaf's signature verifies with issuer's public key.
 // Names are not compared: a look-alike issuer with the same name and another
-// key fails, and so does any certificate further up a chain.
+// key fails, and so does any certificate further up a chain. Signatures over
+// MD5 or SHA-1 never count: they can be forged by collision.
 func IssuedBy(leaf, issuer *x509.Certificate) bool {
-	if leaf == nil || issuer == nil {
+	if leaf == nil || issuer == nil || weakSignature(leaf.SignatureAlgorithm) {
 		return false
 	}
 	// CheckSignature, not CheckSignatureFrom: the latter also demands that
@@ -51,4 +52,20 @@ func IssuedBy(leaf, issuer *x509.Certificate) bool {
 func isNilPointer(v any) bool {
 	rv := reflect.ValueOf(v)
 	return rv.Kind() == reflect.Pointer && rv.IsNil()
+}
+
+// selfSigned reports whether c's own key verifies its signature. Unlike
+// IssuedBy it accepts SHA-1 signatures: whether an old certificate signed
+// itself is a fact about it, not a trust decision. (MD5 is never verified.)
+func selfSigned(c *x509.Certificate) bool {
+	return c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature) == nil
+}
+
+// weakSignature reports signature algorithms whose hash admits collisions.
+func weakSignature(alg x509.SignatureAlgorithm) bool {
+	switch alg {
+	case x509.MD2WithRSA, x509.MD5WithRSA, x509.SHA1WithRSA, x509.DSAWithSHA1, x509.ECDSAWithSHA1:
+		return true
+	}
+	return false
 }

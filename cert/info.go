@@ -63,8 +63,9 @@ type Info struct {
 	AuthorityKeyID string
 
 	IsCA bool
-	// SelfSigned means the certificate's own key verifies its signature.
-	// Matching subject and issuer names alone never count.
+	// SelfSigned means the certificate's own key verifies its signature
+	// (SHA-1 signatures included). Matching subject and issuer names
+	// alone never count.
 	SelfSigned bool
 }
 
@@ -94,7 +95,7 @@ func NewInfo(c *x509.Certificate) Info {
 		SubjectKeyID:       strings.ToUpper(hex.EncodeToString(c.SubjectKeyId)),
 		AuthorityKeyID:     strings.ToUpper(hex.EncodeToString(c.AuthorityKeyId)),
 		IsCA:               c.BasicConstraintsValid && c.IsCA,
-		SelfSigned:         IssuedBy(c, c),
+		SelfSigned:         selfSigned(c),
 	}
 	info.KeyAlgorithm, info.KeyStrength = keyFacts(c)
 	for _, ip := range c.IPAddresses {

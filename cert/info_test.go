@@ -52,6 +52,8 @@ var fixtures = []certFacts{
 	{file: "lookalike-leaf.pem", keyAlg: "ECDSA", keyBits: "P-256", sigAlg: "ECDSA-SHA256", keyUsage: kuSig, extKey: client},
 	{file: "namesake.pem", keyAlg: "ECDSA", keyBits: "P-256", sigAlg: "SHA256-RSA", keyUsage: kuSig, extKey: client},
 	{file: "selfsigned.pem", keyAlg: "ECDSA", keyBits: "P-256", sigAlg: "ECDSA-SHA256", keyUsage: kuSig, extKey: client, selfSigned: true},
+	{file: "sha1-selfsigned.pem", keyAlg: "RSA", keyBits: "2048", sigAlg: "SHA1-RSA", keyUsage: kuSig, extKey: client, selfSigned: true},
+	{file: "sha1-leaf.pem", keyAlg: "ECDSA", keyBits: "P-256", sigAlg: "ECDSA-SHA1", keyUsage: kuSig, extKey: client},
 	{file: "names.pem", keyAlg: "ECDSA", keyBits: "P-256", sigAlg: "ECDSA-SHA256", keyUsage: kuSig, extKey: client, selfSigned: true},
 	{file: "names-bmp.pem", keyAlg: "ECDSA", keyBits: "P-256", sigAlg: "ECDSA-SHA256", keyUsage: kuSig, extKey: client, selfSigned: true},
 	{file: "expired.pem", keyAlg: "ECDSA", keyBits: "P-256", sigAlg: "ECDSA-SHA256", keyUsage: kuSig, extKey: client},
@@ -162,6 +164,7 @@ func TestSelfSignedNeedsOwnKeyNotMatchingNames(t *testing.T) {
 	assert.False(t, cert.NewInfo(namesake).SelfSigned, "subject == issuer but signed by another key is not self-signed")
 	assert.True(t, cert.NewInfo(fixtureCert(t, "root.pem")).SelfSigned, "a root signed by its own key is self-signed")
 	assert.True(t, cert.NewInfo(fixtureCert(t, "selfsigned.pem")).SelfSigned, "an end-entity certificate signed by its own key is self-signed")
+	assert.True(t, cert.NewInfo(fixtureCert(t, "sha1-selfsigned.pem")).SelfSigned, "a SHA-1 signature by its own key is still self-signed")
 }
 
 func TestValidAt(t *testing.T) {

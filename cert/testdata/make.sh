@@ -140,6 +140,11 @@ issue other.key lookalike-leaf.pem 0x5001 "$dn_leaf" leaf lookalike-ca.pem looka
 issue other.key namesake.pem 0x6001 "$dn_root" selfsigned root.pem root.key
 # Truly self-signed end-entity certificate (own key verifies, CA:FALSE).
 selfsign other.key selfsigned.pem 0x6002 '/CN=self-signed client' selfsigned -sha256
+# SHA-1 signatures: Go refuses them for issuance checks; self-signedness is a fact.
+selfsign rsa2048.key sha1-selfsigned.pem 0x6003 '/CN=sha1 self-signed' selfsigned -sha1
+openssl req -new -key other.key -subj '/CN=sha1 leaf' -config "$work/ext.cnf" -out "$work/req.csr"
+openssl x509 -req -in "$work/req.csr" -CA inter.pem -CAkey inter.key -set_serial 0x6004 -days 3650 -sha1 \
+	-extfile "$work/ext.cnf" -extensions selfsigned -out sha1-leaf.pem 2>/dev/null
 
 # Names: multi-valued RDN, escapes, UTF-8, control byte, emailAddress, DC.
 selfsign other.key names.pem 0x7001 \
@@ -231,7 +236,8 @@ openssl req -new -key other.key -subj '/CN=csr' -config "$work/ext.cnf" -out "$w
 # openssl prints them after its "name=" prefix (fingerprints keep their colons).
 certs='root.pem inter.pem leaf.pem rsa2048.pem ed25519.pem eku-client.pem eku-email.pem
 eku-client-email.pem eku-email-client.pem eku-server.pem eku-codesign-ts-ocsp.pem eku-unknown.pem
-eku-none.pem big.pem lookalike-ca.pem lookalike-leaf.pem namesake.pem selfsigned.pem names.pem
+eku-none.pem big.pem lookalike-ca.pem lookalike-leaf.pem namesake.pem selfsigned.pem sha1-selfsigned.pem
+sha1-leaf.pem names.pem
 names-bmp.pem expired.pem notyet.pem'
 after_eq() { sed 's/^[^=]*=//'; }
 {
