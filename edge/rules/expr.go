@@ -166,9 +166,10 @@ func (p *parser) parseChain(w, sym string, next func() (node, error), mk func([]
 		if !p.accept(w, sym) {
 			break
 		}
+		opText := p.src[opPos:p.pos]
 		p.skipSpace()
 		if p.eof() {
-			return nil, p.errf(p.pos, "expected an operand after %q at position %d, found end of expression", p.src[opPos:opPos+max(len(sym), 1)], opPos)
+			return nil, p.errf(p.pos, "expected an operand after %q at position %d, found end of expression", opText, opPos)
 		}
 		n, err := next()
 		if err != nil {

@@ -258,7 +258,7 @@ func jsonKind(tok json.Token) string {
 func joinKey(path, key string) string {
 	plain := key != ""
 	for i := 0; i < len(key); i++ {
-		if c := key[i]; !(c >= 'a' && c <= 'z' || c == '_' || c >= '0' && c <= '9' && i > 0) {
+		if c := key[i]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c >= '0' && c <= '9' && i > 0) {
 			plain = false
 			break
 		}
