@@ -1,0 +1,161 @@
+package tables
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strconv"
+	"strings"
+
+	"github.com/osquery/osquery-go/plugin/table"
+
+	"github.com/certsight/certsight/stores"
+)
+
+// ClientCertificatesName is the table's name. It cannot be "certificates":
+// osquery refuses an extension table that clashes with a built-in one.
+const ClientCertificatesName = "client_certificates"
+
+var knownKinds = []stores.Kind{stores.KindPEM, stores.KindNSSDB, stores.KindKeychain, stores.KindWinstore}
+
+func clientCertificatesColumns() []table.ColumnDefinition {
+	text := func(name, desc string, opts ...table.ColumnOpt) table.ColumnDefinition {
+		return table.TextColumn(name, append(opts, table.ColumnDescription(desc))...)
+	}
+	integer := func(name, desc string) table.ColumnDefinition {
+		return table.IntegerColumn(name, table.ColumnDescription(desc))
+	}
+	return []table.ColumnDefinition{
+		text("store", "Store format: pem, nssdb, keychain or winstore; `store =` restricts which readers run",
+			table.IndexColumn()),
+		text("store_location", "system (machine default store), user (a user's default store) or path (named in the query)"),
+		text("path", "File or directory read: PEM/DER file, NSS database directory, keychain file, store element; "+
+			"`path =`, IN and LIKE (as a glob) choose what is read instead of the default stores",
+			table.IndexColumn(), table.OptimizedColumn()),
+		text("username", "Owner of a per-user store"),
+		text("label", "NSS nickname, keychain print name or Windows friendly name"),
+		text("common_name", "Subject common name"),
+		text("subject", "Subject DN, RFC 2253 (CN first)"),
+		text("issuer", "Issuer DN, RFC 2253 (CN first)"),
+		text("serial", "Serial number, uppercase hex without separators"),
+		table.BigIntColumn("not_valid_before", table.ColumnDescription("Start of validity, Unix seconds")),
+		table.BigIntColumn("not_valid_after", table.ColumnDescription("End of validity, Unix seconds")),
+		text("sha1", "SHA-1 of the DER, lowercase hex"),
+		text("sha256", "SHA-256 of the DER, lowercase hex"),
+		text("signing_algorithm", "Signature algorithm, e.g. SHA256-RSA, ECDSA-SHA256"),
+		text("key_algorithm", "Public key algorithm: RSA, ECDSA, Ed25519, DSA"),
+		text("key_strength", "RSA modulus bits, EC curve name, 256 for Ed25519"),
+		text("key_usage", "Key usage names, comma-separated (digitalSignature,keyEncipherment,...)"),
+		text("extended_key_usage", "Extended key usage names in certificate order, comma-separated (clientAuth,serverAuth,...); unknown as dotted OID"),
+		text("subject_alt_names", "Subject alternative names, comma-separated (DNS:, email:, IP:, URI:)"),
+		text("subject_key_id", "Subject key identifier, uppercase hex"),
+		text("authority_key_id", "Authority key identifier, uppercase hex"),
+		integer("ca", "1 when basic constraints say CA"),
+		integer("self_signed", "1 when the certificate's own key verifies its signature"),
+		integer("has_private_key", "1 when the matching private key is in the same store or key file"),
+		text("trust", "NSS trust flags as certutil -L prints them (CTu,Cu,Cu); empty elsewhere"),
+	}
+}
+
+// ClientCertificates is the client_certificates table: one row per
+// certificate found in the stores read.
+func ClientCertificates(d Deps) Table {
+	log := d.logger(ClientCertificatesName)
+	return Table{
+		Name: ClientCertificatesName,
+		Description: "Certificates held by this machine's certificate stores (PEM/DER files, NSS databases, " +
+			"keychains, Windows stores), with the facts a client-certificate check needs: EKU, SANs, " +
+			"SHA-256 and whether the private key is present.",
+		Notes: "Without a path constraint the platform's default stores are read. SQLite re-filters every row, " +
+			"so any WHERE clause is correct; constraints on path and store only decide what is read.",
+		Examples: []string{
+			"SELECT common_name, issuer, extended_key_usage, has_private_key FROM client_certificates",
+			"SELECT * FROM client_certificates WHERE path = '/etc/pki/nssdb'",
+			"SELECT path, common_name FROM client_certificates WHERE path LIKE '/home/%/.pki/nssdb'",
+			"SELECT common_name, not_valid_after FROM client_certificates WHERE store = 'nssdb' " +
+				"AND extended_key_usage LIKE '%clientAuth%' AND has_private_key = 1",
+		},
+		Columns: clientCertificatesColumns(),
+		Timeout: d.Timeout,
+		Generate: func(ctx context.Context, qc table.QueryContext) ([]map[string]string, error) {
+			if d.Scanner == nil {
+				return nil, errors.New("no store scanner configured")
+			}
+			return generateClientCertificates(ctx, d.Scanner, log, qc), nil
+		},
+	}
+}
+
+func generateClientCertificates(ctx context.Context, sc Scanner, log *slog.Logger, qc table.QueryContext) []map[string]string {
+	kinds, ok := storeKinds(qc)
+	if !ok {
+		return nil // only unknown store names asked for: nothing can match
+	}
+	var res stores.Result
+	if paths := Patterns(qc, "path"); len(paths) > 0 {
+		res = sc.Paths(ctx, paths, kinds...)
+	} else {
+		res = sc.Defaults(ctx, kinds...)
+	}
+	logErrors(ctx, log, res.Errors)
+	rows := make([]map[string]string, 0, len(res.Entries))
+	for i := range res.Entries {
+		rows = append(rows, clientCertificateRow(&res.Entries[i]))
+	}
+	return rows
+}
+
+// storeKinds returns the kinds named by `store =` constraints; ok is false
+// when some were named but none is a known kind.
+func storeKinds(qc table.QueryContext) (kinds []stores.Kind, ok bool) {
+	names := Equals(qc, "store")
+	if len(names) == 0 {
+		return nil, true
+	}
+	for _, n := range names {
+		for _, k := range knownKinds {
+			if string(k) == n {
+				kinds = append(kinds, k)
+			}
+		}
+	}
+	return kinds, len(kinds) > 0
+}
+
+func clientCertificateRow(e *stores.Entry) map[string]string {
+	i := &e.Info
+	return map[string]string{
+		"store":              string(e.Store),
+		"store_location":     string(e.Location),
+		"path":               e.Path,
+		"username":           e.Username,
+		"label":              e.Label,
+		"common_name":        i.CommonName,
+		"subject":            i.Subject,
+		"issuer":             i.Issuer,
+		"serial":             i.Serial,
+		"not_valid_before":   strconv.FormatInt(i.NotBefore.Unix(), 10),
+		"not_valid_after":    strconv.FormatInt(i.NotAfter.Unix(), 10),
+		"sha1":               i.SHA1,
+		"sha256":             i.SHA256,
+		"signing_algorithm":  i.SignatureAlgorithm,
+		"key_algorithm":      i.KeyAlgorithm,
+		"key_strength":       i.KeyStrength,
+		"key_usage":          strings.Join(i.KeyUsage, ","),
+		"extended_key_usage": strings.Join(i.ExtKeyUsage, ","),
+		"subject_alt_names":  strings.Join(i.SubjectAltNames(), ","),
+		"subject_key_id":     i.SubjectKeyID,
+		"authority_key_id":   i.AuthorityKeyID,
+		"ca":                 boolInt(i.IsCA),
+		"self_signed":        boolInt(i.SelfSigned),
+		"has_private_key":    boolInt(e.Key.HasPrivateKey()),
+		"trust":              e.Trust,
+	}
+}
+
+func boolInt(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}

@@ -1,0 +1,193 @@
+package tables_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/osquery/osquery-go/plugin/table"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/certsight/certsight/stores"
+	"github.com/certsight/certsight/tables"
+	"github.com/certsight/certsight/tables/tablestest"
+)
+
+var wantColumns = []struct{ name, typ string }{
+	{"store", "TEXT"}, {"store_location", "TEXT"}, {"path", "TEXT"}, {"username", "TEXT"}, {"label", "TEXT"},
+	{"common_name", "TEXT"}, {"subject", "TEXT"}, {"issuer", "TEXT"}, {"serial", "TEXT"},
+	{"not_valid_before", "BIGINT"}, {"not_valid_after", "BIGINT"}, {"sha1", "TEXT"}, {"sha256", "TEXT"},
+	{"signing_algorithm", "TEXT"}, {"key_algorithm", "TEXT"}, {"key_strength", "TEXT"}, {"key_usage", "TEXT"},
+	{"extended_key_usage", "TEXT"}, {"subject_alt_names", "TEXT"}, {"subject_key_id", "TEXT"},
+	{"authority_key_id", "TEXT"}, {"ca", "INTEGER"}, {"self_signed", "INTEGER"}, {"has_private_key", "INTEGER"},
+	{"trust", "TEXT"},
+}
+
+func entry(t *testing.T, c *tablestest.Cert, kind stores.Kind, path string, key stores.KeyMatch) stores.Entry {
+	t.Helper()
+	e := stores.NewEntry(c.Cert, kind, stores.LocationPath, path)
+	e.Key = key
+	return e
+}
+
+func TestClientCertificatesRegistration(t *testing.T) {
+	p := tables.ClientCertificates(tables.Deps{Scanner: &tablestest.FakeScanner{}}).Plugin()
+	assert.Equal(t, "client_certificates", p.Name())
+	routes := p.Routes()
+	require.Len(t, routes, len(wantColumns))
+	for i, want := range wantColumns {
+		op := "0"
+		switch want.name {
+		case "path":
+			op = "9" // INDEX|OPTIMIZED: IN (...) arrives in one generate call
+		case "store":
+			op = "1" // INDEX
+		}
+		assert.Equal(t, map[string]string{"id": "column", "name": want.name, "type": want.typ, "op": op}, routes[i], "column %d", i)
+	}
+	spec := p.Spec()
+	assert.NotEmpty(t, spec.Description)
+	assert.NotEmpty(t, spec.Examples)
+	for _, c := range spec.Columns {
+		assert.NotEmpty(t, c.Description, "column %s has a description", c.Name)
+	}
+	_, err := json.Marshal(spec)
+	require.NoError(t, err)
+}
+
+func TestClientCertificatesPushDown(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		qc   table.QueryContext
+		want []tablestest.Call // nil: no read at all
+	}{
+		{"no constraint reads the default stores", table.QueryContext{},
+			[]tablestest.Call{{Method: "Defaults"}}},
+		{"path = reads exactly that path",
+			qc(map[string][]table.Constraint{"path": {{Operator: table.OperatorEquals, Expression: "/etc/pki/nssdb"}}}),
+			[]tablestest.Call{{Method: "Paths", Paths: []string{"/etc/pki/nssdb"}}}},
+		{"several path values are read in one call",
+			qc(map[string][]table.Constraint{"path": {{Operator: table.OperatorEquals, Expression: "/a.pem"}, {Operator: table.OperatorEquals, Expression: "/b.pem"}}}),
+			[]tablestest.Call{{Method: "Paths", Paths: []string{"/a.pem", "/b.pem"}}}},
+		{"path LIKE is read as a glob",
+			qc(map[string][]table.Constraint{"path": {{Operator: table.OperatorLike, Expression: "/home/%/.pki/nssdb"}}}),
+			[]tablestest.Call{{Method: "Paths", Paths: []string{"/home/*/.pki/nssdb"}}}},
+		{"store = restricts the readers of the defaults",
+			qc(map[string][]table.Constraint{"store": {{Operator: table.OperatorEquals, Expression: "nssdb"}}}),
+			[]tablestest.Call{{Method: "Defaults", Kinds: []stores.Kind{stores.KindNSSDB}}}},
+		{"store = and path = combine",
+			qc(map[string][]table.Constraint{
+				"store": {{Operator: table.OperatorEquals, Expression: "pem"}},
+				"path":  {{Operator: table.OperatorEquals, Expression: "/x"}}}),
+			[]tablestest.Call{{Method: "Paths", Paths: []string{"/x"}, Kinds: []stores.Kind{stores.KindPEM}}}},
+		{"an unknown store reads nothing",
+			qc(map[string][]table.Constraint{"store": {{Operator: table.OperatorEquals, Expression: "floppy"}}}),
+			nil},
+		{"constraints on other columns do not change what is read",
+			qc(map[string][]table.Constraint{"common_name": {{Operator: table.OperatorEquals, Expression: "alice"}}}),
+			[]tablestest.Call{{Method: "Defaults"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := &tablestest.FakeScanner{}
+			_, err := tables.ClientCertificates(tables.Deps{Scanner: fs}).Rows(context.Background(), tc.qc)
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, fs.Calls())
+		})
+	}
+}
+
+func qc(m map[string][]table.Constraint) table.QueryContext {
+	out := table.QueryContext{Constraints: map[string]table.ConstraintList{}}
+	for k, v := range m {
+		out.Constraints[k] = table.ConstraintList{Affinity: table.ColumnTypeText, Constraints: v}
+	}
+	return out
+}
+
+func TestClientCertificatesRows(t *testing.T) {
+	ca, err := tablestest.NewCA("Test Root CA")
+	require.NoError(t, err)
+	nb := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	leaf, err := tablestest.Issue(ca, tablestest.Spec{
+		CommonName: "alice", Serial: 0x0F22F9, NotBefore: nb, NotAfter: nb.Add(48 * time.Hour),
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth, x509.ExtKeyUsageEmailProtection},
+		DNSNames:    []string{"alice.example"}, Emails: []string{"alice@example.com"},
+	})
+	require.NoError(t, err)
+
+	var logs bytes.Buffer
+	fs := &tablestest.FakeScanner{Respond: func(context.Context, tablestest.Call) stores.Result {
+		e := entry(t, leaf, stores.KindNSSDB, "/db", stores.KeyPresent)
+		e.Label, e.Username, e.Trust, e.Location = "alice cert", "alice", "u,u,u", stores.LocationUser
+		return stores.Result{
+			Entries: []stores.Entry{e, entry(t, ca, stores.KindPEM, "/ca.pem", stores.KeyAbsent)},
+			Errors:  []error{&stores.ItemError{Store: stores.KindPEM, Path: "/broken.pem", Err: errors.New("truncated PEM")}},
+		}
+	}}
+	tbl := tables.ClientCertificates(tables.Deps{Scanner: fs, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	rows, err := tbl.Rows(context.Background(), table.QueryContext{})
+	require.NoError(t, err, "a per-item error never fails the query")
+	require.Len(t, rows, 2)
+	assert.Contains(t, logs.String(), "/broken.pem", "the per-item error is logged with the item")
+	assert.Contains(t, logs.String(), "truncated PEM")
+
+	for _, r := range rows {
+		require.Len(t, r, len(wantColumns), "every column has a value")
+	}
+	want := map[string]string{
+		"store": "nssdb", "store_location": "user", "path": "/db", "username": "alice", "label": "alice cert",
+		"common_name": "alice", "subject": "CN=alice", "issuer": "CN=Test Root CA,O=certsight test",
+		"serial": "0F22F9", "not_valid_before": strconv.FormatInt(nb.Unix(), 10),
+		"not_valid_after": strconv.FormatInt(nb.Add(48*time.Hour).Unix(), 10),
+		"signing_algorithm": "ECDSA-SHA256", "key_algorithm": "ECDSA", "key_strength": "P-256",
+		"key_usage": "digitalSignature", "extended_key_usage": "clientAuth,emailProtection",
+		"subject_alt_names": "DNS:alice.example,email:alice@example.com",
+		"ca": "0", "self_signed": "0", "has_private_key": "1", "trust": "u,u,u",
+	}
+	for k, v := range want {
+		assert.Equal(t, v, rows[0][k], k)
+	}
+	assert.Len(t, rows[0]["sha256"], 64)
+	assert.Len(t, rows[0]["sha1"], 40)
+	assert.Equal(t, rows[1]["subject_key_id"], rows[0]["authority_key_id"], "leaf AKI is the CA's SKI")
+	assert.Equal(t, "1", rows[1]["ca"])
+	assert.Equal(t, "1", rows[1]["self_signed"])
+	assert.Equal(t, "0", rows[1]["has_private_key"])
+	assert.Equal(t, "digitalSignature,keyCertSign,cRLSign", rows[1]["key_usage"])
+}
+
+func TestClientCertificatesDeadline(t *testing.T) {
+	fs := &tablestest.FakeScanner{Respond: func(ctx context.Context, _ tablestest.Call) stores.Result {
+		<-ctx.Done() // a store that hangs until the deadline
+		return stores.Result{Errors: []error{ctx.Err()}}
+	}}
+	tbl := tables.ClientCertificates(tables.Deps{Scanner: fs, Timeout: 50 * time.Millisecond})
+	start := time.Now()
+	rows, err := tbl.Rows(context.Background(), table.QueryContext{})
+	require.NoError(t, err)
+	assert.Empty(t, rows)
+	assert.Less(t, time.Since(start), 2*time.Second, "generate ends at its deadline")
+}
+
+func TestClientCertificatesWithoutScannerFails(t *testing.T) {
+	_, err := tables.ClientCertificates(tables.Deps{}).Rows(context.Background(), table.QueryContext{})
+	require.Error(t, err)
+}
+
+func TestAllHasUniqueNames(t *testing.T) {
+	seen := map[string]bool{}
+	for _, tb := range tables.All(tables.Deps{Scanner: &tablestest.FakeScanner{}}) {
+		assert.False(t, seen[tb.Name], "duplicate table %s", tb.Name)
+		seen[tb.Name] = true
+		assert.NotEqual(t, "certificates", tb.Name, "osquery refuses names of built-in tables")
+		assert.NotNil(t, tb.Generate)
+	}
+	assert.True(t, seen["client_certificates"])
+}
