@@ -1,0 +1,335 @@
+// Package scan is the dispatcher over the store readers: it recognises each
+// path by its content, not its name (a PEM file named .db is still PEM; a
+// keychain named .pem is still a keychain), hands it to the reader of that
+// kind, and reads the platform's default stores.
+package scan
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/certsight/certsight/stores"
+	"github.com/certsight/certsight/stores/keychain"
+	"github.com/certsight/certsight/stores/pemfile"
+)
+
+// headSize is how much of a file the sniffers see.
+const headSize = 512
+
+// ErrUnrecognised is returned for a file named explicitly whose content no
+// reader recognises.
+var ErrUnrecognised = errors.New("unrecognised content (not PEM, DER, a keychain or a Windows store element)")
+
+// sniffer recognises one kind of store file by its first bytes.
+type sniffer struct {
+	kind  stores.Kind
+	sniff func(head []byte) bool
+}
+
+// Scanner holds one reader per store kind.
+type Scanner struct {
+	log     *slog.Logger
+	pem     *pemfile.Reader
+	readers []stores.Reader // in the order their entries are returned
+	// sniffers are tried in order; PEM/DER comes last because its DER test
+	// (a leading SEQUENCE) is the weakest.
+	sniffers []sniffer
+	// isDatabaseDir recognises a store that is a directory (NSS); nil when
+	// no such reader is built in.
+	isDatabaseDir func(dir string) bool
+}
+
+// New returns a Scanner with every reader; logger may be nil.
+func New(logger *slog.Logger) *Scanner {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	pem := pemfile.New(logger)
+	return &Scanner{
+		log: logger.With("component", "scan"),
+		pem: pem,
+		readers: []stores.Reader{
+			keychain.New(logger),
+			pem,
+		},
+		sniffers: []sniffer{
+			{stores.KindKeychain, keychain.Sniff},
+			{stores.KindPEM, pemfile.Sniff},
+		},
+	}
+}
+
+func (s *Scanner) reader(k stores.Kind) stores.Reader {
+	for _, r := range s.readers {
+		if r.Kind() == k {
+			return r
+		}
+	}
+	return nil
+}
+
+// wanted reports whether kind k is to be read.
+func wanted(k stores.Kind, kinds []stores.Kind) bool {
+	return len(kinds) == 0 || slices.Contains(kinds, k)
+}
+
+// Defaults reads the platform's default stores (every reader's Defaults),
+// restricted to kinds when given.
+func (s *Scanner) Defaults(ctx context.Context, kinds ...stores.Kind) stores.Result {
+	return s.defaults(ctx, func(stores.Location) bool { return true }, kinds)
+}
+
+// DefaultsAt reads the default stores of one location (system or user), as
+// posture's trust_stores names them.
+func (s *Scanner) DefaultsAt(ctx context.Context, loc stores.Location, kinds ...stores.Kind) stores.Result {
+	return s.defaults(ctx, func(l stores.Location) bool { return l == loc }, kinds)
+}
+
+func (s *Scanner) defaults(ctx context.Context, keep func(stores.Location) bool, kinds []stores.Kind) stores.Result {
+	var res stores.Result
+	for _, r := range s.readers {
+		if !wanted(r.Kind(), kinds) {
+			continue
+		}
+		for _, src := range r.Defaults(ctx) {
+			if err := ctx.Err(); err != nil {
+				res.Errors = append(res.Errors, fmt.Errorf("reading default stores: %w", err))
+				return res
+			}
+			if keep(src.Location) {
+				res.Add(r.Read(ctx, src))
+			}
+		}
+	}
+	return res
+}
+
+// Paths reads each path by content: a file (PEM/DER, keychain, store
+// element), a directory (an NSS database directory, else the files directly
+// in it, each by content), a glob (expanded; `*`, `?`, `[...]`). Location is
+// "path". When kinds is non-empty only readers of those kinds are run.
+//
+// All PEM/DER files found in one call are read as one set, so a certificate
+// and its key pair up whether they were named together, matched by one glob
+// or sit in one directory. A named file whose content nothing recognises is
+// an error; such files found in a directory or by a glob are skipped silently
+// (directories such as /etc/ssl/certs hold other files).
+func (s *Scanner) Paths(ctx context.Context, paths []string, kinds ...stores.Kind) stores.Result {
+	p := plan{s: s, kinds: kinds, seen: map[string]bool{}}
+	done := map[string]bool{}
+	for _, path := range paths {
+		if err := ctx.Err(); err != nil {
+			break // reported below
+		}
+		if path == "" || done[filepath.Clean(path)] {
+			continue
+		}
+		done[filepath.Clean(path)] = true
+		p.path(path)
+	}
+
+	var res stores.Result
+	res.Errors = p.errs
+	if len(p.pem) > 0 {
+		res.Add(s.pem.ReadFiles(ctx, stores.Source{Location: stores.LocationPath}, p.pem))
+	}
+	for _, t := range p.targets {
+		if ctx.Err() != nil {
+			break
+		}
+		res.Add(s.reader(t.kind).Read(ctx, stores.Source{Path: t.path, Location: stores.LocationPath}))
+	}
+	if err := ctx.Err(); err != nil && !hasErr(res.Errors, err) {
+		res.Errors = append(res.Errors, fmt.Errorf("reading paths: %w", err))
+	}
+	return res
+}
+
+func hasErr(errs []error, target error) bool {
+	for _, e := range errs {
+		if errors.Is(e, target) {
+			return true
+		}
+	}
+	return false
+}
+
+// target is one store to hand to a reader other than pemfile.
+type target struct {
+	kind stores.Kind
+	path string
+}
+
+// plan sorts the paths of one Paths call into what each reader will read.
+type plan struct {
+	s       *Scanner
+	kinds   []stores.Kind
+	seen    map[string]bool // kind + real path of everything planned
+	pem     []pemfile.File
+	targets []target
+	errs    []error
+}
+
+func (p *plan) fail(path string, err error) {
+	p.errs = append(p.errs, &stores.ItemError{Path: path, Err: err})
+}
+
+// first reports whether path is planned for kind for the first time, by its
+// real path so that a symlink and its target are read once.
+func (p *plan) first(kind stores.Kind, path string) bool {
+	id := path
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		id = real
+	}
+	key := string(kind) + "\x00" + id
+	if p.seen[key] {
+		return false
+	}
+	p.seen[key] = true
+	return true
+}
+
+func (p *plan) add(kind stores.Kind, path string, named bool) {
+	if !wanted(kind, p.kinds) {
+		p.s.log.Debug("skipping store of an unwanted kind", "path", path, "kind", kind)
+		return
+	}
+	if !p.first(kind, path) {
+		return
+	}
+	if kind == stores.KindPEM {
+		p.pem = append(p.pem, pemfile.File{Path: path, Named: named})
+		return
+	}
+	p.targets = append(p.targets, target{kind: kind, path: path})
+}
+
+func (p *plan) path(path string) {
+	fi, err := os.Stat(path)
+	switch {
+	case err == nil && fi.IsDir():
+		p.dir(path)
+	case err == nil && fi.Mode().IsRegular():
+		p.file(path, true)
+	case err == nil:
+		p.fail(path, errors.New("not a regular file or directory"))
+	case pemfile.HasMeta(path):
+		p.glob(path)
+	default:
+		p.fail(path, err)
+	}
+}
+
+// glob reads each match by content. A glob that matches nothing is a
+// question about no files, not an error.
+func (p *plan) glob(pattern string) {
+	matches, err := filepath.Glob(pattern)
+	if err != nil {
+		p.fail(pattern, fmt.Errorf("glob: %w", err))
+		return
+	}
+	for _, m := range matches {
+		fi, err := os.Stat(m)
+		switch {
+		case err != nil:
+			p.fail(m, err)
+		case fi.IsDir():
+			p.dir(m)
+		case fi.Mode().IsRegular():
+			p.file(m, false)
+		}
+	}
+}
+
+// dir plans a directory: the database it is, or each regular file directly
+// in it by content (not recursive).
+func (p *plan) dir(dir string) {
+	if p.s.isDatabaseDir != nil && p.s.isDatabaseDir(dir) {
+		p.add(stores.KindNSSDB, dir, true)
+		return
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		p.fail(dir, fmt.Errorf("listing: %w", err))
+	}
+	for _, e := range entries {
+		f := filepath.Join(dir, e.Name())
+		fi, err := os.Stat(f)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+			p.s.log.Debug("skipping dangling link", "path", f)
+		case err != nil:
+			p.fail(f, err)
+		case fi.Mode().IsRegular():
+			p.file(f, false)
+		}
+	}
+}
+
+// file plans one regular file by its content. named is true for a file the
+// caller named itself.
+func (p *plan) file(path string, named bool) {
+	head, err := readHead(path, headSize)
+	if err != nil {
+		p.fail(path, err)
+		return
+	}
+	if p.s.isDatabaseDir != nil && isNSSFile(path, head) && p.s.isDatabaseDir(filepath.Dir(path)) {
+		p.add(stores.KindNSSDB, filepath.Dir(path), true)
+		return
+	}
+	for _, sn := range p.s.sniffers {
+		if sn.sniff(head) {
+			p.add(sn.kind, path, named)
+			return
+		}
+	}
+	// PEM after a long preamble (`openssl x509 -text` output puts several
+	// kilobytes of text before the BEGIN line): worth a full look only for
+	// a file the caller named.
+	if named && len(head) == headSize {
+		if all, err := readHead(path, pemfile.MaxFileSize); err == nil && pemfile.Sniff(all) {
+			p.add(stores.KindPEM, path, named)
+			return
+		}
+	}
+	if named {
+		p.fail(path, ErrUnrecognised)
+		return
+	}
+	p.s.log.Debug("skipping file of unrecognised content", "path", path)
+}
+
+// isNSSFile reports a file that names its directory as an NSS database:
+// cert9.db (SQLite) or a legacy cert8.db (Berkeley DB, which the NSS reader
+// reports as unsupported). A PEM file that happens to bear the name is PEM.
+func isNSSFile(path string, head []byte) bool {
+	switch filepath.Base(path) {
+	case "cert9.db":
+		return bytes.HasPrefix(head, []byte("SQLite format 3\x00"))
+	case "cert8.db":
+		return !pemfile.Sniff(head)
+	}
+	return false
+}
+
+// readHead reads up to n bytes from the start of path.
+func readHead(path string, n int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, n))
+	if err != nil {
+		return nil, fmt.Errorf("reading: %w", err)
+	}
+	return b, nil
+}

@@ -1,0 +1,263 @@
+package scan
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/certsight/certsight/stores"
+	"github.com/certsight/certsight/stores/keychain/kctest"
+)
+
+// pemFixture returns a file of the pemfile package's openssl-made fixtures.
+func pemFixture(t *testing.T, rel string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "pemfile", "testdata", filepath.FromSlash(rel)))
+	require.NoError(t, err)
+	return data
+}
+
+func derOf(t *testing.T, pemRel string) []byte {
+	t.Helper()
+	data := pemFixture(t, pemRel)
+	c, err := x509.ParseCertificate(data)
+	require.NoError(t, err)
+	return c.Raw
+}
+
+// tree writes files (name → content) under a fresh directory.
+func tree(t *testing.T, files map[string][]byte) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, data := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, data, 0o644))
+	}
+	return dir
+}
+
+// row is an entry reduced to what dispatch decides.
+type row struct {
+	kind stores.Kind
+	cn   string
+	file string // base name of Entry.Path
+	key  stores.KeyMatch
+}
+
+func rows(t *testing.T, es []stores.Entry) []row {
+	var out []row
+	for _, e := range es {
+		assert.Equal(t, stores.LocationPath, e.Location, "location of %s", e.Path)
+		out = append(out, row{e.Store, e.Info.CommonName, filepath.Base(e.Path), e.Key})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].file != out[j].file {
+			return out[i].file < out[j].file
+		}
+		return out[i].cn < out[j].cn
+	})
+	return out
+}
+
+// mixedTree holds one of each kind of file, each under a misleading name.
+func mixedTree(t *testing.T) string {
+	t.Helper()
+	kc := kctest.Keychain{Certs: []kctest.Cert{{DER: derOf(t, "client1.der"), PrintName: "Keychain Client"}}}.Bytes()
+	longText := append(bytes.Repeat([]byte("Certificate:\n    Data: ...\n"), 100), pemFixture(t, "bundle.pem")...)
+	return tree(t, map[string][]byte{
+		"certs.db":     pemFixture(t, "combined.pem"), // PEM named like a database
+		"login.pem":    kc,                            // a keychain named like PEM
+		"client.cer":   pemFixture(t, "client1.der"),  // DER
+		"notes.txt":    []byte("not a certificate\n"),
+		"text.crt":     longText, // PEM after a long preamble
+		"sub/deep.pem": pemFixture(t, "ca.pem"),
+	})
+}
+
+func TestPathsDispatchByContent(t *testing.T) {
+	dir := mixedTree(t)
+	in := func(name string) string { return filepath.Join(dir, name) }
+	tests := []struct {
+		name    string
+		paths   []string
+		kinds   []stores.Kind
+		want    []row
+		wantErr []error
+	}{
+		{name: "a PEM file named .db is read as PEM", paths: []string{in("certs.db")},
+			want: []row{{stores.KindPEM, "client1", "certs.db", stores.KeyMatched}}},
+		{name: "a keychain named .pem is read as a keychain", paths: []string{in("login.pem")},
+			want: []row{{stores.KindKeychain, "client1", "login.pem", stores.KeyAbsent}}},
+		{name: "a DER file named .cer is read as PEM/DER", paths: []string{in("client.cer")},
+			want: []row{{stores.KindPEM, "client1", "client.cer", stores.KeyAbsent}}},
+		{name: "a named file with PEM after a long preamble is read", paths: []string{in("text.crt")},
+			want: []row{{stores.KindPEM, "Fixture CA", "text.crt", stores.KeyAbsent}, {stores.KindPEM, "client2", "text.crt", stores.KeyAbsent}}},
+		{name: "a directory reads each file by content, not recursively, skipping others silently", paths: []string{dir},
+			want: []row{
+				{stores.KindPEM, "client1", "certs.db", stores.KeyMatched},
+				// client.cer is client1 too: its key is in certs.db, read in the same set.
+				{stores.KindPEM, "client1", "client.cer", stores.KeyMatched},
+				{stores.KindKeychain, "client1", "login.pem", stores.KeyAbsent},
+			}},
+		{name: "a glob is expanded and each match read by content", paths: []string{in("*.pem"), in("c*")},
+			want: []row{
+				{stores.KindPEM, "client1", "certs.db", stores.KeyMatched},
+				{stores.KindPEM, "client1", "client.cer", stores.KeyMatched},
+				{stores.KindKeychain, "client1", "login.pem", stores.KeyAbsent},
+			}},
+		{name: "a glob matching nothing is empty, not an error", paths: []string{in("*.p12")}},
+		{name: "the kind filter runs only the keychain reader", paths: []string{dir}, kinds: []stores.Kind{stores.KindKeychain},
+			want: []row{{stores.KindKeychain, "client1", "login.pem", stores.KeyAbsent}}},
+		{name: "the kind filter runs only the PEM reader", paths: []string{dir}, kinds: []stores.Kind{stores.KindPEM},
+			want: []row{{stores.KindPEM, "client1", "certs.db", stores.KeyMatched}, {stores.KindPEM, "client1", "client.cer", stores.KeyMatched}}},
+		{name: "a filtered-out kind named explicitly is not an error", paths: []string{in("login.pem")}, kinds: []stores.Kind{stores.KindPEM}},
+		{name: "a path given twice, or through another spelling, is read once",
+			paths: []string{in("certs.db"), in("certs.db"), dir + "/./certs.db"},
+			want:  []row{{stores.KindPEM, "client1", "certs.db", stores.KeyMatched}}},
+		{name: "a missing path is an item error", paths: []string{in("missing.pem"), in("certs.db")},
+			want:    []row{{stores.KindPEM, "client1", "certs.db", stores.KeyMatched}},
+			wantErr: []error{fs.ErrNotExist}},
+		{name: "a named file of unknown content is an item error", paths: []string{in("notes.txt")},
+			wantErr: []error{ErrUnrecognised}},
+		{name: "a malformed glob is an item error", paths: []string{in("[")},
+			wantErr: []error{filepath.ErrBadPattern}},
+		{name: "an empty path is ignored", paths: []string{""}},
+	}
+	s := New(nil)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := s.Paths(context.Background(), tt.paths, tt.kinds...)
+			assert.Equal(t, tt.want, rows(t, res.Entries))
+			require.Len(t, res.Errors, len(tt.wantErr), "errors: %v", res.Errors)
+			for i, w := range tt.wantErr {
+				assert.ErrorIs(t, res.Errors[i], w)
+				var ie *stores.ItemError
+				assert.ErrorAs(t, res.Errors[i], &ie)
+			}
+		})
+	}
+}
+
+func TestPathsPairsCertAndKeyNamedApart(t *testing.T) {
+	dir := tree(t, map[string][]byte{
+		"client.pem":     pemFixture(t, "pair/client.pem"),
+		"client_key.pem": pemFixture(t, "pair/client_key.pem"),
+	})
+	res := New(nil).Paths(context.Background(), []string{filepath.Join(dir, "client.pem"), filepath.Join(dir, "client_key.pem")})
+	require.Empty(t, res.Errors)
+	require.Len(t, res.Entries, 1)
+	assert.Equal(t, stores.KeyMatched, res.Entries[0].Key)
+	assert.Equal(t, filepath.Join(dir, "client_key.pem"), res.Entries[0].KeyPath)
+}
+
+func TestPathsHonoursContext(t *testing.T) {
+	dir := mixedTree(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	res := New(nil).Paths(ctx, []string{dir})
+	assert.Empty(t, res.Entries)
+	require.NotEmpty(t, res.Errors)
+	assert.True(t, slices.ContainsFunc(res.Errors, func(err error) bool { return errors.Is(err, context.Canceled) }))
+}
+
+func TestPathsNeverPanics(t *testing.T) {
+	dir := mixedTree(t)
+	require.NoError(t, os.Symlink("loop", filepath.Join(dir, "loop")))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "empty"), nil, 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "kych"), []byte("kych"), 0o644))       // truncated keychain
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "cert9.db"), []byte("x"), 0o644))      // not SQLite
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "der"), []byte{0x30, 0x82, 1}, 0o644)) // truncated DER
+	paths := []string{dir, "/", "/dev/null", filepath.Join(dir, "loop"), filepath.Join(dir, "empty"),
+		filepath.Join(dir, "kych"), filepath.Join(dir, "cert9.db"), filepath.Join(dir, "der"),
+		filepath.Join(dir, "*", "*"), "\x00", strings.Repeat("a/", 3000)}
+	assert.NotPanics(t, func() {
+		res := New(nil).Paths(context.Background(), paths)
+		for _, e := range res.Errors {
+			assert.NotEmpty(t, e.Error())
+		}
+	})
+}
+
+// fakeReader records what it was asked to read.
+type fakeReader struct {
+	kind     stores.Kind
+	defaults []stores.Source
+	read     []stores.Source
+}
+
+func (f *fakeReader) Kind() stores.Kind                        { return f.kind }
+func (f *fakeReader) Defaults(context.Context) []stores.Source { return f.defaults }
+func (f *fakeReader) Read(_ context.Context, src stores.Source) stores.Result {
+	f.read = append(f.read, src)
+	return stores.Result{Entries: []stores.Entry{{Store: f.kind, Location: src.Location, Path: src.Path}}}
+}
+
+func TestDefaults(t *testing.T) {
+	mk := func() (*Scanner, *fakeReader, *fakeReader) {
+		a := &fakeReader{kind: stores.KindNSSDB, defaults: []stores.Source{
+			{Path: "/etc/pki/nssdb", Location: stores.LocationSystem},
+			{Path: "/home/alice/.pki/nssdb", Location: stores.LocationUser, Username: "alice"},
+		}}
+		b := &fakeReader{kind: stores.KindKeychain, defaults: []stores.Source{
+			{Path: "/Library/Keychains/System.keychain", Location: stores.LocationSystem},
+		}}
+		return &Scanner{log: New(nil).log, readers: []stores.Reader{a, b}}, a, b
+	}
+	paths := func(res stores.Result) []string {
+		var out []string
+		for _, e := range res.Entries {
+			out = append(out, e.Path)
+		}
+		return out
+	}
+
+	s, _, _ := mk()
+	assert.Equal(t, []string{"/etc/pki/nssdb", "/home/alice/.pki/nssdb", "/Library/Keychains/System.keychain"},
+		paths(s.Defaults(context.Background())))
+
+	s, _, b := mk()
+	assert.Equal(t, []string{"/etc/pki/nssdb", "/home/alice/.pki/nssdb"}, paths(s.Defaults(context.Background(), stores.KindNSSDB)))
+	assert.Empty(t, b.read, "a filtered-out reader is not run")
+
+	s, a, _ := mk()
+	assert.Equal(t, []string{"/home/alice/.pki/nssdb"}, paths(s.DefaultsAt(context.Background(), stores.LocationUser)))
+	require.Len(t, a.read, 1)
+	assert.Equal(t, "alice", a.read[0].Username, "the source's owner is passed on")
+
+	s, _, _ = mk()
+	assert.Equal(t, []string{"/etc/pki/nssdb", "/Library/Keychains/System.keychain"},
+		paths(s.DefaultsAt(context.Background(), stores.LocationSystem)))
+
+	s, _, _ = mk()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	res := s.Defaults(ctx)
+	assert.Empty(t, res.Entries)
+	require.Len(t, res.Errors, 1)
+	assert.ErrorIs(t, res.Errors[0], context.Canceled)
+}
+
+func TestNewHasEveryBuiltReader(t *testing.T) {
+	s := New(nil)
+	var kinds []stores.Kind
+	for _, r := range s.readers {
+		kinds = append(kinds, r.Kind())
+	}
+	assert.Contains(t, kinds, stores.KindPEM)
+	assert.Contains(t, kinds, stores.KindKeychain)
+	// Defaults on this machine never panics and honours the filter.
+	res := s.Defaults(context.Background(), stores.KindPEM)
+	assert.Empty(t, res.Entries, "pemfile has no default stores")
+}
