@@ -145,11 +145,11 @@ func TestClientCertificatesRows(t *testing.T) {
 		"store": "nssdb", "store_location": "user", "path": "/db", "username": "alice", "label": "alice cert",
 		"common_name": "alice", "subject": "CN=alice", "issuer": "CN=Test Root CA,O=certsight test",
 		"serial": "0F22F9", "not_valid_before": strconv.FormatInt(nb.Unix(), 10),
-		"not_valid_after": strconv.FormatInt(nb.Add(48*time.Hour).Unix(), 10),
+		"not_valid_after":   strconv.FormatInt(nb.Add(48*time.Hour).Unix(), 10),
 		"signing_algorithm": "ECDSA-SHA256", "key_algorithm": "ECDSA", "key_strength": "P-256",
 		"key_usage": "digitalSignature", "extended_key_usage": "clientAuth,emailProtection",
 		"subject_alt_names": "DNS:alice.example,email:alice@example.com",
-		"ca": "0", "self_signed": "0", "has_private_key": "1", "trust": "u,u,u",
+		"ca":                "0", "self_signed": "0", "has_private_key": "1", "trust": "u,u,u",
 	}
 	for k, v := range want {
 		assert.Equal(t, v, rows[0][k], k)

@@ -14,7 +14,9 @@ func qcOf(col string, cs ...table.Constraint) table.QueryContext {
 	}}
 }
 
-func eq(v string) table.Constraint { return table.Constraint{Operator: table.OperatorEquals, Expression: v} }
+func eq(v string) table.Constraint {
+	return table.Constraint{Operator: table.OperatorEquals, Expression: v}
+}
 func like(v string) table.Constraint {
 	return table.Constraint{Operator: table.OperatorLike, Expression: v}
 }
