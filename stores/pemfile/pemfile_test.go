@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -314,4 +315,30 @@ func TestHasMeta(t *testing.T) {
 	assert.True(t, HasMeta("/etc/[ab].pem"))
 	assert.False(t, HasMeta("/etc/ssl/certs/a.pem"))
 	assert.False(t, strings.ContainsAny(fx("combined.pem"), "*?["))
+}
+
+// BenchmarkReadDirectory reads a directory of 40 certificate files, half of
+// them with their key in a separate file, the shape of a client-cert folder.
+func BenchmarkReadDirectory(b *testing.B) {
+	dir := b.TempDir()
+	cert, err := os.ReadFile(fx("pair/client.pem"))
+	require.NoError(b, err)
+	key, err := os.ReadFile(fx("pair/client_key.pem"))
+	require.NoError(b, err)
+	bundle, err := os.ReadFile(fx("bundle.pem"))
+	require.NoError(b, err)
+	for i := range 20 {
+		require.NoError(b, os.WriteFile(filepath.Join(dir, fmt.Sprintf("c%02d.pem", i)), cert, 0o644))
+		require.NoError(b, os.WriteFile(filepath.Join(dir, fmt.Sprintf("c%02d_key.pem", i)), key, 0o644))
+		require.NoError(b, os.WriteFile(filepath.Join(dir, fmt.Sprintf("b%02d.pem", i)), bundle, 0o644))
+	}
+	r := New(nil)
+	src := stores.Source{Path: dir, Location: stores.LocationPath}
+	b.ResetTimer()
+	for b.Loop() {
+		res := r.Read(context.Background(), src)
+		if len(res.Entries) != 60 || len(res.Errors) != 0 {
+			b.Fatalf("got %d entries, %v", len(res.Entries), res.Errors)
+		}
+	}
 }
