@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -29,8 +30,9 @@ func clientCertificatesColumns() []table.ColumnDefinition {
 		text("store", "Store format: pem, nssdb, keychain or winstore; `store =` restricts which readers run",
 			table.IndexColumn()),
 		text("store_location", "system (machine default store), user (a user's default store) or path (named in the query)"),
-		text("path", "File or directory read: PEM/DER file, NSS database directory, keychain file, store element; "+
-			"`path =`, IN and LIKE (as a glob) choose what is read instead of the default stores",
+		text("path", "File or directory read (PEM/DER file, NSS database directory, keychain file, store element); "+
+			"for a directory named in the query, that directory. `path =`, IN and LIKE (as a glob) choose what "+
+			"is read instead of the default stores",
 			table.IndexColumn(), table.OptimizedColumn()),
 		text("username", "Owner of a per-user store"),
 		text("label", "NSS nickname, keychain print name or Windows friendly name"),
@@ -92,7 +94,8 @@ func generateClientCertificates(ctx context.Context, sc Scanner, log *slog.Logge
 		return nil // only unknown store names asked for: nothing can match
 	}
 	var res stores.Result
-	if paths := Patterns(qc, "path"); len(paths) > 0 {
+	paths := Patterns(qc, "path")
+	if len(paths) > 0 {
 		res = sc.Paths(ctx, paths, kinds...)
 	} else {
 		res = sc.Defaults(ctx, kinds...)
@@ -100,11 +103,43 @@ func generateClientCertificates(ctx context.Context, sc Scanner, log *slog.Logge
 	logErrors(ctx, log, res.Errors)
 	rows := make([]map[string]string, 0, len(res.Entries))
 	for i := range res.Entries {
-		rows = append(rows, clientCertificateRow(&res.Entries[i]))
+		row := clientCertificateRow(&res.Entries[i])
+		if len(paths) > 0 {
+			row["path"] = namedPath(res.Entries[i].Path, paths)
+		}
+		rows = append(rows, row)
 	}
 	return rows
 }
 
+// namedPath returns the path as the query named it: the entry's own path
+// when a pattern names it, else its nearest directory that a pattern names.
+// SQLite re-applies `path = '/dir'` to every row, so a certificate read from
+// a file inside /dir must report /dir or the query would drop it.
+func namedPath(entryPath string, patterns []string) string {
+	clean := filepath.Clean(entryPath)
+	for p := clean; ; {
+		for _, pat := range patterns {
+			if filepath.Clean(pat) == p {
+				if p == clean {
+					return entryPath
+				}
+				return pat // as the query spelled it, so `path = '/dir/'` keeps the row
+			}
+			if ok, err := filepath.Match(pat, p); err == nil && ok {
+				if p == clean {
+					return entryPath
+				}
+				return p
+			}
+		}
+		parent := filepath.Dir(p)
+		if parent == p {
+			return entryPath
+		}
+		p = parent
+	}
+}
 // storeKinds returns the kinds named by `store =` constraints; ok is false
 // when some were named but none is a known kind.
 func storeKinds(qc table.QueryContext) (kinds []stores.Kind, ok bool) {

@@ -1,0 +1,164 @@
+// Command certsight.ext is the certsight osquery extension.
+//
+// Started by osquery (`certsight.ext --socket PATH --timeout N --interval N
+// [--verbose]`) it registers certsight's tables with the extension manager and
+// serves them until osquery asks it to shut down or stops answering pings.
+// Started without --socket it is a standalone shell: the same tables as
+// virtual tables of an embedded SQLite (`--query "SQL"`, `--json`, `--csv`, or
+// an interactive prompt).
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/certsight/certsight/tables"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// extensionName is how osquery lists the extension (osquery_extensions).
+const extensionName = "certsight"
+
+type options struct {
+	socket   string
+	timeout  float64 // seconds
+	interval float64 // seconds
+	verbose  bool
+	query    string
+	json     bool
+	csv      bool
+	config   string
+	version  bool
+	unknown  []string
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := pflag.NewFlagSet("certsight.ext", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	// osquery may pass flags newer than this binary; never die on them.
+	fs.ParseErrorsAllowlist.UnknownFlags = true
+	fs.StringVar(&o.socket, "socket", "", "osquery extension manager socket (extension mode)")
+	fs.Float64Var(&o.timeout, "timeout", 3, "seconds to wait for the manager socket to appear")
+	fs.Float64Var(&o.interval, "interval", 3, "seconds between pings of the manager; the extension exits when one fails")
+	fs.BoolVar(&o.verbose, "verbose", false, "log debug messages")
+	fs.StringVarP(&o.query, "query", "q", "", "standalone: run this SQL and print the result")
+	fs.BoolVar(&o.json, "json", false, "standalone: print a JSON array of objects with string values")
+	fs.BoolVar(&o.csv, "csv", false, "standalone: print CSV with a header line")
+	fs.StringVar(&o.config, "config", os.Getenv("CERTSIGHT_CONFIG"), "posture config file (default: the platform's usual place; env CERTSIGHT_CONFIG)")
+	fs.BoolVar(&o.version, "version", false, "print the version and exit")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: certsight.ext --socket PATH [--timeout N] [--interval N] [--verbose]\n"+
+			"       certsight.ext [--query SQL] [--json|--csv]\n\n")
+		fs.PrintDefaults()
+	}
+	o.unknown = unknownFlags(fs, args)
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if o.json && o.csv {
+		return o, fmt.Errorf("--json and --csv exclude each other")
+	}
+	return o, nil
+}
+
+// unknownFlags lists the flags in args that fs does not define, so they can
+// be logged: pflag skips them silently when told to allow them.
+func unknownFlags(fs *pflag.FlagSet, args []string) []string {
+	var out []string
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if !strings.HasPrefix(a, "-") || a == "-" {
+			continue
+		}
+		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if strings.HasPrefix(a, "--") {
+			if fs.Lookup(name) == nil {
+				out = append(out, a)
+			}
+			continue
+		}
+		for _, r := range name { // -abc: shorthands
+			if fs.ShorthandLookup(string(r)) == nil {
+				out = append(out, a)
+				break
+			}
+		}
+	}
+	return out
+}
+
+func seconds(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	o, err := parseFlags(args, stderr)
+	if err == pflag.ErrHelp {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "certsight.ext: %v\n", err)
+		return 2
+	}
+	if o.version {
+		fmt.Fprintf(stdout, "certsight.ext %s\n", version)
+		return 0
+	}
+	level := slog.LevelInfo
+	if o.verbose {
+		level = slog.LevelDebug
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	if o.socket != "" {
+		log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})).With("extension", extensionName)
+		for _, f := range o.unknown {
+			log.Warn("ignoring unknown flag", "flag", f)
+		}
+		if err := serveOsquery(ctx, o, log); err != nil {
+			log.Error("extension stopped", "err", err)
+			return 1
+		}
+		return 0
+	}
+
+	// Standalone: warnings (unreadable items) go to stderr, without clutter.
+	if !o.verbose {
+		level = slog.LevelWarn
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level, ReplaceAttr: dropTime}))
+	for _, f := range o.unknown {
+		log.Warn("ignoring unknown flag", "flag", f)
+	}
+	return runStandalone(ctx, o, log, stdin, stdout, stderr)
+}
+
+func dropTime(groups []string, a slog.Attr) slog.Attr {
+	if len(groups) == 0 && a.Key == slog.TimeKey {
+		return slog.Attr{}
+	}
+	return a
+}
+
+// deps are the tables' dependencies in both modes.
+func deps(o options, log *slog.Logger) tables.Deps {
+	return tables.Deps{Scanner: newScanner(log), Logger: log, ConfigPath: o.config}
+}
