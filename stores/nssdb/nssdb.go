@@ -1,0 +1,156 @@
+// Package nssdb reads NSS shared databases (cert9.db + key4.db, SQLite), as
+// used by Firefox, Thunderbird, Chrome on Linux and /etc/pki/nssdb, without
+// NSS: certificates with their nicknames, trust as `certutil -L` prints it,
+// and whether key4.db holds the private key (by CKA_ID, which is stored in
+// the clear, so password-protected databases need no password).
+//
+// Databases are opened read-only and immutable: nothing is written, no
+// journal file is created and no lock is taken, so a browser's live database
+// is safe. Private keys are never decrypted; only their CKA_ID is read.
+package nssdb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/certsight/certsight/stores"
+)
+
+// Database file names inside an NSS database directory.
+const (
+	CertDBName   = "cert9.db"
+	KeyDBName    = "key4.db"
+	LegacyDBName = "cert8.db"
+)
+
+// ErrLegacyDBM is returned for a directory that holds only the Berkeley DB
+// files of NSS before 3.35 (cert8.db, key3.db).
+var ErrLegacyDBM = errors.New("legacy DBM database (cert8.db) is not supported; NSS ≥ 3.35 converts it to cert9.db on open")
+
+// Reader reads NSS databases. It implements stores.Reader.
+type Reader struct {
+	log *slog.Logger
+}
+
+var _ stores.Reader = (*Reader)(nil)
+
+// New returns a Reader that logs to logger (nil discards).
+func New(logger *slog.Logger) *Reader {
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return &Reader{log: logger.With("store", string(stores.KindNSSDB))}
+}
+
+// Kind is stores.KindNSSDB.
+func (r *Reader) Kind() stores.Kind { return stores.KindNSSDB }
+
+// IsDatabaseDir reports whether dir is an NSS database directory: it holds a
+// cert9.db, or a legacy cert8.db (which Read then refuses with
+// ErrLegacyDBM). An "sql:" or "dbm:" prefix, as NSS tools take, is allowed.
+func IsDatabaseDir(dir string) bool {
+	dir = trimPrefix(dir)
+	for _, name := range []string{CertDBName, LegacyDBName} {
+		if fi, err := os.Stat(filepath.Join(dir, name)); err == nil && fi.Mode().IsRegular() {
+			return true
+		}
+	}
+	return false
+}
+
+// trimPrefix removes the "sql:" / "dbm:" database type prefix of NSS tools.
+func trimPrefix(dir string) string {
+	for _, p := range []string{"sql:", "dbm:"} {
+		if strings.HasPrefix(dir, p) {
+			return dir[len(p):]
+		}
+	}
+	return dir
+}
+
+// Read reads the database directory src.Path (or the directory of a
+// cert9.db named directly). Rows that cannot be read become ItemErrors; the
+// other rows are still returned.
+func (r *Reader) Read(ctx context.Context, src stores.Source) stores.Result {
+	dir := trimPrefix(src.Path)
+	if fi, err := os.Stat(dir); err == nil && fi.Mode().IsRegular() && filepath.Base(dir) == CertDBName {
+		dir = filepath.Dir(dir)
+	}
+	fail := func(item string, err error) stores.Result {
+		return stores.Result{Errors: []error{&stores.ItemError{Store: stores.KindNSSDB, Path: src.Path, Item: item, Err: err}}}
+	}
+	certPath := filepath.Join(dir, CertDBName)
+	if _, err := os.Stat(certPath); err != nil {
+		if _, lerr := os.Stat(filepath.Join(dir, LegacyDBName)); lerr == nil {
+			return fail("", ErrLegacyDBM)
+		}
+		if errors.Is(err, os.ErrNotExist) {
+			return fail("", fmt.Errorf("not an NSS database directory: no %s", CertDBName))
+		}
+		return fail("", err)
+	}
+
+	var res stores.Result
+	keyIDs, err := readKeyIDs(ctx, filepath.Join(dir, KeyDBName))
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		r.log.Debug("no key database; private keys not checked", "path", dir)
+	case err != nil:
+		res.Errors = append(res.Errors, &stores.ItemError{Store: stores.KindNSSDB, Path: src.Path, Item: KeyDBName, Err: err})
+	}
+
+	rows, trust, err := readCertDB(ctx, certPath)
+	if err != nil {
+		res.Errors = append(res.Errors, &stores.ItemError{Store: stores.KindNSSDB, Path: src.Path, Item: CertDBName, Err: err})
+		return res
+	}
+	r.buildEntries(ctx, src, rows, trust, keyIDs, &res)
+	return res
+}
+
+// readKeyIDs returns the CKA_IDs of the private key objects in key4.db.
+// They are stored in the clear whatever the database password.
+func readKeyIDs(ctx context.Context, path string) (map[string]bool, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, err
+	}
+	db, err := openReadOnly(path)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	cols, err := columns(ctx, db, "nssPrivate")
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	if !cols[colClass] || !cols[colID] {
+		return nil, fmt.Errorf("reading %s: table nssPrivate lacks %s or %s", path, colClass, colID)
+	}
+	q := "SELECT " + colID + " FROM nssPrivate WHERE " + colClass + " = ?"
+	rs, err := db.QueryContext(ctx, q, ulongBytes(classPrivateKey))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	defer rs.Close()
+	ids := map[string]bool{}
+	for rs.Next() {
+		var id sql.RawBytes
+		if err := rs.Scan(&id); err != nil {
+			return nil, fmt.Errorf("reading %s: %w", path, err)
+		}
+		if id = blob(id); len(id) > 0 {
+			ids[string(id)] = true
+		}
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	return ids, nil
+}
