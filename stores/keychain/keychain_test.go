@@ -429,3 +429,20 @@ func exercise(f *File) {
 	_, _ = f.Certificates()
 	_, _ = f.PrivateKeyLabels()
 }
+
+func TestOverlappingRecordsAreRefused(t *testing.T) {
+	a, b := newCert(t, "a"), newCert(t, "b")
+	data, lay := kctest.Keychain{Certs: []kctest.Cert{{DER: a.Raw}, {DER: b.Raw}}}.Build()
+	ct := lay.Tables[len(lay.Tables)-1]
+	require.Equal(t, TableX509Certificate, ct.ID)
+	// Point the second slot at the first record.
+	binary.BigEndian.PutUint32(data[ct.Offset+28+4:], uint32(ct.Records[0].Offset-ct.Offset))
+	f, err := ParseFile(data)
+	require.NoError(t, err)
+	require.Len(t, f.Problems, 1)
+	assert.Contains(t, f.Problems[0].Error(), "overlaps")
+	certs, errs := f.Certificates()
+	assert.Empty(t, errs)
+	require.Len(t, certs, 1)
+	assert.Equal(t, a.Raw, certs[0].DER)
+}

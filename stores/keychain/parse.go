@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // Magic is the first four bytes of every keychain file (.keychain and
@@ -198,12 +199,23 @@ func parseTable(data []byte, schemaOff, rel int) (*Table, error) {
 func (t *Table) parseRecords() []error {
 	var problems []error
 	n := len(t.Attributes)
-	for _, ro := range t.recordOffsets {
+	// Records never overlap in a real file. Refusing overlaps keeps the
+	// work linear in the file size: a crafted file cannot point thousands
+	// of slots at one large record.
+	offs := slices.Clone(t.recordOffsets)
+	slices.Sort(offs)
+	end := 0
+	for _, ro := range offs {
+		if ro < end {
+			problems = append(problems, fmt.Errorf("table %#x, record at offset %d overlaps the record before it", t.ID, t.Offset+ro))
+			continue
+		}
 		r, err := t.parseRecord(ro, n)
 		if err != nil {
 			problems = append(problems, fmt.Errorf("table %#x, record at offset %d: %w", t.ID, t.Offset+ro, err))
 			continue
 		}
+		end = ro + len(r.raw)
 		t.Records = append(t.Records, r)
 	}
 	return problems
@@ -272,7 +284,8 @@ func (r *Record) valuesAt(i int) ([][]byte, error) {
 		}
 		count = int(be32(r.raw, off))
 		off += 4
-		if count > maxValues {
+		// Every value takes at least 4 bytes.
+		if count > maxValues || count > (len(r.raw)-off)/4 {
 			return nil, fmt.Errorf("attribute %#x: implausible value count %d", a.ID, count)
 		}
 	}

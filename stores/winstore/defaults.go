@@ -1,0 +1,68 @@
+package winstore
+
+import (
+	"path/filepath"
+	"strings"
+
+	"github.com/certsight/certsight/stores"
+)
+
+// profile is one user profile, as listed under the ProfileList registry key.
+type profile struct {
+	SID      string
+	Home     string // ProfileImagePath, expanded
+	Username string
+}
+
+// userStoreDir is the folder that holds a user's Personal (My) certificates,
+// one element file per certificate, named by thumbprint.
+func userStoreDir(home string) string {
+	return filepath.Join(home, "AppData", "Roaming", "Microsoft", "SystemCertificates", "My", "Certificates")
+}
+
+// userRegistryPath is a user's My store in the registry, present while the
+// user's hive is loaded under HKEY_USERS.
+func userRegistryPath(sid string) string { return `HKEY_USERS\` + sid + `\` + UserMyKey }
+
+// isServiceSID reports the well-known service accounts (LocalSystem,
+// LocalService, NetworkService): their profiles belong to no person.
+func isServiceSID(sid string) bool {
+	switch strings.ToUpper(sid) {
+	case "S-1-5-18", "S-1-5-19", "S-1-5-20":
+		return true
+	}
+	return false
+}
+
+// baseName returns the last element of a Windows or slash path.
+func baseName(p string) string {
+	p = strings.TrimRight(p, `\/`)
+	if i := strings.LastIndexAny(p, `\/`); i >= 0 {
+		return p[i+1:]
+	}
+	return p
+}
+
+// userSources lists, for each person's profile, the My store folder and the
+// My store key of a loaded hive, keeping those that exist.
+func userSources(profiles []profile, dirExists, keyExists func(string) bool) []stores.Source {
+	var out []stores.Source
+	for _, p := range profiles {
+		if isServiceSID(p.SID) {
+			continue
+		}
+		name := p.Username
+		if name == "" {
+			name = baseName(p.Home)
+		}
+		if p.Home != "" {
+			if dir := userStoreDir(p.Home); dirExists(dir) {
+				out = append(out, stores.Source{Path: dir, Location: stores.LocationUser, Username: name, SID: p.SID})
+			}
+		}
+		if _, sub, _ := SplitRegistryPath(userRegistryPath(p.SID)); keyExists(sub) {
+			out = append(out, stores.Source{Path: userRegistryPath(p.SID), Location: stores.LocationUser, Username: name, SID: p.SID})
+		}
+	}
+	return out
+}

@@ -1,0 +1,307 @@
+// Package winstore reads Windows certificate store elements: the serialized
+// form that Windows keeps in a registry Blob value
+// (HKLM\SOFTWARE\Microsoft\SystemCertificates\<Store>\Certificates\<SHA1>) and
+// in each file of a user's
+// %APPDATA%\Microsoft\SystemCertificates\My\Certificates folder.
+//
+// The element parser is portable: element files (and .sst serialized stores)
+// are read by path on every OS, which serves forensics and exported stores.
+// On Windows the reader also enumerates the registry itself; see Read.
+//
+// For each element it reports the DER (property 32), the friendly name
+// (property 11) as the label, and a private key as present
+// (stores.KeyPresent) when property 2, the key provider info that links the
+// certificate to a CAPI/CNG key container, is there. The key container is not
+// opened: property 2 is the store's own link, so the key may since have been
+// deleted or live on a smart card; KeyNote names the provider and container.
+//
+// Thumbprints: the SHA-1 of the DER is compared with property 3 and with the
+// element's name (a file or registry key named by 40 hex digits). A mismatch
+// means the element was altered or misfiled. The entry is still returned (the
+// DER is what Windows would hand out) together with an ItemError wrapping
+// ErrThumbprintMismatch, so nothing is hidden and nothing is lost.
+package winstore
+
+import (
+	"context"
+	"crypto/sha1"
+	"crypto/x509"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/certsight/certsight/stores"
+)
+
+// MaxFileSize caps what Read loads from one file. A single element is a few
+// KiB; a large .sst of every root is under 1 MiB.
+const MaxFileSize = 64 << 20
+
+// ErrThumbprintMismatch is wrapped by the ItemError reported when the SHA-1
+// of the certificate differs from property 3 or from the element's name.
+var ErrThumbprintMismatch = errors.New("SHA-1 thumbprint mismatch")
+
+// ErrNotElement is reported for a named file that is not a store element.
+var ErrNotElement = errors.New("not a serialized certificate store element")
+
+// Reader reads Windows store elements. It implements stores.Reader.
+type Reader struct {
+	log *slog.Logger
+}
+
+var _ stores.Reader = (*Reader)(nil)
+
+// New returns a Reader that logs to logger (nil discards).
+func New(logger *slog.Logger) *Reader {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Reader{log: logger.With("store", string(stores.KindWinstore))}
+}
+
+// Kind returns stores.KindWinstore.
+func (r *Reader) Kind() stores.Kind { return stores.KindWinstore }
+
+// Defaults returns, on Windows, the LocalMachine My store in the registry
+// (system) and each user's My store (user): the Certificates folder of the
+// profile and, for loaded hives, HKEY_USERS\<SID>\...\My\Certificates. It
+// returns nothing on other systems.
+func (r *Reader) Defaults(ctx context.Context) []stores.Source {
+	return defaultSources(ctx, r.log)
+}
+
+// Sniff reports whether head, the first bytes of a file, is a serialized
+// store element (property records with reserved = 1 and a plausible first
+// id, checked as far as head reaches) or a serialized store (.sst).
+func Sniff(head []byte) bool {
+	if IsStore(head) {
+		return true
+	}
+	n := 0
+	for off := 0; len(head)-off >= propHeaderSize; n++ {
+		id := binary.LittleEndian.Uint32(head[off:])
+		reserved := binary.LittleEndian.Uint32(head[off+4:])
+		size := binary.LittleEndian.Uint32(head[off+8:])
+		if id == 0 {
+			return n > 0
+		}
+		if reserved != 1 || id > 0xffff || size > MaxFileSize {
+			return false
+		}
+		off += propHeaderSize + int(size)
+	}
+	return n > 0
+}
+
+// Read reads one source:
+//   - a registry key path (HKLM\..., HKEY_USERS\..., HKCU\...) naming a
+//     Certificates key, whose subkeys' Blob values are read, or one
+//     <thumbprint> key with a Blob value; Windows only, an ItemError elsewhere;
+//   - an element file or .sst file;
+//   - a directory: every element file directly in it (recognised by content).
+//
+// Entry.Path is the element's own path: the file, or the registry key of
+// the element (…\Certificates\<thumbprint>).
+func (r *Reader) Read(ctx context.Context, src stores.Source) stores.Result {
+	var res stores.Result
+	if err := ctx.Err(); err != nil {
+		res.Errors = append(res.Errors, r.itemErr(src.Path, "", err))
+		return res
+	}
+	if root, sub, ok := SplitRegistryPath(src.Path); ok {
+		return r.readRegistry(ctx, src, root, sub)
+	}
+	fi, err := os.Stat(src.Path)
+	if err != nil {
+		res.Errors = append(res.Errors, r.itemErr(src.Path, "", err))
+		return res
+	}
+	if !fi.IsDir() {
+		return r.readFile(ctx, src, src.Path, true)
+	}
+	ents, err := os.ReadDir(src.Path)
+	if err != nil {
+		res.Errors = append(res.Errors, r.itemErr(src.Path, "", fmt.Errorf("listing directory: %w", err)))
+		return res
+	}
+	for _, e := range ents {
+		if err := ctx.Err(); err != nil {
+			res.Errors = append(res.Errors, r.itemErr(src.Path, "", err))
+			return res
+		}
+		res.Add(r.readFile(ctx, src, filepath.Join(src.Path, e.Name()), false))
+	}
+	return res
+}
+
+// readFile reads one element or .sst file. named says the caller named this
+// file; a file of another kind in a directory is passed over quietly.
+func (r *Reader) readFile(ctx context.Context, src stores.Source, path string, named bool) stores.Result {
+	var res stores.Result
+	if !named {
+		if fi, err := os.Lstat(path); err != nil || !fi.Mode().IsRegular() || !sniffFile(path) {
+			r.log.Debug("skipping file that is not a store element", "path", path)
+			return res
+		}
+	}
+	data, err := readPrivateCopy(path)
+	if err != nil {
+		res.Errors = append(res.Errors, r.itemErr(path, "", err))
+		return res
+	}
+	if !Sniff(data[:min(len(data), 512)]) {
+		res.Errors = append(res.Errors, r.itemErr(path, "", ErrNotElement))
+		return res
+	}
+	if IsStore(data) {
+		els, err := ParseStore(data)
+		if err != nil {
+			res.Errors = append(res.Errors, r.itemErr(path, "", err))
+		}
+		for i, el := range els {
+			if err := ctx.Err(); err != nil {
+				res.Errors = append(res.Errors, r.itemErr(path, "", err))
+				return res
+			}
+			if el.context() != PropCert {
+				continue // a CRL or CTL
+			}
+			res.Add(r.element(el, src, path, fmt.Sprintf("element %d", i+1), ""))
+		}
+		return res
+	}
+	el, err := ParseElement(data)
+	if err != nil {
+		res.Errors = append(res.Errors, r.itemErr(path, "", err))
+		return res
+	}
+	return r.element(el, src, path, "", thumbprintName(filepath.Base(path)))
+}
+
+// element turns one parsed element into an entry. item names the element
+// inside a larger file; thumb is the thumbprint its name claims, or "".
+func (r *Reader) element(el *Element, src stores.Source, path, item, thumb string) stores.Result {
+	var res stores.Result
+	der := el.Certificate()
+	if der == nil {
+		res.Errors = append(res.Errors, r.itemErr(path, item, errors.New("element holds no certificate (property 32)")))
+		return res
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		res.Errors = append(res.Errors, r.itemErr(path, item, fmt.Errorf("parsing certificate: %w", err)))
+		return res
+	}
+	loc := src.Location
+	if loc == "" {
+		loc = stores.LocationPath
+	}
+	e := stores.NewEntry(c, stores.KindWinstore, loc, path)
+	e.Username, e.SID = src.Username, src.SID
+
+	sum := sha1.Sum(der)
+	if v, ok := el.Property(PropSHA1Hash); ok && !equalFold(hex.EncodeToString(v), hex.EncodeToString(sum[:])) {
+		res.Errors = append(res.Errors, r.itemErr(path, item, fmt.Errorf("%w: property 3 is %X, the certificate's SHA-1 is %X",
+			ErrThumbprintMismatch, v, sum[:])))
+	}
+	if thumb != "" && !equalFold(thumb, hex.EncodeToString(sum[:])) {
+		res.Errors = append(res.Errors, r.itemErr(path, item, fmt.Errorf("%w: named %s, the certificate's SHA-1 is %X",
+			ErrThumbprintMismatch, thumb, sum[:])))
+	}
+	if name, err := el.FriendlyName(); err != nil {
+		res.Errors = append(res.Errors, r.itemErr(path, item, err))
+	} else {
+		e.Label = name
+	}
+	if _, ok := el.Property(PropKeyProvInfo); ok {
+		e.Key = stores.KeyPresent
+		kpi, err := el.KeyProvInfo()
+		switch {
+		case err != nil:
+			e.KeyNote = fmt.Sprintf("key linked by property 2, which is malformed (%v)", err)
+		default:
+			e.KeyNote = keyNote(kpi)
+		}
+	}
+	res.Entries = append(res.Entries, e)
+	return res
+}
+
+func keyNote(k *KeyProvInfo) string {
+	kind := "CAPI provider"
+	if k.ProviderType == 0 {
+		kind = "CNG key storage provider"
+	}
+	owner := "user"
+	if k.MachineKey() {
+		owner = "machine"
+	}
+	return fmt.Sprintf("key linked by property 2: %s %q, %s container %q; key file not checked",
+		kind, k.ProviderName, owner, k.ContainerName)
+}
+
+// thumbprintName returns name (less any extension) when it is 40 hex
+// digits, the way Windows names elements; otherwise "".
+func thumbprintName(name string) string {
+	name = strings.TrimSuffix(name, filepath.Ext(name))
+	if len(name) != 40 {
+		return ""
+	}
+	if _, err := hex.DecodeString(name); err != nil {
+		return ""
+	}
+	return name
+}
+
+func equalFold(a, b string) bool { return strings.EqualFold(a, b) }
+
+// sniffFile reads only the head of path and sniffs it.
+func sniffFile(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	head := make([]byte, 512)
+	n, _ := io.ReadFull(f, head)
+	return Sniff(head[:n])
+}
+
+// readPrivateCopy reads a whole file through a read-only handle, refusing
+// anything that is not a regular file or exceeds MaxFileSize.
+func readPrivateCopy(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, errors.New("not a regular file")
+	}
+	if fi.Size() > MaxFileSize {
+		return nil, fmt.Errorf("file of %d bytes exceeds the %d-byte limit", fi.Size(), MaxFileSize)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading: %w", err)
+	}
+	if len(data) > MaxFileSize {
+		return nil, fmt.Errorf("file exceeds the %d-byte limit", MaxFileSize)
+	}
+	return data, nil
+}
+
+func (r *Reader) itemErr(path, item string, err error) error {
+	r.log.Debug("winstore item failed", "path", path, "item", item, "err", err)
+	return &stores.ItemError{Store: stores.KindWinstore, Path: path, Item: item, Err: err}
+}

@@ -1,0 +1,84 @@
+package winstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"golang.org/x/sys/windows/registry"
+
+	"github.com/certsight/certsight/stores"
+)
+
+var rootKeys = map[string]registry.Key{
+	"HKLM": registry.LOCAL_MACHINE,
+	"HKU":  registry.USERS,
+	"HKCU": registry.CURRENT_USER,
+}
+
+// readRegistry reads a Certificates key (each subkey's Blob value) or one
+// element key with a Blob value. Keys are opened for reading only.
+func (r *Reader) readRegistry(ctx context.Context, src stores.Source, root, sub string) stores.Result {
+	var res stores.Result
+	base := strings.TrimRight(src.Path, `\/`)
+	k, err := registry.OpenKey(rootKeys[root], sub, registry.ENUMERATE_SUB_KEYS|registry.QUERY_VALUE)
+	if err != nil {
+		res.Errors = append(res.Errors, r.itemErr(base, "", fmt.Errorf("opening registry key: %w", err)))
+		return res
+	}
+	defer k.Close()
+	if blob, _, err := k.GetBinaryValue("Blob"); err == nil {
+		return r.registryElement(blob, src, base, lastElem(base))
+	}
+	names, err := k.ReadSubKeyNames(-1)
+	if err != nil {
+		res.Errors = append(res.Errors, r.itemErr(base, "", fmt.Errorf("listing subkeys: %w", err)))
+		return res
+	}
+	for _, name := range names {
+		if err := ctx.Err(); err != nil {
+			res.Errors = append(res.Errors, r.itemErr(base, "", err))
+			return res
+		}
+		path := base + `\` + name
+		blob, err := readBlob(k, name)
+		if err != nil {
+			res.Errors = append(res.Errors, r.itemErr(path, "", err))
+			continue
+		}
+		res.Add(r.registryElement(blob, src, path, name))
+	}
+	return res
+}
+
+func readBlob(parent registry.Key, name string) ([]byte, error) {
+	sk, err := registry.OpenKey(parent, name, registry.QUERY_VALUE)
+	if err != nil {
+		return nil, fmt.Errorf("opening registry key: %w", err)
+	}
+	defer sk.Close()
+	blob, _, err := sk.GetBinaryValue("Blob")
+	if err != nil {
+		return nil, fmt.Errorf("reading Blob value: %w", err)
+	}
+	if len(blob) > MaxFileSize {
+		return nil, errors.New("Blob value exceeds the size limit")
+	}
+	return blob, nil
+}
+
+func (r *Reader) registryElement(blob []byte, src stores.Source, path, name string) stores.Result {
+	el, err := ParseElement(blob)
+	if err != nil {
+		return stores.Result{Errors: []error{r.itemErr(path, "", err)}}
+	}
+	return r.element(el, src, path, "", thumbprintName(name))
+}
+
+func lastElem(p string) string {
+	if i := strings.LastIndexByte(p, '\\'); i >= 0 {
+		return p[i+1:]
+	}
+	return p
+}
