@@ -28,6 +28,7 @@ func TestKeyMatches(t *testing.T) {
 		{"ECDSA P-256 certificate matches its PKCS#8 key", "leaf.pem", "leaf.key", true},
 		{"ECDSA P-256 certificate matches its SEC1 key", "leaf.pem", "leaf.sec1.key", true},
 		{"ECDSA P-256 certificate matches its DER PKCS#8 key", "leaf.pem", "leaf.key.der", true},
+		{"ECDSA P-256 certificate matches its DER SEC1 key", "leaf.pem", "leaf.sec1.der", true},
 		{"ECDSA P-384 certificate matches its SEC1 key", "inter.pem", "inter.key", true},
 		{"Ed25519 certificate matches its key", "ed25519.pem", "ed25519.key", true},
 		{"RSA certificate does not match an ECDSA key", "rsa2048.pem", "leaf.key", false},

@@ -27,7 +27,8 @@ openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out lookalike.ke
 openssl pkcs8 -topk8 -in leaf.key -v2 aes-256-cbc -passout "pass:$pass" -out enc-pkcs8.key
 openssl pkcs8 -topk8 -in leaf.key -v2 aes-256-cbc -passout "pass:$pass" -outform DER -out enc-pkcs8.der
 openssl rsa -in rsa2048.key -aes128 -traditional -passout "pass:$pass" -out enc-legacy.key 2>/dev/null
-openssl pkey -in leaf.key -outform DER -out leaf.key.der
+openssl pkcs8 -topk8 -nocrypt -in leaf.key -outform DER -out leaf.key.der              # PKCS#8 DER
+openssl pkey -in leaf.key -outform DER -out leaf.sec1.der                                   # SEC1 DER (what pkey writes for EC)
 
 # --- extension sections -----------------------------------------------------
 big_sans=$(i=1; while [ $i -le 400 ]; do printf 'DNS:host-%04d.big.certsight.example,' $i; i=$((i+1)); done)
@@ -200,6 +201,7 @@ openssl x509 -in leaf.pem -outform DER -out leaf.der
 { openssl x509 -in leaf.pem -outform DER; openssl x509 -in inter.pem -outform DER; } >chain.der
 cat leaf.pem inter.pem root.pem >chain.pem
 cat leaf.pem leaf.key >certkey.pem
+openssl x509 -in root.pem -trustout -addtrust clientAuth -addreject emailProtection -out trusted.pem
 cat rsa2048.pkcs1.key rsa2048.pem >keycert-pkcs1.pem
 # Many blocks with text around them and blocks that are not ours (a CSR).
 openssl req -new -key other.key -subj '/CN=csr' -config "$work/ext.cnf" -out "$work/req.csr"
