@@ -15,9 +15,13 @@ type constNode bool
 
 func (n constNode) eval(Env) bool { return bool(n) }
 
-type boolField struct{ id int }
+// boolField reads a Bool field, negated when neg (a folded not).
+type boolField struct {
+	id  int
+	neg bool
+}
 
-func (n *boolField) eval(e Env) bool { return e.Bool(n.id) }
+func (n *boolField) eval(e Env) bool { return e.Bool(n.id) != n.neg }
 
 type notNode struct{ x node }
 

@@ -199,6 +199,15 @@ func (p *parser) parseNot() (node, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Fold negation into the leaf where that saves a call per evaluation.
+	switch n := x.(type) {
+	case constNode:
+		return !n, nil
+	case *boolField:
+		return &boolField{id: n.id, neg: !n.neg}, nil
+	case *notNode:
+		return n.x, nil
+	}
 	return &notNode{x}, nil
 }
 
@@ -253,7 +262,7 @@ func (p *parser) parsePrimary() (node, error) {
 		if op != opNone {
 			return nil, p.errf(opPos, "field %q is Bool and takes no operator (%s); use it bare or with not", w, opText)
 		}
-		return &boolField{id}, nil
+		return &boolField{id: id}, nil
 	}
 	if op == opNone {
 		if u := p.word(); u == "wildcard" || u == "strict" || u == "bitwise_and" {

@@ -154,6 +154,10 @@ func TestOperators(t *testing.T) {
 		{`http.host eq r#"a"b"#`, false},
 		// Escapes.
 		{`http.host ne "a\"b\\c"`, true},
+		// not applies to a whole comparison.
+		{`not http.host eq "app.example.com"`, false},
+		{`!http.host eq "other"`, true},
+		{`not not http.host eq "app.example.com"`, true},
 		{`(http.host eq "x" or http.request.method eq "GET") and ip.src in {192.0.2.0/24}`, true},
 	}
 	for _, tc := range cases {

@@ -1,9 +1,3 @@
-// Package rules implements the part of Cloudflare's Rules language that request header
-// transforms need, and the ruleset (remove / set static / set dynamic header actions) that
-// loads unchanged from Cloudflare's ruleset JSON.
-//
-// Expressions are compiled once, at load, into a small tree; evaluating it reads field values
-// from an Env and does not allocate.
 package rules
 
 import "net/netip"

@@ -46,6 +46,9 @@ func CompileValue(expr string, s *Schema) (*Value, error) {
 		if !found {
 			return nil, p.errf(start, "unknown field %q", w)
 		}
+		if kind != String && kind != Bool && kind != IP {
+			return nil, p.errf(start, "field %q has an unknown kind", w)
+		}
 		v.kind, v.id = kind, id
 	}
 	p.skipSpace()
