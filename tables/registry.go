@@ -5,5 +5,7 @@ package tables
 func All(d Deps) []Table {
 	return []Table{
 		ClientCertificates(d),
+		CertPosture(d),
+		MTLSCertificates(d),
 	}
 }
