@@ -78,8 +78,15 @@ func (r *Reader) ReadFiles(ctx context.Context, src stores.Source, files []File)
 		}
 	}
 
-	pair(parsed)
+	res.Add(entries(src, parsed))
+	return res
+}
 
+// entries pairs keys with certificates across parsed and builds the
+// entries, with an error for each named key-only file whose key went unused.
+func entries(src stores.Source, parsed []*parsedFile) stores.Result {
+	var res stores.Result
+	pair(parsed)
 	for _, pf := range parsed {
 		if len(pf.certs) == 0 {
 			if pf.named && anyUnused(pf.keys) {
@@ -120,6 +127,11 @@ func (r *Reader) readFile(f File) (*parsedFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading: %w", err)
 	}
+	return r.parseFile(f, data)
+}
+
+// parseFile parses the content of one file (see readFile).
+func (r *Reader) parseFile(f File, data []byte) (*parsedFile, error) {
 	b, err := cert.Parse(data)
 	if errors.Is(err, cert.ErrNoContent) {
 		if f.Named {
