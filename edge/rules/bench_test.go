@@ -64,3 +64,16 @@ func BenchmarkCompileDefault(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkParseManagedTransform(b *testing.B) {
+	data, err := PresetJSON("managed-transform.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ParseRuleset(data, cfSchema); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
