@@ -171,27 +171,12 @@ func LegacyDN(rawName []byte) string {
 	return sb.String()
 }
 
-// writeLegacyValue writes v's content bytes escaped as X509_NAME_oneline does.
+// writeLegacyValue writes v's content bytes escaped as X509_NAME_oneline
+// does. (OpenSSL also special-cases GeneralString, which neither it nor Go
+// accepts in a certificate's name, so that case is left out.)
 func writeLegacyValue(sb *strings.Builder, v asn1.RawValue) {
 	const hexDigits = "0123456789ABCDEF"
-	b := v.Bytes
-	// OpenSSL keeps only every fourth byte of a GeneralString whose length is
-	// a multiple of four and whose other bytes are all zero (a UCS-4 guess).
-	step, first := 1, 0
-	if v.Class == asn1.ClassUniversal && v.Tag == asn1.TagGeneralString && len(b)%4 == 0 && len(b) > 0 {
-		wide := true
-		for j, c := range b {
-			if j%4 != 3 && c != 0 {
-				wide = false
-				break
-			}
-		}
-		if wide {
-			step, first = 4, 3
-		}
-	}
-	for j := first; j < len(b); j += step {
-		c := b[j]
+	for _, c := range v.Bytes {
 		switch {
 		case c < ' ' || c > '~':
 			sb.WriteString(`\x`)
