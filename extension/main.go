@@ -39,6 +39,8 @@ type options struct {
 	json     bool
 	csv      bool
 	config   string
+	addCA    string
+	caName   string
 	version  bool
 	unknown  []string
 }
@@ -57,6 +59,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.json, "json", false, "standalone: print a JSON array of objects with string values")
 	fs.BoolVar(&o.csv, "csv", false, "standalone: print CSV with a header line")
 	fs.StringVar(&o.config, "config", os.Getenv("CERTSIGHT_CONFIG"), "posture config file (default: the platform's usual place; env CERTSIGHT_CONFIG)")
+	fs.StringVar(&o.addCA, "add-ca", "", "add the CA certificate in this PEM file to the posture config (--config), print the API-shaped response, and exit")
+	fs.StringVar(&o.caName, "name", "", "with --add-ca: the name of the CA entry")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: certsight.ext --socket PATH [--timeout N] [--interval N] [--verbose]\n"+
@@ -120,6 +124,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "certsight.ext %s\n", version)
 		return 0
 	}
+	if o.addCA != "" {
+		return runAddCA(o.addCA, o.caName, o.config, stdout, stderr)
+	}
 	level := slog.LevelInfo
 	if o.verbose {
 		level = slog.LevelDebug
@@ -130,6 +137,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 	if o.socket != "" {
 		log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})).With("extension", extensionName)
+		slog.SetDefault(log) // thrift logs through the default logger
 		for _, f := range o.unknown {
 			log.Warn("ignoring unknown flag", "flag", f)
 		}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/apache/thrift/lib/go/thrift"
 	osquery "github.com/osquery/osquery-go"
 	gen "github.com/osquery/osquery-go/gen/osquery"
 
@@ -35,6 +36,11 @@ func serveOsquery(ctx context.Context, o options, log *slog.Logger) error {
 	mc.onRegistered = func(st *gen.ExtensionStatus) {
 		log.Debug("registered", "uuid", st.UUID, "code", st.Code, "message", st.Message, "since_start", time.Since(start))
 	}
+
+	// thrift's TSimpleServer.Stop waits for every open client connection
+	// before Serve returns, forever by default; osquery keeps its connection
+	// open, so a shutdown it requests would never complete. Bound the wait.
+	thrift.ServerStopTimeout = 500 * time.Millisecond
 
 	srv, err := osquery.NewExtensionManagerServer(extensionName, o.socket,
 		osquery.WithClient(mc),
