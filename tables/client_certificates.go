@@ -140,6 +140,7 @@ func namedPath(entryPath string, patterns []string) string {
 		p = parent
 	}
 }
+
 // storeKinds returns the kinds named by `store =` constraints; ok is false
 // when some were named but none is a known kind.
 func storeKinds(qc table.QueryContext) (kinds []stores.Kind, ok bool) {
