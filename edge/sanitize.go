@@ -13,6 +13,9 @@ import (
 type sanitizer struct {
 	names    map[string]struct{} // folded names
 	prefixes []string            // folded prefixes
+	// first marks the folded first bytes of every name and prefix, so most
+	// headers (Accept, User-Agent, …) are passed over after one lookup.
+	first [256]bool
 }
 
 func newSanitizer(names, prefixes []string) *sanitizer {
@@ -22,6 +25,16 @@ func newSanitizer(names, prefixes []string) *sanitizer {
 	}
 	for _, p := range prefixes {
 		s.prefixes = append(s.prefixes, foldName(p))
+	}
+	for n := range s.names {
+		if n != "" {
+			s.first[n[0]] = true
+		}
+	}
+	for _, p := range s.prefixes {
+		if p != "" {
+			s.first[p[0]] = true
+		}
 	}
 	return s
 }
@@ -51,7 +64,7 @@ const maxManagedName = 64
 // managed reports whether the header name k folds to a managed name or
 // starts with a managed prefix.
 func (s *sanitizer) managed(k string) bool {
-	if len(k) > maxManagedName {
+	if len(k) == 0 || len(k) > maxManagedName || !s.first[foldByte(k[0])] {
 		return false
 	}
 	var buf [maxManagedName]byte

@@ -8,6 +8,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha1"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -139,6 +140,7 @@ func (a *Authority) Issue(o Options) (*Leaf, error) {
 		ExtKeyUsage:  o.EKU,
 		DNSNames:     o.DNSNames,
 		IPAddresses:  o.IPs,
+		SubjectKeyId: keyID(key),
 	}
 	if o.Padding > 0 {
 		tmpl.ExtraExtensions = []pkix.Extension{{
@@ -155,6 +157,16 @@ func (a *Authority) Issue(o Options) (*Leaf, error) {
 		return nil, err
 	}
 	return &Leaf{Cert: c, Key: key}, nil
+}
+
+// keyID is a subject key identifier: SHA-1 of the encoded public key.
+func keyID(k crypto.Signer) []byte {
+	der, err := x509.MarshalPKIXPublicKey(k.Public())
+	if err != nil {
+		return nil
+	}
+	sum := sha1.Sum(der)
+	return sum[:]
 }
 
 // SelfSigned makes a self-signed end-entity certificate (not a CA).
@@ -239,7 +251,7 @@ func (a *Authority) ServerCert() (*Leaf, error) {
 	return a.Issue(Options{
 		Subject:  pkix.Name{CommonName: "localhost"},
 		EKU:      []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames: []string{"localhost"},
+		DNSNames: []string{"localhost", "*.example.com"},
 		IPs:      []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
 	})
 }
