@@ -16,8 +16,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/certsight/certsight/cert"
-	"github.com/certsight/certsight/internal/testpki"
 	"github.com/certsight/certsight/edge/rules"
+	"github.com/certsight/certsight/internal/testpki"
 )
 
 type pki struct {
