@@ -1,6 +1,7 @@
 package extension_test
 
 import (
+	"context"
 	"crypto/x509"
 	"encoding/json"
 	"os"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/certsight/certsight/stores/nssdb/nsswrite"
 	"github.com/certsight/certsight/tables/tablestest"
 )
 
@@ -95,3 +97,16 @@ const (
 	opEquals = 2
 	opLike   = 65
 )
+
+// writeNSS writes an NSS database (cert9.db, key4.db) under root/nssdb with
+// alice (key present, trust u,u,u) and the CA (trust CT,C,C), and returns
+// its directory.
+func (f *fixture) writeNSS(t testing.TB) string {
+	t.Helper()
+	dir := filepath.Join(f.root, "nssdb")
+	require.NoError(t, nsswrite.Create(context.Background(), dir, []nsswrite.Cert{
+		{Nickname: "alice", DER: f.leafs["alice"].Cert.Raw, Trust: "u,u,u", WithKey: true},
+		{Nickname: "Fixture Root CA", DER: f.ca.Cert.Raw, Trust: "CT,C,C"},
+	}, nsswrite.Options{}))
+	return dir
+}

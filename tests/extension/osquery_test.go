@@ -202,3 +202,44 @@ func TestUnknownFlagIsLoggedNotFatal(t *testing.T) {
 	assert.Contains(t, p.stderr.String(), "some_future_osquery_flag")
 	assert.Contains(t, p.stderr.String(), "unknown flag")
 }
+
+func TestOsqueryReadsNSSDatabase(t *testing.T) {
+	f := newFixture(t)
+	db := f.writeNSS(t)
+	sock := filepath.Join(shortDir(t), "osquery.em")
+	m := startManager(t, sock)
+	startExtension(t, sock)
+	m.waitRegistered(t, 5*time.Second)
+	ext := extensionClient(t, sock, m.uuid)
+
+	for _, c := range []struct {
+		name string
+		cons map[string][]op
+	}{
+		{"path EQUALS the database directory", map[string][]op{"path": {{opEquals, db}}}},
+		{"path LIKE matching the directory, store = nssdb", map[string][]op{
+			"path": {{opLike, filepath.Join(f.root, "%ssdb")}}, "store": {{opEquals, "nssdb"}}}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			resp, err := ext.Call(context.Background(), "table", "client_certificates", gen.ExtensionPluginRequest{
+				"action": "generate", "context": osqueryContext(t, columnNames(), c.cons)})
+			require.NoError(t, err)
+			require.Equal(t, int32(0), resp.Status.Code, resp.Status.Message)
+			got := map[string]map[string]string{}
+			for _, r := range resp.Response {
+				got[r["label"]] = r
+			}
+			require.Len(t, got, 2, "%v", resp.Response)
+			alice, ca := got["alice"], got["Fixture Root CA"]
+			require.NotNil(t, alice)
+			require.NotNil(t, ca)
+			assert.Equal(t, "nssdb", alice["store"])
+			assert.Equal(t, db, alice["path"])
+			assert.Equal(t, "1", alice["has_private_key"], "key linked by CKA_ID")
+			assert.Equal(t, "u,u,u", alice["trust"])
+			assert.Equal(t, "clientAuth,emailProtection", alice["extended_key_usage"])
+			assert.Equal(t, "CT,C,C", ca["trust"])
+			assert.Equal(t, "1", ca["ca"])
+		})
+	}
+}
