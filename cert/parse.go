@@ -55,8 +55,14 @@ func Parse(data []byte) (*Bundle, error) {
 	if containsPEM(data) {
 		parsePEM(data, b)
 	}
-	if len(b.Certificates) == 0 && len(b.Keys) == 0 && len(b.Problems) == 0 {
-		parseDER(data, b)
+	if len(b.Certificates) == 0 && len(b.Keys) == 0 {
+		// DER may contain "-----BEGIN " (in a name, say) and then look like
+		// a broken PEM file; what parses as DER wins over such problems.
+		der := &Bundle{}
+		parseDER(data, der)
+		if len(der.Certificates) > 0 || len(der.Keys) > 0 {
+			b = der
+		}
 	}
 	if len(b.Certificates) == 0 && len(b.Keys) == 0 {
 		if len(b.Problems) > 0 {

@@ -3,11 +3,18 @@ package cert_test
 import (
 	"bytes"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"math/big"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -161,4 +168,22 @@ func TestParseCertificates(t *testing.T) {
 	assert.Error(t, err, "a key file holds no certificate")
 	_, err = cert.ParseCertificates([]byte("nothing"))
 	assert.ErrorIs(t, err, cert.ErrNoContent)
+}
+
+func TestParseDERThatContainsAPEMMarker(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "-----BEGIN CERTIFICATE-----\n"},
+		NotBefore:    time.Now(), NotAfter: time.Now().Add(time.Hour),
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+
+	b, err := cert.Parse(der)
+	require.NoError(t, err, "a DER certificate is not hidden by a PEM-looking name")
+	require.Len(t, b.Certificates, 1)
+	assert.Equal(t, der, b.Certificates[0].Raw)
+	assert.Empty(t, b.Problems)
 }
