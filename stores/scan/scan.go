@@ -14,10 +14,13 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/certsight/certsight/stores"
 	"github.com/certsight/certsight/stores/keychain"
+	"github.com/certsight/certsight/stores/nssdb"
 	"github.com/certsight/certsight/stores/pemfile"
+	"github.com/certsight/certsight/stores/winstore"
 )
 
 // headSize is how much of a file the sniffers see.
@@ -41,9 +44,11 @@ type Scanner struct {
 	// sniffers are tried in order; PEM/DER comes last because its DER test
 	// (a leading SEQUENCE) is the weakest.
 	sniffers []sniffer
-	// isDatabaseDir recognises a store that is a directory (NSS); nil when
-	// no such reader is built in.
+	// isDatabaseDir recognises a store that is a directory (NSS).
 	isDatabaseDir func(dir string) bool
+	// isRegistryPath recognises a Windows registry key path (HKLM\...),
+	// which the winstore reader reads on Windows.
+	isRegistryPath func(path string) bool
 }
 
 // New returns a Scanner with every reader; logger may be nil.
@@ -56,13 +61,18 @@ func New(logger *slog.Logger) *Scanner {
 		log: logger.With("component", "scan"),
 		pem: pem,
 		readers: []stores.Reader{
+			nssdb.New(logger),
 			keychain.New(logger),
+			winstore.New(logger),
 			pem,
 		},
 		sniffers: []sniffer{
 			{stores.KindKeychain, keychain.Sniff},
+			{stores.KindWinstore, winstore.Sniff},
 			{stores.KindPEM, pemfile.Sniff},
 		},
+		isDatabaseDir:  nssdb.IsDatabaseDir,
+		isRegistryPath: winstore.IsRegistryPath,
 	}
 }
 
@@ -214,6 +224,10 @@ func (p *plan) add(kind stores.Kind, path string, named bool) {
 func (p *plan) path(path string) {
 	fi, err := os.Stat(path)
 	switch {
+	case err != nil && p.s.isRegistryPath != nil && p.s.isRegistryPath(path):
+		p.add(stores.KindWinstore, path, true)
+	case err != nil && hasNSSPrefix(path) && p.s.nssDir(path[len("sql:"):]):
+		p.add(stores.KindNSSDB, path[len("sql:"):], true)
 	case err == nil && fi.IsDir():
 		p.dir(path)
 	case err == nil && fi.Mode().IsRegular():
@@ -251,7 +265,7 @@ func (p *plan) glob(pattern string) {
 // dir plans a directory: the database it is, or each regular file directly
 // in it by content (not recursive).
 func (p *plan) dir(dir string) {
-	if p.s.isDatabaseDir != nil && p.s.isDatabaseDir(dir) {
+	if p.s.nssDir(dir) {
 		p.add(stores.KindNSSDB, dir, true)
 		return
 	}
@@ -281,7 +295,7 @@ func (p *plan) file(path string, named bool) {
 		p.fail(path, err)
 		return
 	}
-	if p.s.isDatabaseDir != nil && isNSSFile(path, head) && p.s.isDatabaseDir(filepath.Dir(path)) {
+	if isNSSFile(path, head) && p.s.nssDir(filepath.Dir(path)) {
 		p.add(stores.KindNSSDB, filepath.Dir(path), true)
 		return
 	}
@@ -307,6 +321,22 @@ func (p *plan) file(path string, named bool) {
 	p.s.log.Debug("skipping file of unrecognised content", "path", path)
 }
 
+// nssDir reports an NSS database directory whose database file is what its
+// name says (so a directory holding a PEM file named cert9.db is read as a
+// directory of files).
+func (s *Scanner) nssDir(dir string) bool {
+	if s.isDatabaseDir == nil || !s.isDatabaseDir(dir) {
+		return false
+	}
+	for _, name := range []string{"cert9.db", "cert8.db"} {
+		f := filepath.Join(dir, name)
+		if head, err := readHead(f, headSize); err == nil && isNSSFile(f, head) {
+			return true
+		}
+	}
+	return false
+}
+
 // isNSSFile reports a file that names its directory as an NSS database:
 // cert9.db (SQLite) or a legacy cert8.db (Berkeley DB, which the NSS reader
 // reports as unsupported). A PEM file that happens to bear the name is PEM.
@@ -318,6 +348,12 @@ func isNSSFile(path string, head []byte) bool {
 		return !pemfile.Sniff(head)
 	}
 	return false
+}
+
+// hasNSSPrefix reports the "sql:" or "dbm:" prefix that NSS tools put before
+// a database directory, which users copy from certutil command lines.
+func hasNSSPrefix(path string) bool {
+	return strings.HasPrefix(path, "sql:") || strings.HasPrefix(path, "dbm:")
 }
 
 // readHead reads up to n bytes from the start of path.

@@ -3,11 +3,14 @@ package scan
 import (
 	"bytes"
 	"context"
+	"crypto/sha1"
 	"crypto/x509"
+	"encoding/binary"
 	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -16,8 +19,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/certsight/certsight/internal/testtool"
 	"github.com/certsight/certsight/stores"
 	"github.com/certsight/certsight/stores/keychain/kctest"
+	"github.com/certsight/certsight/stores/nssdb"
 )
 
 // pemFixture returns a file of the pemfile package's openssl-made fixtures.
@@ -260,4 +265,140 @@ func TestNewHasEveryBuiltReader(t *testing.T) {
 	// Defaults on this machine never panics and honours the filter.
 	res := s.Defaults(context.Background(), stores.KindPEM)
 	assert.Empty(t, res.Entries, "pemfile has no default stores")
+}
+
+// element writes a Windows serialized store element: the SHA-1 property,
+// a friendly name, and the certificate property last, as Windows does.
+func element(der []byte, friendly string) []byte {
+	prop := func(id uint32, v []byte) []byte {
+		b := binary.LittleEndian.AppendUint32(nil, id)
+		b = binary.LittleEndian.AppendUint32(b, 1)
+		b = binary.LittleEndian.AppendUint32(b, uint32(len(v)))
+		return append(b, v...)
+	}
+	sum := sha1.Sum(der)
+	var name []byte
+	for _, r := range friendly + "\x00" {
+		name = binary.LittleEndian.AppendUint16(name, uint16(r))
+	}
+	return slices.Concat(prop(3, sum[:]), prop(11, name), prop(32, der))
+}
+
+func nssFixture(t *testing.T, name string) string {
+	t.Helper()
+	p := filepath.Join("..", "nssdb", "testdata", name)
+	_, err := os.Stat(p)
+	require.NoError(t, err, "the nssdb package's committed fixture")
+	return p
+}
+
+func TestPathsDispatchNSSAndWindows(t *testing.T) {
+	basic := nssFixture(t, "basic")
+	cert9, err := os.ReadFile(filepath.Join(basic, "cert9.db"))
+	require.NoError(t, err)
+	dir := tree(t, map[string][]byte{
+		"element.pem":  element(derOf(t, "client1.der"), "Windows Client"), // a store element named like PEM
+		"certs.db":     pemFixture(t, "combined.pem"),                      // PEM named like a database
+		"renamed.db":   cert9,                                              // an NSS database file under another name
+		"pem/cert9.db": pemFixture(t, "ca.pem"),                            // PEM named cert9.db
+	})
+	in := func(name string) string { return filepath.Join(dir, filepath.FromSlash(name)) }
+	const nssCerts = 15 // certutil -L of the fixture (../nssdb/testdata/basic.L.txt)
+
+	count := func(es []stores.Entry) map[stores.Kind]int {
+		m := map[stores.Kind]int{}
+		for _, e := range es {
+			m[e.Store]++
+		}
+		return m
+	}
+	tests := []struct {
+		name    string
+		paths   []string
+		kinds   []stores.Kind
+		want    map[stores.Kind]int
+		wantErr []error
+	}{
+		{name: "an NSS database directory is read as one", paths: []string{basic},
+			want: map[stores.Kind]int{stores.KindNSSDB: nssCerts}},
+		{name: "a cert9.db file is read as its directory", paths: []string{filepath.Join(basic, "cert9.db")},
+			want: map[stores.Kind]int{stores.KindNSSDB: nssCerts}},
+		{name: "the sql: prefix of NSS tools is understood", paths: []string{"sql:" + basic},
+			want: map[stores.Kind]int{stores.KindNSSDB: nssCerts}},
+		{name: "the directory, its cert9.db and sql: prefix are one database", paths: []string{basic, filepath.Join(basic, "cert9.db"), "sql:" + basic},
+			want: map[stores.Kind]int{stores.KindNSSDB: nssCerts}},
+		{name: "a legacy DBM directory goes to nssdb, which refuses it", paths: []string{nssFixture(t, "legacy")},
+			want: map[stores.Kind]int{}, wantErr: []error{nssdb.ErrLegacyDBM}},
+		{name: "a store element named .pem is read as a store element", paths: []string{in("element.pem")},
+			want: map[stores.Kind]int{stores.KindWinstore: 1}},
+		{name: "a PEM file named cert9.db is PEM, and its directory a directory of files", paths: []string{in("pem/cert9.db"), in("pem")},
+			want: map[stores.Kind]int{stores.KindPEM: 1}},
+		{name: "an NSS database file under another name is not guessed", paths: []string{in("renamed.db")},
+			want: map[stores.Kind]int{}, wantErr: []error{ErrUnrecognised}},
+		{name: "a directory of mixed stores reads each by content", paths: []string{dir},
+			want: map[stores.Kind]int{stores.KindWinstore: 1, stores.KindPEM: 1}},
+		{name: "the kind filter keeps NSS out", paths: []string{basic, in("certs.db")}, kinds: []stores.Kind{stores.KindPEM, stores.KindWinstore},
+			want: map[stores.Kind]int{stores.KindPEM: 1}},
+		{name: "the kind filter keeps only NSS", paths: []string{basic, dir}, kinds: []stores.Kind{stores.KindNSSDB},
+			want: map[stores.Kind]int{stores.KindNSSDB: nssCerts}},
+	}
+	s := New(nil)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := s.Paths(context.Background(), tt.paths, tt.kinds...)
+			assert.Equal(t, tt.want, count(res.Entries))
+			require.Len(t, res.Errors, len(tt.wantErr), "errors: %v", res.Errors)
+			for i, w := range tt.wantErr {
+				assert.ErrorIs(t, res.Errors[i], w)
+			}
+			for _, e := range res.Entries {
+				assert.Equal(t, stores.LocationPath, e.Location)
+				if e.Store == stores.KindWinstore {
+					assert.Equal(t, "Windows Client", e.Label)
+					assert.Equal(t, "client1", e.Info.CommonName)
+				}
+			}
+		})
+	}
+}
+
+func TestPathsRealWindowsElements(t *testing.T) {
+	dir := testtool.SharedFixture(t, "winstore")
+	res := New(nil).Paths(context.Background(), []string{filepath.Join(dir, "*.blob")})
+	// 71CB4E2B has a negative serial, which Go refuses without GODEBUG
+	// x509negativeserial=1: an item error that hides none of the others.
+	for _, err := range res.Errors {
+		assert.Contains(t, err.Error(), "negative serial number")
+	}
+	require.Len(t, res.Entries, 5-len(res.Errors))
+	require.LessOrEqual(t, len(res.Errors), 1)
+	for _, e := range res.Entries {
+		assert.Equal(t, stores.KindWinstore, e.Store)
+	}
+}
+
+func TestPathsRealKeychain(t *testing.T) {
+	p := testtool.SharedFixture(t, "keychain/keychainbreaker-test.keychain-db")
+	data, err := os.ReadFile(p)
+	require.NoError(t, err)
+	renamed := filepath.Join(t.TempDir(), "client.pem")
+	require.NoError(t, os.WriteFile(renamed, data, 0o644))
+	res := New(nil).Paths(context.Background(), []string{renamed})
+	require.Empty(t, res.Errors)
+	require.Len(t, res.Entries, 1)
+	assert.Equal(t, stores.KindKeychain, res.Entries[0].Store)
+	assert.Equal(t, "keychainbreaker-test", res.Entries[0].Info.CommonName)
+	assert.True(t, res.Entries[0].Key.HasPrivateKey())
+}
+
+func TestRegistryPathGoesToWinstore(t *testing.T) {
+	res := New(nil).Paths(context.Background(), []string{`HKLM\SOFTWARE\Microsoft\SystemCertificates\MY\Certificates`}, stores.KindWinstore)
+	for _, err := range res.Errors {
+		var ie *stores.ItemError
+		require.ErrorAs(t, err, &ie)
+		assert.Equal(t, stores.KindWinstore, ie.Store, "the winstore reader, not the dispatcher, answered: %v", err)
+	}
+	if runtime.GOOS != "windows" {
+		require.Len(t, res.Errors, 1, "off Windows the registry cannot be read")
+	}
 }
