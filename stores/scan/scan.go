@@ -125,6 +125,9 @@ func (s *Scanner) defaults(ctx context.Context, keep func(stores.Location) bool,
 // element), a directory (an NSS database directory, else the files directly
 // in it, each by content), a glob (expanded; `*`, `?`, `[...]`). Location is
 // "path". When kinds is non-empty only readers of those kinds are run.
+// Also accepted: a cert9.db file (its directory is read), an NSS "sql:" or
+// "dbm:" prefix, and a Windows registry key path (HKLM\..., HKU\...,
+// HKCU\...), which only the winstore reader on Windows can read.
 //
 // All PEM/DER files found in one call are read as one set, so a certificate
 // and its key pair up whether they were named together, matched by one glob
@@ -132,7 +135,7 @@ func (s *Scanner) defaults(ctx context.Context, keep func(stores.Location) bool,
 // an error; such files found in a directory or by a glob are skipped silently
 // (directories such as /etc/ssl/certs hold other files).
 func (s *Scanner) Paths(ctx context.Context, paths []string, kinds ...stores.Kind) stores.Result {
-	p := plan{s: s, kinds: kinds, seen: map[string]bool{}}
+	p := plan{ctx: ctx, s: s, kinds: kinds, seen: map[string]bool{}}
 	done := map[string]bool{}
 	for _, path := range paths {
 		if err := ctx.Err(); err != nil {
@@ -179,6 +182,7 @@ type target struct {
 
 // plan sorts the paths of one Paths call into what each reader will read.
 type plan struct {
+	ctx     context.Context
 	s       *Scanner
 	kinds   []stores.Kind
 	seen    map[string]bool // kind + real path of everything planned
@@ -250,6 +254,9 @@ func (p *plan) glob(pattern string) {
 		return
 	}
 	for _, m := range matches {
+		if p.ctx.Err() != nil {
+			return
+		}
 		fi, err := os.Stat(m)
 		switch {
 		case err != nil:
@@ -274,6 +281,9 @@ func (p *plan) dir(dir string) {
 		p.fail(dir, fmt.Errorf("listing: %w", err))
 	}
 	for _, e := range entries {
+		if p.ctx.Err() != nil {
+			return // Paths reports the context's error
+		}
 		f := filepath.Join(dir, e.Name())
 		fi, err := os.Stat(f)
 		switch {
