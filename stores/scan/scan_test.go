@@ -179,7 +179,9 @@ func TestPathsHonoursContext(t *testing.T) {
 
 func TestPathsNeverPanics(t *testing.T) {
 	dir := mixedTree(t)
-	require.NoError(t, os.Symlink("loop", filepath.Join(dir, "loop")))
+	if err := os.Symlink("loop", filepath.Join(dir, "loop")); err != nil {
+		t.Logf("no symlink loop in this run: %v", err) // Windows without the privilege
+	}
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "empty"), nil, 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "kych"), []byte("kych"), 0o644))       // truncated keychain
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "cert9.db"), []byte("x"), 0o644))      // not SQLite
