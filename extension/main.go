@@ -64,7 +64,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: certsight.ext --socket PATH [--timeout N] [--interval N] [--verbose]\n"+
-			"       certsight.ext [--query SQL] [--json|--csv]\n\n")
+			"       certsight.ext [--query SQL] [--json|--csv]\n"+
+			"       certsight.ext --add-ca ca.pem [--name NAME] [--config FILE]\n\n")
 		fs.PrintDefaults()
 	}
 	o.unknown = unknownFlags(fs, args)
