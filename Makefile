@@ -41,6 +41,9 @@ fuzz: ## run every fuzz target for FUZZTIME each
 bench: ## run the Go benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
+bench-edge: ## proxy benchmark: certsight-edge vs nginx, HAProxy, bare Go proxy (DURATION, WORKERS, ROUNDS)
+	tests/bench/edge/run.sh
+
 lint: ## gofmt check, go vet here and for darwin and windows
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 		if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
