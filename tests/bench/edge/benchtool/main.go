@@ -106,17 +106,26 @@ func untilSignal() context.Context {
 	return ctx
 }
 
-// origin answers every request with a small body; it counts requests that
-// arrived without a Client-Cert, reported on exit.
+// origin answers every request with a small body (with -echo: the request's
+// headers as JSON); it counts requests that arrived without a Client-Cert,
+// reported on exit.
 func origin(args []string) error {
 	fs := flag.NewFlagSet("origin", flag.ExitOnError)
 	listen := fs.String("listen", "127.0.0.1:18080", "address")
+	echo := fs.Bool("echo", false, "answer with the received headers as JSON")
 	fs.Parse(args)
 	var total, missing atomic.Int64
 	srv := &http.Server{Addr: *listen, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		total.Add(1)
 		if r.Header.Get("Client-Cert") == "" {
 			missing.Add(1)
+		}
+		if *echo {
+			w.Header().Set("Content-Type", "application/json")
+			enc := json.NewEncoder(w)
+			enc.SetIndent("", "  ")
+			enc.Encode(map[string]any{"method": r.Method, "path": r.URL.Path, "headers": r.Header})
+			return
 		}
 		io.WriteString(w, "ok\n")
 	})}
