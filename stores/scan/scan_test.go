@@ -403,3 +403,37 @@ func TestRegistryPathGoesToWinstore(t *testing.T) {
 		require.Len(t, res.Errors, 1, "off Windows the registry cannot be read")
 	}
 }
+
+// BenchmarkPathsMixedDirectory dispatches a directory holding a PEM file with
+// its key, a DER file, a keychain, a text file and a subdirectory.
+func BenchmarkPathsMixedDirectory(b *testing.B) {
+	kc := kctest.Keychain{Certs: []kctest.Cert{{DER: derOfB(b, "client1.der"), PrintName: "Keychain Client"}}}.Bytes()
+	dir := b.TempDir()
+	for name, data := range map[string][]byte{
+		"certs.db":   readB(b, "combined.pem"),
+		"login.pem":  kc,
+		"client.cer": readB(b, "client1.der"),
+		"notes.txt":  []byte("not a certificate\n"),
+	} {
+		require.NoError(b, os.WriteFile(filepath.Join(dir, name), data, 0o644))
+	}
+	s := New(nil)
+	for b.Loop() {
+		res := s.Paths(context.Background(), []string{dir})
+		if len(res.Entries) != 3 || len(res.Errors) != 0 {
+			b.Fatalf("got %d entries, %v", len(res.Entries), res.Errors)
+		}
+	}
+}
+
+func readB(b *testing.B, rel string) []byte {
+	data, err := os.ReadFile(filepath.Join("..", "pemfile", "testdata", filepath.FromSlash(rel)))
+	require.NoError(b, err)
+	return data
+}
+
+func derOfB(b *testing.B, rel string) []byte {
+	c, err := x509.ParseCertificate(readB(b, rel))
+	require.NoError(b, err)
+	return c.Raw
+}
