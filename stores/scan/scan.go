@@ -157,7 +157,9 @@ func (s *Scanner) Paths(ctx context.Context, paths []string, kinds ...stores.Kin
 		if ctx.Err() != nil {
 			break
 		}
-		res.Add(s.reader(t.kind).Read(ctx, stores.Source{Path: t.path, Location: stores.LocationPath}))
+		if r := s.reader(t.kind); r != nil {
+			res.Add(r.Read(ctx, stores.Source{Path: t.path, Location: stores.LocationPath}))
+		}
 	}
 	if err := ctx.Err(); err != nil && !hasErr(res.Errors, err) {
 		res.Errors = append(res.Errors, fmt.Errorf("reading paths: %w", err))
