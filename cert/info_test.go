@@ -241,3 +241,15 @@ func TestSerialHex(t *testing.T) {
 func TestNewInfoNil(t *testing.T) {
 	assert.Equal(t, cert.Info{}, cert.NewInfo(nil))
 }
+
+func TestEveryRecordedCertificateHasFacts(t *testing.T) {
+	listed := map[string]bool{}
+	for _, fx := range fixtures {
+		listed[fx.file] = true
+	}
+	for file, facts := range loadExpected(t) {
+		if _, isCert := facts["serial"]; isCert {
+			assert.True(t, listed[file], "%s is in expected.txt but not in the fixtures table", file)
+		}
+	}
+}

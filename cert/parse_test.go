@@ -6,8 +6,10 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -186,4 +188,24 @@ func TestParseDERThatContainsAPEMMarker(t *testing.T) {
 	require.Len(t, b.Certificates, 1)
 	assert.Equal(t, der, b.Certificates[0].Raw)
 	assert.Empty(t, b.Problems)
+}
+
+func TestParsedPublicKeyIsOpenSSLs(t *testing.T) {
+	exp := loadExpected(t)
+	n := 0
+	for file, facts := range exp {
+		want, ok := facts["pubkey_sha256"]
+		if !ok {
+			continue
+		}
+		n++
+		t.Run(file, func(t *testing.T) {
+			k := fixtureKey(t, file)
+			spki, err := x509.MarshalPKIXPublicKey(k.Public)
+			require.NoError(t, err)
+			sum := sha256.Sum256(spki)
+			assert.Equal(t, want, hex.EncodeToString(sum[:]), "public half equals openssl pkey -pubout")
+		})
+	}
+	assert.GreaterOrEqual(t, n, 9, "keys recorded by make.sh")
 }
