@@ -5,6 +5,8 @@
 #
 # Run from anywhere: sh cert/testdata/make.sh. Keys are random, so every run
 # gives new bytes and a matching new expected.txt; commit them together.
+# (The fuzz seed corpora under fuzz/ were cut from these fixtures once; they
+# stay valid seeds after a rerun and need no regeneration.)
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
