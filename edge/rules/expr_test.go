@@ -382,6 +382,12 @@ func TestSchema(t *testing.T) {
 	for id, f := range checks {
 		assert.Equal(t, f, fields[id])
 	}
+	fields[0].Name = "mutated"
+	assert.Equal(t, "cf.tls_client_auth.cert_presented", s.Fields()[0].Name, "NewSchema copies its input")
+	dup := NewSchema([]Field{{"x", Bool}, {"x", String}})
+	id, kind, _ := dup.Lookup("x")
+	assert.Equal(t, 0, id, "the first of duplicate names wins")
+	assert.Equal(t, Bool, kind)
 	_, _, ok := s.Lookup("cf.tls_client_auth")
 	assert.False(t, ok)
 	assert.Equal(t, "IP", IP.String())

@@ -524,3 +524,23 @@ func TestValueEval(t *testing.T) {
 	require.NoError(t, err)
 	assert.Zero(t, testing.AllocsPerRun(100, func() { v.Eval(env) }))
 }
+
+func TestApplyConcurrently(t *testing.T) {
+	// One Ruleset serves every request; run under -race to check it is never written.
+	rs := mustParse(t, rulesetWith(
+		`{"expression": "http.request.uri.path matches \"^/api/\" and ip.src in {192.0.2.0/24}", "action": "rewrite", "action_parameters": {"headers": {"X-A": {"operation": "set", "expression": "http.host"}, "Client-Cert": {"operation": "set", "expression": "cf.tls_client_auth.cert_rfc9440"}}}}`))
+	done := make(chan http.Header)
+	for range 8 {
+		go func() {
+			h := realisticHeader()
+			for range 100 {
+				rs.Apply(h, verifiedEnv())
+			}
+			done <- h
+		}()
+	}
+	for range 8 {
+		h := <-done
+		assert.Equal(t, "app.example.com", h.Get("X-A"))
+	}
+}
