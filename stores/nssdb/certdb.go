@@ -254,45 +254,46 @@ func derElement(b []byte) (el, content []byte, ok bool) {
 	return b[:hdr+n], b[hdr : hdr+n], true
 }
 
+// keyNote explains KeyPresent for NSS entries.
+const keyNote = "private key in " + KeyDBName + " (linked by CKA_ID; encrypted, not read)"
+
 // buildEntries parses the certificate rows on all CPUs and appends one
 // entry per certificate to res, in row order.
 func (r *Reader) buildEntries(ctx context.Context, src stores.Source, rows []certRow, trust *trustTable, keyIDs map[string]bool, res *stores.Result) {
 	for _, err := range trust.errors {
 		res.Errors = append(res.Errors, &stores.ItemError{Store: stores.KindNSSDB, Path: src.Path, Item: CertDBName, Err: err})
 	}
-	type slot struct {
-		entry stores.Entry
-		err   error
-		skip  bool
-	}
-	slots := make([]slot, len(rows))
+	// Entries are built in place (no second copy of 10,000 entries) and
+	// compacted afterwards, keeping row order.
+	entries := make([]stores.Entry, len(rows))
+	errs := make([]error, len(rows))
+	skips := make([]bool, len(rows))
 	workers := min(runtime.GOMAXPROCS(0), 8, max(1, len(rows)/64))
 	var wg sync.WaitGroup
 	next := make(chan int, workers)
 	for range workers {
 		wg.Go(func() {
 			for i := range next {
-				s := &slots[i]
 				d, skip, err := decodeCertRow(rows[i])
 				if err != nil || skip {
-					s.err, s.skip = err, skip
+					errs[i], skips[i] = err, skip
 					continue
 				}
-				e := stores.NewEntry(d.cert, stores.KindNSSDB, src.Location, src.Path)
+				e := &entries[i]
+				*e = stores.NewEntry(d.cert, stores.KindNSSDB, src.Location, src.Path)
 				e.Label = d.label
 				e.Username = src.Username
 				e.SID = src.SID
 				hasKey := len(d.ckaID) > 0 && keyIDs[string(d.ckaID)]
 				if hasKey {
 					e.Key = stores.KeyPresent
-					e.KeyNote = "private key in " + KeyDBName + " (linked by CKA_ID; encrypted, not read)"
+					e.KeyNote = keyNote
 				}
 				var obj *trustObject
 				if o, ok := trust.objs[d.key]; ok {
 					obj = &o
 				}
 				e.Trust = trustString(obj, hasKey)
-				s.entry = e
 			}
 		})
 	}
@@ -306,16 +307,23 @@ func (r *Reader) buildEntries(ctx context.Context, src stores.Source, rows []cer
 	}
 	close(next)
 	wg.Wait()
-	for i, s := range slots[:sent] {
+	out := entries[:0]
+	for i := range sent {
 		switch {
-		case s.skip:
+		case skips[i]:
 			r.log.Debug("skipping non-X.509 certificate object", "path", src.Path, "id", rows[i].id)
-		case s.err != nil:
+		case errs[i] != nil:
 			res.Errors = append(res.Errors, &stores.ItemError{Store: stores.KindNSSDB, Path: src.Path,
-				Item: fmt.Sprintf("certificate object %d (%q)", rows[i].id, string(blob(rows[i].label))), Err: s.err})
+				Item: fmt.Sprintf("certificate object %d (%q)", rows[i].id, string(blob(rows[i].label))), Err: errs[i]})
 		default:
-			res.Entries = append(res.Entries, s.entry)
+			out = append(out, entries[i])
 		}
+	}
+	clear(entries[len(out):])
+	if res.Entries == nil {
+		res.Entries = out
+	} else {
+		res.Entries = append(res.Entries, out...)
 	}
 	if ctxErr != nil {
 		res.Errors = append(res.Errors, fmt.Errorf("reading %s: %w", src.Path, ctxErr))

@@ -1,0 +1,36 @@
+package nssdb
+
+import (
+	"context"
+	"testing"
+
+	"github.com/certsight/certsight/stores"
+	"github.com/certsight/certsight/stores/nssdb/nsswrite"
+)
+
+// benchmarkRead scans a database of n synthetic certificates (mixed RSA and
+// EC, a third with keys, trust cycling through common strings) with every
+// derived fact, key presence and trust.
+func benchmarkRead(b *testing.B, n int) {
+	certs, err := nsswrite.Synthetic(n - 1) // plus the root CA
+	if err != nil {
+		b.Fatal(err)
+	}
+	dir := b.TempDir()
+	if err := nsswrite.Create(context.Background(), dir, certs, nsswrite.Options{}); err != nil {
+		b.Fatal(err)
+	}
+	r := New(nil)
+	src := stores.Source{Path: dir, Location: stores.LocationPath}
+	b.ReportAllocs()
+	for b.Loop() {
+		res := r.Read(context.Background(), src)
+		if len(res.Errors) != 0 || len(res.Entries) != n {
+			b.Fatalf("read %d entries, errors %v", len(res.Entries), res.Errors)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/cert")
+}
+
+func BenchmarkRead1000(b *testing.B)  { benchmarkRead(b, 1000) }
+func BenchmarkRead10000(b *testing.B) { benchmarkRead(b, 10000) }

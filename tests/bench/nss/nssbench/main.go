@@ -1,0 +1,76 @@
+// Command nssbench builds and reads NSS databases for tests/bench/nss/run.sh.
+//
+//	nssbench make -n N DIR   write a database of N synthetic certificates
+//	nssbench read DIR        read it as certsight does; print counts and timing
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"runtime"
+	"time"
+
+	"github.com/certsight/certsight/stores"
+	"github.com/certsight/certsight/stores/nssdb"
+	"github.com/certsight/certsight/stores/nssdb/nsswrite"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "nssbench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	if len(args) == 0 {
+		return fmt.Errorf("usage: nssbench make -n N DIR | nssbench read DIR")
+	}
+	ctx := context.Background()
+	switch args[0] {
+	case "make":
+		fs := flag.NewFlagSet("make", flag.ContinueOnError)
+		n := fs.Int("n", 1000, "number of certificates, root CA included")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		if fs.NArg() != 1 || *n < 1 {
+			return fmt.Errorf("usage: nssbench make -n N DIR")
+		}
+		certs, err := nsswrite.Synthetic(*n - 1)
+		if err != nil {
+			return err
+		}
+		return nsswrite.Create(ctx, fs.Arg(0), certs, nsswrite.Options{})
+	case "read":
+		if len(args) != 2 {
+			return fmt.Errorf("usage: nssbench read DIR")
+		}
+		start := time.Now()
+		res := nssdb.New(nil).Read(ctx, stores.Source{Path: args[1], Location: stores.LocationPath})
+		elapsed := time.Since(start)
+		keys, trusted := 0, 0
+		for _, e := range res.Entries {
+			if e.Key.HasPrivateKey() {
+				keys++
+			}
+			if e.Trust != ",," {
+				trusted++
+			}
+		}
+		var ms runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&ms) // the entries are still live here
+		fmt.Printf("certificates=%d with_key=%d trust_not_empty=%d errors=%d read_seconds=%.3f live_heap_MB=%.1f total_alloc_MB=%.1f\n",
+			len(res.Entries), keys, trusted, len(res.Errors), elapsed.Seconds(),
+			float64(ms.HeapAlloc)/(1<<20), float64(ms.TotalAlloc)/(1<<20))
+		runtime.KeepAlive(res)
+		if len(res.Errors) > 0 {
+			return fmt.Errorf("first error: %w", res.Errors[0])
+		}
+		return nil
+	}
+	return fmt.Errorf("unknown command %q", args[0])
+}

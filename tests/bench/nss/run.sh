@@ -1,0 +1,43 @@
+#!/bin/sh
+# Whole-program benchmark of the NSS reader against NSS's own `certutil -L`.
+# For each size it builds a database with nsswrite (seconds; pk12util takes
+# minutes), then times, on the same database in the same run:
+#   certutil -L -d sql:DIR          (only up to CERTUTIL_MAX certificates:
+#                                    it needs ~45 s at 10,000)
+#   nssbench read DIR               (every derived fact, key presence, trust)
+# with /usr/bin/time -v for wall time and peak RSS, and prints the ratio.
+#
+#   tests/bench/nss/run.sh                    # sizes 1000 10000
+#   SIZES="1000" CERTUTIL_MAX=10000 tests/bench/nss/run.sh
+set -eu
+root=$(cd "$(dirname "$0")/../../.." && pwd)
+sizes=${SIZES:-"1000 10000"}
+certutil_max=${CERTUTIL_MAX:-1000}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+cd "$root"
+go build -o "$work/nssbench" ./tests/bench/nss/nssbench
+
+# measure CMD...: runs it under /usr/bin/time -v; sets wall (s) and rss (KiB).
+measure() {
+	/usr/bin/time -v "$@" >"$work/out" 2>"$work/time" || { cat "$work/out" "$work/time" >&2; exit 1; }
+	wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; print s}' "$work/time")
+	rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$work/time")
+}
+
+printf '%-8s %-22s %10s %12s %s\n' certs program wall_s peak_rss_MB note
+for n in $sizes; do
+	db="$work/db$n"
+	"$work/nssbench" make -n "$n" "$db"
+	measure "$work/nssbench" read "$db"
+	go_wall=$wall go_rss=$rss
+	note=$(cat "$work/out")
+	printf '%-8s %-22s %10.3f %12.1f %s\n' "$n" "nssbench read" "$go_wall" "$(echo "$go_rss/1024" | bc -l)" "$note"
+	if command -v certutil >/dev/null && [ "$n" -le "$certutil_max" ]; then
+		measure certutil -L -d sql:"$db"
+		lines=$(grep -c ',' "$work/out" || true)
+		printf '%-8s %-22s %10.3f %12.1f listed=%s\n' "$n" "certutil -L" "$wall" "$(echo "$rss/1024" | bc -l)" "$lines"
+		printf '%-8s ratio certutil/nssbench = %.1fx\n' "$n" "$(echo "$wall/$go_wall" | bc -l)"
+	fi
+done
