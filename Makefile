@@ -66,5 +66,8 @@ package: cross ## .deb and .rpm for linux/amd64 and linux/arm64 into dist/
 	done; done
 	@ls -l $(DIST)/*.deb $(DIST)/*.rpm
 
+demo: build ## build, then query a throwaway PEM + NSS PKI (written by Go) and this machine's default stores
+	$(GO) run ./extension/demo -bin $(BIN)/certsight.ext
+
 clean: ## remove build output
 	rm -rf $(BIN) $(DIST)

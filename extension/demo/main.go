@@ -1,0 +1,173 @@
+// Command demo shows certsight.ext on something real with nothing but Go: it
+// writes a throwaway PKI under a temp dir (a CA, client certificates as PEM
+// files with and without their keys, an expired one, a server certificate,
+// and an NSS database), queries it with a few SQL statements through the real
+// binary, then queries this machine's default stores. `make demo` runs it.
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/certsight/certsight/stores/nssdb/nsswrite"
+	"github.com/certsight/certsight/tables/tablestest"
+)
+
+func main() {
+	bin := flag.String("bin", "bin/certsight.ext", "the certsight.ext binary to demonstrate")
+	keep := flag.Bool("keep", false, "keep the temp dir with the generated stores")
+	flag.Parse()
+	if err := run(*bin, *keep); err != nil {
+		fmt.Fprintf(os.Stderr, "demo: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run(bin string, keep bool) error {
+	if _, err := os.Stat(bin); err != nil {
+		return fmt.Errorf("%w (run `make build` first)", err)
+	}
+	root, err := os.MkdirTemp("", "certsight-demo")
+	if err != nil {
+		return err
+	}
+	if keep {
+		fmt.Printf("stores kept in %s\n", root)
+	} else {
+		defer os.RemoveAll(root)
+	}
+	pemDir, nssDir, err := writeStores(root)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("Wrote a throwaway PKI under %s:\n  %s  (PEM files: a CA, client certificates with and without keys, an expired one, a server certificate)\n  %s  (NSS database: cert9.db + key4.db)\n",
+		root, pemDir, nssDir)
+
+	steps := []struct{ title, sql string }{
+		{"Every certificate in the PEM directory (path = a directory reads the files in it, by content)",
+			`SELECT common_name, issuer, extended_key_usage, has_private_key, datetime(not_valid_after, 'unixepoch') AS expires
+			 FROM client_certificates WHERE path = '` + pemDir + `' ORDER BY common_name`},
+		{"Usable client certificates: clientAuth, private key present, not expired",
+			`SELECT common_name, subject_alt_names, key_algorithm, key_strength
+			 FROM client_certificates WHERE path = '` + pemDir + `'
+			 AND extended_key_usage LIKE '%clientAuth%' AND has_private_key = 1 AND not_valid_after > strftime('%s', 'now')`},
+		{"The NSS database: nicknames, certutil trust flags, keys linked by CKA_ID",
+			`SELECT label, common_name, trust, has_private_key, ca FROM client_certificates
+			 WHERE path = '` + nssDir + `' ORDER BY ca DESC, label`},
+		{"A JOIN across two stores: each client certificate in NSS with the CA that issued it, found in the PEM files",
+			`SELECT leaf.label AS nss_nickname, ca.common_name AS issuer, ca.path AS issuer_found_in
+			 FROM client_certificates leaf JOIN client_certificates ca ON ca.subject_key_id = leaf.authority_key_id
+			 WHERE leaf.path = '` + nssDir + `' AND leaf.ca = 0 AND ca.path LIKE '` + pemDir + `/%.pem' AND ca.ca = 1`},
+	}
+	for i, s := range steps {
+		if err := query(bin, fmt.Sprintf("%d. %s", i+1, s.title), s.sql); err != nil {
+			return err
+		}
+	}
+
+	sys := `SELECT store, store_location, path, count(*) AS certificates, sum(has_private_key) AS with_private_key
+		FROM client_certificates GROUP BY store, store_location, path ORDER BY store, path`
+	title := fmt.Sprintf("%d. This machine's default stores (no WHERE: every reader's defaults)", len(steps)+1)
+	out, err := runSQL(bin, sys, "--csv")
+	if err != nil {
+		return err
+	}
+	if strings.Count(strings.TrimSpace(out), "\n") == 0 { // header only
+		printSQL(title, sys)
+		fmt.Println("   (no default store holds certificates here; on Linux the defaults are /etc/pki/nssdb and ~/.pki/nssdb,")
+		fmt.Println("    on macOS the System and login keychains, on Windows LocalMachine\\My and each user's My store)")
+		return nil
+	}
+	return query(bin, title, sys)
+}
+
+func printSQL(title, sql string) {
+	fmt.Printf("\n%s\n", title)
+	var lines []string
+	for _, l := range strings.Split(sql, "\n") {
+		lines = append(lines, "   "+strings.TrimSpace(l))
+	}
+	fmt.Printf("$ certsight.ext --query \"%s\"\n", strings.TrimSpace(strings.Join(lines, "\n")))
+}
+
+func query(bin, title, sql string) error {
+	printSQL(title, sql)
+	out, err := runSQL(bin, sql)
+	if err != nil {
+		return err
+	}
+	fmt.Print(out)
+	return nil
+}
+
+func runSQL(bin, sql string, extra ...string) (string, error) {
+	cmd := exec.Command(bin, append(extra, "--query", sql)...)
+	cmd.Stderr = os.Stderr // per-item warnings, if any, show as they would for a user
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("certsight.ext --query: %w", err)
+	}
+	return string(out), nil
+}
+
+// writeStores writes the PEM directory and the NSS database.
+func writeStores(root string) (pemDir, nssDir string, err error) {
+	pemDir = filepath.Join(root, "pem")
+	nssDir = filepath.Join(root, "nssdb")
+	if err := os.Mkdir(pemDir, 0o700); err != nil {
+		return "", "", err
+	}
+	ca, err := tablestest.NewCA("Demo Corp Root CA")
+	if err != nil {
+		return "", "", err
+	}
+	if _, err := ca.WriteCert(pemDir, "ca.pem"); err != nil {
+		return "", "", err
+	}
+	client := []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+	past := time.Now().AddDate(-2, 0, 0)
+	specs := []struct {
+		file    string
+		spec    tablestest.Spec
+		withKey bool
+	}{
+		{"alice", tablestest.Spec{CommonName: "alice", ExtKeyUsage: append(client, x509.ExtKeyUsageEmailProtection),
+			Emails: []string{"alice@demo.example"}}, true},
+		{"bob", tablestest.Spec{CommonName: "bob", ExtKeyUsage: client}, false},
+		{"carol-expired", tablestest.Spec{CommonName: "carol", ExtKeyUsage: client,
+			NotBefore: past, NotAfter: past.AddDate(1, 0, 0)}, true},
+		{"www", tablestest.Spec{CommonName: "www.demo.example", DNSNames: []string{"www.demo.example"},
+			ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}, true},
+	}
+	var nss []nsswrite.Cert
+	for _, s := range specs {
+		c, err := tablestest.Issue(ca, s.spec)
+		if err != nil {
+			return "", "", err
+		}
+		if s.withKey {
+			_, _, err = c.WritePair(pemDir, s.file)
+		} else {
+			_, err = c.WriteCert(pemDir, s.file+".crt")
+		}
+		if err != nil {
+			return "", "", err
+		}
+		if s.spec.CommonName == "alice" || s.spec.CommonName == "bob" {
+			nss = append(nss, nsswrite.Cert{Nickname: s.spec.CommonName + "'s corp certificate", DER: c.Cert.Raw,
+				Trust: "u,u,u", WithKey: s.withKey})
+		}
+	}
+	nss = append(nss, nsswrite.Cert{Nickname: "Demo Corp Root CA", DER: ca.Cert.Raw, Trust: "CT,C,C"})
+	if err := nsswrite.Create(context.Background(), nssDir, nss, nsswrite.Options{}); err != nil {
+		return "", "", fmt.Errorf("writing the NSS database: %w", err)
+	}
+	return pemDir, nssDir, nil
+}
