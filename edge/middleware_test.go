@@ -26,6 +26,7 @@ type seen struct {
 	View   TLSClientAuth
 	HasVw  bool
 	Info   string // pointer identity of the connection's cached fields
+	AtTLS  bool   // the chain was verified during the handshake (VerifyConnection)
 }
 
 // startEdge serves h behind the edge on a real TLS listener and returns its
@@ -68,6 +69,7 @@ func recorder() (http.Handler, func() []seen) {
 			s := seen{Header: r.Header.Clone(), View: v, HasVw: ok}
 			if st, _ := r.Context().Value(connKey{}).(*connState); st != nil {
 				s.Info = fmt.Sprintf("%p", st.info.Load())
+				s.AtTLS = st.verified.Load() != nil
 			}
 			mu.Lock()
 			all = append(all, s)
@@ -113,6 +115,8 @@ func TestMiddlewareComputesOncePerConnection(t *testing.T) {
 				assert.NotContains(t, s.Header, "Client_cert")
 				assert.True(t, s.HasVw)
 				assert.Equal(t, "SUCCESS", s.View.CertVerified)
+				assert.NotContains(t, []string{"", "0x0"}, s.Info, "the connection cache is in the request context")
+				assert.True(t, s.AtTLS, "verified once, at the handshake")
 				assert.Equal(t, all[0].Info, s.Info, "one cached field set per connection")
 			}
 		})

@@ -66,7 +66,22 @@ func NewCRLSet(paths []string, logger *slog.Logger) (*CRLSet, error) {
 	}
 	s.lastCheck = time.Now()
 	s.flatten()
+	for _, f := range s.files {
+		s.warnIfNotCurrent(f, s.lastCheck)
+	}
 	return s, nil
+}
+
+// warnIfNotCurrent tells the operator about CRLs that will be ignored
+// because they are not current.
+func (s *CRLSet) warnIfNotCurrent(f crlFile, now time.Time) {
+	for _, e := range f.crls {
+		l := e.list
+		if now.Before(l.ThisUpdate) || l.NextUpdate.IsZero() || !now.Before(l.NextUpdate) {
+			s.log.Warn("CRL is not current and will not be used", "path", f.path,
+				"issuer", l.Issuer.String(), "this_update", l.ThisUpdate, "next_update", l.NextUpdate)
+		}
+	}
 }
 
 func (f *crlFile) load() error {
@@ -163,6 +178,7 @@ func (s *CRLSet) reloadLocked(now time.Time) {
 		*f = next
 		changed = true
 		s.log.Info("CRL reloaded", "path", f.path, "crls", len(f.crls))
+		s.warnIfNotCurrent(*f, now)
 	}
 	if changed {
 		s.flatten()

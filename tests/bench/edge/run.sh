@@ -10,6 +10,7 @@
 #
 #   tests/bench/edge/run.sh                  # or: make bench-edge
 #   DURATION=5s WORKERS=16 ROUNDS=2 tests/bench/edge/run.sh
+#   ONLY="certsight-edge go-bare-proxy" ROUNDS=3 tests/bench/edge/run.sh   # a subset, interleaved
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../../.." && pwd)
@@ -89,6 +90,13 @@ else
 	echo "bench: haproxy not installed, skipping" >&2
 fi
 for t in "${TARGETS[@]}"; do wait_port "${t##*:}" "${t%%:*}"; done
+if [ -n "${ONLY:-}" ]; then
+	keep=()
+	for t in "${TARGETS[@]}"; do
+		case " $ONLY " in *" ${t%%:*} "*) keep+=("$t") ;; esac
+	done
+	TARGETS=("${keep[@]}")
+fi
 
 echo "bench: $WORKERS workers, $DURATION each, $ROUNDS round(s), HTTP/1.1 keep-alive, client certificate on every request" >&2
 : >"$WORK/results.jsonl"
