@@ -220,9 +220,9 @@ func serialDER(c *x509.Certificate) []byte {
 	if !ok {
 		return nil
 	}
-	el, rest, ok := derElement(body)
-	if ok && len(el) > 0 && el[0] == 0xa0 { // explicit version
-		el, _, ok = derElement(rest)
+	el, _, ok := derElement(body)
+	if ok && el[0] == 0xa0 { // explicit version
+		el, _, ok = derElement(body[len(el):])
 	}
 	if !ok || len(el) == 0 || el[0] != 0x02 {
 		return nil

@@ -370,3 +370,11 @@ func TestTrustRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// Without the stored issuer and serial (a writer that left them out), trust
+// is matched by the certificate's own issuer and serial number.
+func TestTrustMatchedWithoutStoredIssuerSerial(t *testing.T) {
+	dir := copyDir(t, filepath.Join("testdata", "basic"))
+	execSQL(t, filepath.Join(dir, CertDBName), "UPDATE nssPublic SET a81 = NULL, a82 = x'a5005a' WHERE a0 = x'00000001'")
+	assert.Equal(t, trusts(read(t, filepath.Join("testdata", "basic"))), trusts(read(t, dir)))
+}

@@ -1,0 +1,84 @@
+package nssdb
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/certsight/certsight/stores"
+)
+
+func TestParsePasswd(t *testing.T) {
+	in := `# comment
+root:x:0:0:root:/root:/bin/bash
+daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin
+nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin
+alice:x:1000:1000:Alice,,,:/home/alice:/bin/bash
+broken line
+sys:x:3:3:sys:/:/usr/sbin/nologin
+:x:4:4::/home/empty:/bin/sh
+`
+	assert.Equal(t, []home{{"root", "/root"}, {"daemon", "/usr/sbin"}, {"alice", "/home/alice"}},
+		parsePasswd(strings.NewReader(in)))
+}
+
+func TestDefaultSources(t *testing.T) {
+	root := t.TempDir()
+	mkdb := func(parts ...string) string {
+		d := filepath.Join(append([]string{root}, parts...)...)
+		require.NoError(t, os.MkdirAll(d, 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(d, CertDBName), nil, 0o600))
+		return d
+	}
+	system := mkdb("etc", "pki", "nssdb")
+	chrome := mkdb("home", "alice", ".pki", "nssdb")
+	ff1 := mkdb("home", "alice", ".mozilla", "firefox", "abcd.default-release")
+	snap := mkdb("home", "alice", "snap", "firefox", "common", ".mozilla", "firefox", "x.default")
+	weird := mkdb("home", "b[o]b*", ".pki", "nssdb")
+	legacy := filepath.Join(root, "home", "alice", ".mozilla", "firefox", "old.default")
+	require.NoError(t, os.MkdirAll(legacy, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(legacy, LegacyDBName), nil, 0o600))
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "home", "carol"), 0o755))
+
+	homes := []home{
+		{"alice", filepath.Join(root, "home", "alice")},
+		{"alice2", filepath.Join(root, "home", "alice")}, // same home listed twice
+		{"bob", filepath.Join(root, "home", "b[o]b*")},
+		{"carol", filepath.Join(root, "home", "carol")},
+		{"dave", filepath.Join(root, "home", "dave")}, // no home directory
+	}
+	got := defaultSources(context.Background(), []string{system, filepath.Join(root, "missing")}, homes, userPatterns("linux"))
+	assert.Equal(t, []stores.Source{
+		{Path: system, Location: stores.LocationSystem},
+		{Path: chrome, Location: stores.LocationUser, Username: "alice"},
+		{Path: ff1, Location: stores.LocationUser, Username: "alice"},
+		{Path: snap, Location: stores.LocationUser, Username: "alice"},
+		{Path: weird, Location: stores.LocationUser, Username: "bob"},
+	}, got)
+}
+
+func TestUserPatternsPerOS(t *testing.T) {
+	assert.Contains(t, userPatterns("linux"), ".pki/nssdb")
+	assert.Contains(t, userPatterns("linux"), ".mozilla/firefox/*")
+	assert.Contains(t, userPatterns("darwin"), "Library/Application Support/Firefox/Profiles/*")
+	assert.Contains(t, userPatterns("windows"), "AppData/Roaming/Mozilla/Firefox/Profiles/*")
+	assert.Equal(t, []string{"/etc/pki/nssdb"}, systemDirs("linux"))
+	assert.Empty(t, systemDirs("darwin"))
+}
+
+// Defaults on this machine returns only existing databases, each readable.
+func TestDefaultsExistAndRead(t *testing.T) {
+	r := New(nil)
+	for _, src := range r.Defaults(context.Background()) {
+		assert.True(t, IsDatabaseDir(src.Path), src.Path)
+		assert.NotEmpty(t, src.Location)
+		if src.Location == stores.LocationUser {
+			assert.NotEmpty(t, src.Username, src.Path)
+		}
+	}
+}
