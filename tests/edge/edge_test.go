@@ -10,7 +10,6 @@ import (
 	"math/big"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -25,7 +24,7 @@ import (
 	"github.com/certsight/certsight/internal/testtool"
 )
 
-// decodeRFC9440 checks that v is exactly ":" + base64(DER) + ":" of want.
+// requireClientCert checks that h holds exactly one Client-Cert, ":" + base64(DER) + ":" of want.
 func requireClientCert(t *testing.T, h http.Header, want []byte) {
 	t.Helper()
 	vals := h.Values("Client-Cert")
@@ -34,6 +33,10 @@ func requireClientCert(t *testing.T, h http.Header, want []byte) {
 	require.NoError(t, err)
 	require.Equal(t, want, der, "Client-Cert decodes to the leaf's DER")
 	require.Equal(t, ":"+base64.StdEncoding.EncodeToString(want)+":", vals[0])
+	// The origin-side parser accepts exactly what the proxy sends.
+	leaf, _, err := edge.ClientCertFromHeaders(h)
+	require.NoError(t, err)
+	require.Equal(t, want, leaf.Raw)
 }
 
 // managedNames are the folded names no client copy may reach the origin under.
@@ -104,6 +107,16 @@ func TestDefaultRulesGiveRFC9440Values(t *testing.T) {
 			}
 		})
 	}
+	t.Run("Go client over TLS 1.2", func(t *testing.T) {
+		c := client(t, f, f.leafChain, f.leafKey, false)
+		c.Transport.(*http.Transport).TLSClientConfig.MaxVersion = tls.VersionTLS12
+		resp, err := c.Get(p.url("/tls12"))
+		require.NoError(t, err)
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		require.Equal(t, uint16(tls.VersionTLS12), resp.TLS.Version)
+		requireClientCert(t, origin.last(t).Header, f.leaf.Cert.Raw)
+	})
 	t.Run("healthz answers without reaching the origin", func(t *testing.T) {
 		n := origin.count()
 		body, err := curl(t, "--cacert", f.rootPEM, p.url("/healthz"))
@@ -448,6 +461,3 @@ func startEdgeArgs(t *testing.T, args ...string) *proxy {
 	})
 	return p
 }
-
-var _ = filepath.Join
-var _ = edge.VerifySuccess
