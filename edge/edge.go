@@ -74,6 +74,11 @@ func New(cfg Config) (*Edge, error) {
 		prefixes = append(prefixes, "X-Cert-")
 		names = append(names, WorkersHeaderNames...)
 	}
+	for _, n := range names {
+		if len(n) > maxManagedName {
+			return nil, fmt.Errorf("managed header name %.40q… is longer than %d bytes", n, maxManagedName)
+		}
+	}
 	e.san = newSanitizer(names, prefixes)
 	return e, nil
 }

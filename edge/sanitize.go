@@ -58,22 +58,26 @@ func foldByte(c byte) byte {
 	return '-'
 }
 
-// maxManagedName bounds the names worth folding; longer names cannot match.
-const maxManagedName = 64
+// maxManagedName bounds the names worth folding whole; a longer name can
+// still match a prefix, which is checked on its folded beginning.
+const maxManagedName = 256
 
 // managed reports whether the header name k folds to a managed name or
-// starts with a managed prefix.
+// starts with a managed prefix. It does not allocate.
 func (s *sanitizer) managed(k string) bool {
-	if len(k) == 0 || len(k) > maxManagedName || !s.first[foldByte(k[0])] {
+	if len(k) == 0 || !s.first[foldByte(k[0])] {
 		return false
 	}
 	var buf [maxManagedName]byte
-	for i := 0; i < len(k); i++ {
+	n := min(len(k), maxManagedName)
+	for i := 0; i < n; i++ {
 		buf[i] = foldByte(k[i])
 	}
-	f := buf[:len(k)]
-	if _, ok := s.names[string(f)]; ok { // no allocation: map lookup by []byte conversion
-		return true
+	f := buf[:n]
+	if len(k) <= maxManagedName {
+		if _, ok := s.names[string(f)]; ok { // map lookup by []byte conversion: no allocation
+			return true
+		}
 	}
 	for _, p := range s.prefixes {
 		if len(f) >= len(p) && string(f[:len(p)]) == p {
