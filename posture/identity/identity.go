@@ -3,7 +3,8 @@
 //
 // Hostname is exactly what os.Hostname returns: the kernel's node name on
 // Linux (uname -n; an FQDN only if the machine was configured that way), the
-// kern.hostname sysctl on macOS, and the physical DNS host name on Windows
+// kern.hostname sysctl on macOS (often "Name-MacBook-Pro.local", unlike the
+// ComputerName shown in System Settings), and the physical DNS host name on Windows
 // (GetComputerNameEx(ComputerNamePhysicalDnsHostname), i.e. the computer
 // name, not joined to the domain). It is never resolved through DNS and never
 // lowercased (the cn comparison ignores case anyway).
