@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/certsight/certsight/edge/rules"
@@ -47,7 +48,8 @@ func (e *Edge) Proxy(origin *url.URL, opts ProxyOptions) http.Handler {
 		}
 	}
 	rp := &httputil.ReverseProxy{
-		Transport: tr,
+		Transport:  tr,
+		BufferPool: &bufferPool{},
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(origin)
 			pr.SetXForwarded()
@@ -103,6 +105,19 @@ func (e *Edge) AccessLog(next http.Handler, log *slog.Logger) http.Handler {
 		log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 	})
 }
+
+// bufferPool reuses the 32 KiB copy buffers ReverseProxy would otherwise
+// allocate for every response body.
+type bufferPool struct{ p sync.Pool }
+
+func (b *bufferPool) Get() []byte {
+	if v, ok := b.p.Get().(*[]byte); ok {
+		return *v
+	}
+	return make([]byte, 32*1024)
+}
+
+func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
 
 type statusWriter struct {
 	http.ResponseWriter
