@@ -1,6 +1,7 @@
 package cert
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/x509"
 	"reflect"
@@ -58,6 +59,13 @@ func isNilPointer(v any) bool {
 // IssuedBy it accepts SHA-1 signatures: whether an old certificate signed
 // itself is a fact about it, not a trust decision. (MD5 is never verified.)
 func selfSigned(c *x509.Certificate) bool {
+	// Only a self-issued certificate (issuer = subject, RFC 5280 §3.2; as
+	// OpenSSL and osquery also require) can be self-signed. Checking the
+	// names first spares every leaf a public-key operation, which otherwise
+	// dominates reading a store of thousands of certificates.
+	if !bytes.Equal(c.RawIssuer, c.RawSubject) && c.Issuer.String() != c.Subject.String() {
+		return false
+	}
 	return c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature) == nil
 }
 
