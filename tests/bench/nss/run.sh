@@ -19,25 +19,28 @@ trap 'rm -rf "$work"' EXIT
 cd "$root"
 go build -o "$work/nssbench" ./tests/bench/nss/nssbench
 
-# measure CMD...: runs it under /usr/bin/time -v; sets wall (s) and rss (KiB).
+# measure CMD...: runs it under /usr/bin/time -v; sets wall and cpu (user +
+# system, s) and rss (KiB). On a shared machine cpu is the steadier number.
 measure() {
 	/usr/bin/time -v "$@" >"$work/out" 2>"$work/time" || { cat "$work/out" "$work/time" >&2; exit 1; }
 	wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; print s}' "$work/time")
+	cpu=$(awk -F': ' '/User time|System time/ {s+=$2} END {print s}' "$work/time")
 	rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$work/time")
 }
 
-printf '%-8s %-22s %10s %12s %s\n' certs program wall_s peak_rss_MB note
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs"
+printf '%-8s %-16s %8s %8s %12s %s\n' certs program wall_s cpu_s peak_rss_MB note
 for n in $sizes; do
 	db="$work/db$n"
 	"$work/nssbench" make -n "$n" "$db"
 	measure "$work/nssbench" read "$db"
-	go_wall=$wall go_rss=$rss
-	note=$(cat "$work/out")
-	printf '%-8s %-22s %10.3f %12.1f %s\n' "$n" "nssbench read" "$go_wall" "$(echo "$go_rss/1024" | bc -l)" "$note"
+	go_wall=$wall go_cpu=$cpu
+	printf '%-8s %-16s %8.3f %8.3f %12.1f %s\n' "$n" "nssbench read" "$wall" "$cpu" "$(echo "$rss/1024" | bc -l)" "$(cat "$work/out")"
 	if command -v certutil >/dev/null && [ "$n" -le "$certutil_max" ]; then
 		measure certutil -L -d sql:"$db"
-		lines=$(grep -c ',' "$work/out" || true)
-		printf '%-8s %-22s %10.3f %12.1f listed=%s\n' "$n" "certutil -L" "$wall" "$(echo "$rss/1024" | bc -l)" "$lines"
-		printf '%-8s ratio certutil/nssbench = %.1fx\n' "$n" "$(echo "$wall/$go_wall" | bc -l)"
+		lines=$(grep -v 'SSL,S/MIME,JAR/XPI' "$work/out" | grep -c ',' || true)
+		printf '%-8s %-16s %8.3f %8.3f %12.1f listed=%s\n' "$n" "certutil -L" "$wall" "$cpu" "$(echo "$rss/1024" | bc -l)" "$lines"
+		printf '%-8s certutil -L / nssbench read: wall %.1fx, cpu %.1fx\n' "$n" \
+			"$(echo "$wall/$go_wall" | bc -l)" "$(echo "$cpu/$go_cpu" | bc -l)"
 	fi
 done
