@@ -23,6 +23,7 @@ func benchmarkRead(b *testing.B, n int) {
 	r := New(nil)
 	src := stores.Source{Path: dir, Location: stores.LocationPath}
 	b.ReportAllocs()
+	cpu0 := processCPU()
 	for b.Loop() {
 		res := r.Read(context.Background(), src)
 		if len(res.Errors) != 0 || len(res.Entries) != n {
@@ -30,6 +31,9 @@ func benchmarkRead(b *testing.B, n int) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/cert")
+	if cpu := processCPU() - cpu0; cpu > 0 {
+		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
+	}
 }
 
 func BenchmarkRead1000(b *testing.B)  { benchmarkRead(b, 1000) }
