@@ -7,7 +7,10 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -124,4 +127,18 @@ func TestIssuedBy(t *testing.T) {
 	}
 	assert.False(t, cert.IssuedBy(nil, fixtureCert(t, "root.pem")))
 	assert.False(t, cert.IssuedBy(fixtureCert(t, "root.pem"), nil))
+}
+
+func TestSelfSignedNeedsSelfIssued(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	now := time.Now()
+	parent := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "some other issuer"}}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "leaf"}, NotBefore: now, NotAfter: now.Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, key)
+	require.NoError(t, err)
+	c, err := x509.ParseCertificate(der)
+	require.NoError(t, err)
+	require.True(t, cert.IssuedBy(c, c), "fixture: its own key verifies the signature")
+	assert.False(t, cert.NewInfo(c).SelfSigned, "signed by its own key under another issuer name is not self-issued, so not self-signed")
 }

@@ -63,9 +63,9 @@ type Info struct {
 	AuthorityKeyID string
 
 	IsCA bool
-	// SelfSigned means the certificate's own key verifies its signature
-	// (SHA-1 signatures included). Matching subject and issuer names
-	// alone never count.
+	// SelfSigned means the certificate is self-issued (issuer = subject, as
+	// RFC 5280 and OpenSSL require) and its own key verifies its signature
+	// (SHA-1 signatures included). Matching names alone never count.
 	SelfSigned bool
 }
 
