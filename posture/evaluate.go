@@ -103,6 +103,13 @@ func (p Policy) Evaluate(ctx context.Context, env Env) []Result {
 // fails). A failed rule's reason describes its nearest candidates: those
 // directly issued by the CA if any, then those failing the fewest checks.
 func EvaluateCheck(ctx context.Context, ck Check, env Env) Result {
+	res := evaluateCheck(ctx, ck, env)
+	// Errors joined by errors.Join carry newlines; a table cell should not.
+	res.Reason = strings.ReplaceAll(res.Reason, "\n", "; ")
+	return res
+}
+
+func evaluateCheck(ctx context.Context, ck Check, env Env) Result {
 	res := Result{Rule: ck.Name, CertificateID: ck.CertificateID, OperatingSystem: ck.OperatingSystem, Evaluated: true}
 	if len(ck.Problems) > 0 {
 		res.Reason = "invalid rule in config: " + ck.Problems.Error()

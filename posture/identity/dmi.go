@@ -26,7 +26,7 @@ func linuxSerial(ctx context.Context, attrPath, tablePath string) (string, error
 	b, err := os.ReadFile(tablePath)
 	if err != nil {
 		errs = append(errs, describeReadErr(tablePath, err))
-		return "", fmt.Errorf("%w: %w", ErrNoSerial, errors.Join(errs...))
+		return "", fmt.Errorf("%w: %w; %w", ErrNoSerial, errs[0], errs[1])
 	}
 	s, err := ParseSMBIOS(b)
 	if err != nil {
