@@ -79,6 +79,9 @@ func trimPrefix(dir string) string {
 // cert9.db named directly). Rows that cannot be read become ItemErrors; the
 // other rows are still returned.
 func (r *Reader) Read(ctx context.Context, src stores.Source) stores.Result {
+	if strings.HasPrefix(src.Path, "dbm:") { // the caller asked for the legacy format itself
+		return stores.Result{Errors: []error{&stores.ItemError{Store: stores.KindNSSDB, Path: src.Path, Err: ErrLegacyDBM}}}
+	}
 	dir := trimPrefix(src.Path)
 	if fi, err := os.Stat(dir); err == nil && fi.Mode().IsRegular() && filepath.Base(dir) == CertDBName {
 		dir = filepath.Dir(dir)
