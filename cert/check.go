@@ -55,15 +55,17 @@ func isNilPointer(v any) bool {
 	return rv.Kind() == reflect.Pointer && rv.IsNil()
 }
 
-// selfSigned reports whether c's own key verifies its signature. Unlike
-// IssuedBy it accepts SHA-1 signatures: whether an old certificate signed
-// itself is a fact about it, not a trust decision. (MD5 is never verified.)
-func selfSigned(c *x509.Certificate) bool {
+// selfSigned reports whether c is self-issued and its own key verifies its
+// signature. Unlike IssuedBy it accepts SHA-1 signatures: whether an old
+// certificate signed itself is a fact about it, not a trust decision. (MD5 is
+// never verified.) subject and issuer are c's names as NewInfo prints them.
+func selfSigned(c *x509.Certificate, subject, issuer string) bool {
 	// Only a self-issued certificate (issuer = subject, RFC 5280 §3.2; as
 	// OpenSSL and osquery also require) can be self-signed. Checking the
 	// names first spares every leaf a public-key operation, which otherwise
-	// dominates reading a store of thousands of certificates.
-	if !bytes.Equal(c.RawIssuer, c.RawSubject) && c.Issuer.String() != c.Subject.String() {
+	// dominates reading a store of thousands of certificates. The printed
+	// names also equate the same text in different string types.
+	if !bytes.Equal(c.RawIssuer, c.RawSubject) && issuer != subject {
 		return false
 	}
 	return c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature) == nil

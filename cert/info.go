@@ -95,8 +95,8 @@ func NewInfo(c *x509.Certificate) Info {
 		SubjectKeyID:       strings.ToUpper(hex.EncodeToString(c.SubjectKeyId)),
 		AuthorityKeyID:     strings.ToUpper(hex.EncodeToString(c.AuthorityKeyId)),
 		IsCA:               c.BasicConstraintsValid && c.IsCA,
-		SelfSigned:         selfSigned(c),
 	}
+	info.SelfSigned = selfSigned(c, info.Subject, info.Issuer)
 	info.KeyAlgorithm, info.KeyStrength = keyFacts(c)
 	for _, ip := range c.IPAddresses {
 		info.IPAddresses = append(info.IPAddresses, ip.String())
