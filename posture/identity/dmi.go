@@ -7,26 +7,28 @@ import (
 	"os"
 )
 
-// linuxSerial (portable so it is tested everywhere) tries the kernel's decoded attribute, then the raw table.
+// linuxSerial tries the kernel's decoded attribute, then the raw SMBIOS
+// table. It is portable so that it is tested on every OS.
 func linuxSerial(ctx context.Context, attrPath, tablePath string) (string, error) {
-	var errs []error
-	if b, err := os.ReadFile(attrPath); err == nil {
+	b, attrErr := os.ReadFile(attrPath)
+	if attrErr == nil {
 		s, err := CleanSerial(string(b))
-		if err == nil {
-			return s, nil
+		if err != nil {
+			// The raw table holds the same field; reading it cannot do better.
+			return "", fmt.Errorf("%s: %w", attrPath, err)
 		}
-		// The raw table holds the same field; reading it cannot do better.
-		return "", fmt.Errorf("%s: %w", attrPath, err)
-	} else {
-		errs = append(errs, describeReadErr(attrPath, err))
+		return s, nil
 	}
 	if err := ctx.Err(); err != nil {
 		return "", fmt.Errorf("%w: %w", ErrNoSerial, err)
 	}
-	b, err := os.ReadFile(tablePath)
-	if err != nil {
-		errs = append(errs, describeReadErr(tablePath, err))
-		return "", fmt.Errorf("%w: %w; %w", ErrNoSerial, errs[0], errs[1])
+	b, tableErr := os.ReadFile(tablePath)
+	if tableErr != nil {
+		if errors.Is(attrErr, os.ErrNotExist) && errors.Is(tableErr, os.ErrNotExist) {
+			return "", fmt.Errorf("%w: neither %s nor %s exists (no DMI on this machine; a VM or container?)",
+				ErrNoSerial, attrPath, tablePath)
+		}
+		return "", fmt.Errorf("%w: %w; %w", ErrNoSerial, describeReadErr(attrPath, attrErr), describeReadErr(tablePath, tableErr))
 	}
 	s, err := ParseSMBIOS(b)
 	if err != nil {
@@ -40,7 +42,7 @@ func describeReadErr(path string, err error) error {
 	case errors.Is(err, os.ErrPermission):
 		return fmt.Errorf("%s is readable by root only (run osqueryd as root): %w", path, err)
 	case errors.Is(err, os.ErrNotExist):
-		return fmt.Errorf("%s does not exist (no DMI on this machine, VM or container)", path)
+		return fmt.Errorf("%s does not exist", path)
 	}
 	return fmt.Errorf("reading %s: %w", path, err)
 }

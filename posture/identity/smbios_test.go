@@ -151,7 +151,7 @@ func TestLinuxSerialSources(t *testing.T) {
 
 	_, err := readLinux(t, attr, tbl)
 	assert.ErrorIs(t, err, ErrNoSerial)
-	assert.ErrorContains(t, err, "does not exist")
+	assert.ErrorContains(t, err, "neither "+attr+" nor "+tbl+" exists")
 
 	require.NoError(t, os.WriteFile(tbl, table(bios(), system(3, "QEMU", "Standard PC", "QM-42"), endOfTable()), 0o600))
 	got, err := readLinux(t, attr, tbl)
@@ -166,6 +166,19 @@ func TestLinuxSerialSources(t *testing.T) {
 	require.NoError(t, os.WriteFile(attr, []byte("To Be Filled By O.E.M.\n"), 0o600))
 	_, err = readLinux(t, attr, tbl)
 	assert.ErrorContains(t, err, "placeholder")
+
+	// Permission denied on both (non-root on a stock kernel) says so.
+	if os.Getuid() != 0 && os.PathSeparator == '/' {
+		require.NoError(t, os.Chmod(attr, 0))
+		require.NoError(t, os.Chmod(tbl, 0))
+		_, err = readLinux(t, attr, tbl)
+		assert.ErrorContains(t, err, "readable by root only")
+		require.NoError(t, os.Chmod(tbl, 0o600))
+	}
+	require.NoError(t, os.Remove(attr))
+	require.NoError(t, os.WriteFile(tbl, []byte{1, 2}, 0o600))
+	_, err = readLinux(t, attr, tbl)
+	assert.ErrorContains(t, err, tbl+": "+ErrNoSerial.Error())
 }
 
 func TestDeviceSerialCachesSuccessOnly(t *testing.T) {
