@@ -13,7 +13,9 @@
 //
 // The key database has no password record, so NSS treats it as not yet
 // initialised ("Database needs user init") and does not check the
-// integrity MACs it would keep for trust values; certutil reads it as is.
+// integrity MACs it would keep for trust values; certutil -L reads it as is.
+// Commands that log in to the token (certutil -K, pk12util) ask for the
+// database to be initialised first (certutil -N) and fail without it.
 package nsswrite
 
 import (
