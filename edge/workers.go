@@ -75,7 +75,9 @@ func (ci *connInfo) workersView() TLSClientAuth {
 
 // TLSClientAuthFrom returns the client-certificate view of the connection a
 // request arrived on, for handlers behind Middleware (or the proxy). ok is
-// false outside Middleware or on a plain-HTTP connection.
+// false outside Middleware. Without a client certificate (or without TLS)
+// the view is Workers' placeholder: certPresented "0", certVerified "NONE",
+// certRevoked "0", every other string empty.
 func TLSClientAuthFrom(ctx context.Context) (TLSClientAuth, bool) {
 	if st, _ := ctx.Value(connKey{}).(*connState); st != nil {
 		if ci := st.loaded(); ci != nil {
