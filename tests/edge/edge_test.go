@@ -371,9 +371,13 @@ func TestLegacyForwardingPerHostname(t *testing.T) {
 	origin := newEcho(t)
 	settings := f.write(t, "settings.json", []byte(`{"settings":[{"hostname":"app.example.com","china_network":false,"client_certificate_forwarding":true},{"hostname":"other.example.com","client_certificate_forwarding":false}]}`))
 	sha := cert.NewInfo(f.leaf.Cert).SHA256
-	for _, mode := range []string{"first-request", "every-request"} {
-		t.Run(mode, func(t *testing.T) {
-			p := startEdge(t, f, origin.URL, "--client-ca", f.rootPEM, "--legacy-forwarding", mode, "--hostname-settings", settings)
+	for _, mode := range []string{"", "first-request", "every-request"} {
+		t.Run("mode "+mode, func(t *testing.T) {
+			args := []string{"--client-ca", f.rootPEM, "--hostname-settings", settings}
+			if mode != "" {
+				args = append(args, "--legacy-forwarding", mode)
+			}
+			p := startEdge(t, f, origin.URL, args...)
 			port := p.addr[strings.LastIndexByte(p.addr, ':')+1:]
 			n := origin.count()
 			// Two requests on one connection (curl reuses it), then a host without forwarding.
@@ -390,7 +394,7 @@ func TestLegacyForwardingPerHostname(t *testing.T) {
 			der, err := base64.StdEncoding.DecodeString(reqs[0].Header.Get("Cf-Client-Cert-Der-Base64"))
 			require.NoError(t, err)
 			assert.Equal(t, f.leaf.Cert.Raw, der)
-			if mode == "first-request" {
+			if mode != "every-request" { // first-request, also the default with a settings file
 				assert.Empty(t, reqs[1].Header.Values("Cf-Client-Cert-Sha256"))
 			} else {
 				assert.Equal(t, []string{sha}, reqs[1].Header.Values("Cf-Client-Cert-Sha256"))

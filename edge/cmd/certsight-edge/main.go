@@ -79,8 +79,8 @@ func newFlags(o *options, stderr io.Writer) *pflag.FlagSet {
 	fs.StringArrayVar(&o.crls, "crl", nil, "CRL file, PEM or DER; repeatable; reloaded when it changes")
 	fs.StringVar(&o.origin, "origin", "", "origin URL, e.g. http://127.0.0.1:8080")
 	fs.StringVar(&o.rulesFile, "rules", "", "Cloudflare ruleset JSON for request header transforms (default: the four RFC 9440 rules)")
-	fs.StringVar(&o.legacy, "legacy-forwarding", "off", "Cf-Client-Cert-Der-Base64/-Sha256: off, first-request or every-request")
-	fs.StringVar(&o.hostnameSettings, "hostname-settings", "", `hostnames with legacy forwarding, {"settings":[{"hostname":"…","client_certificate_forwarding":true}]} (default: all)`)
+	fs.StringVar(&o.legacy, "legacy-forwarding", "off", "Cf-Client-Cert-Der-Base64/-Sha256: off, first-request or every-request (first-request when --hostname-settings is given)")
+	fs.StringVar(&o.hostnameSettings, "hostname-settings", "", `switches legacy forwarding on per hostname: {"settings":[{"hostname":"…","client_certificate_forwarding":true}]}`)
 	fs.StringVar(&o.tlsMin, "tls-min-version", "1.2", "lowest TLS version: 1.2 or 1.3")
 	fs.BoolVar(&o.managedTransform, "managed-transform", false, `also add one cf-cert-* header per field ("Add TLS client auth headers")`)
 	fs.BoolVar(&o.workersHeaders, "workers-headers", false, "also add the nine X-CERT-* headers of Cloudflare's Workers mTLS example")
@@ -153,6 +153,11 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 		if err := applyConfig(fs, p); err != nil {
 			return err
 		}
+	}
+	// The settings file switches legacy forwarding on for its hostnames; the
+	// mode then defaults to Cloudflare's, the first request of a connection.
+	if o.hostnameSettings != "" && !fs.Changed("legacy-forwarding") {
+		o.legacy = "first-request"
 	}
 	var handler slog.Handler = slog.NewJSONHandler(stderr, nil)
 	if o.logFormat == "text" {
