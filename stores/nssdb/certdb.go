@@ -254,6 +254,35 @@ func derElement(b []byte) (el, content []byte, ok bool) {
 	return b[:hdr+n], b[hdr : hdr+n], true
 }
 
+// buildEntry fills e from one row. A panic in a parser becomes the row's
+// error: one bad certificate must not take the process down.
+func buildEntry(e *stores.Entry, row certRow, src stores.Source, trust *trustTable, keyIDs map[string]bool) (skip bool, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			skip, err = false, fmt.Errorf("internal error decoding row: %v", p)
+		}
+	}()
+	d, skip, err := decodeCertRow(row)
+	if err != nil || skip {
+		return skip, err
+	}
+	*e = stores.NewEntry(d.cert, stores.KindNSSDB, src.Location, src.Path)
+	e.Label = d.label
+	e.Username = src.Username
+	e.SID = src.SID
+	hasKey := len(d.ckaID) > 0 && keyIDs[string(d.ckaID)]
+	if hasKey {
+		e.Key = stores.KeyPresent
+		e.KeyNote = keyNote
+	}
+	var obj *trustObject
+	if o, ok := trust.objs[d.key]; ok {
+		obj = &o
+	}
+	e.Trust = trustString(obj, hasKey)
+	return false, nil
+}
+
 // keyNote explains KeyPresent for NSS entries.
 const keyNote = "private key in " + KeyDBName + " (linked by CKA_ID; encrypted, not read)"
 
@@ -274,26 +303,7 @@ func (r *Reader) buildEntries(ctx context.Context, src stores.Source, rows []cer
 	for range workers {
 		wg.Go(func() {
 			for i := range next {
-				d, skip, err := decodeCertRow(rows[i])
-				if err != nil || skip {
-					errs[i], skips[i] = err, skip
-					continue
-				}
-				e := &entries[i]
-				*e = stores.NewEntry(d.cert, stores.KindNSSDB, src.Location, src.Path)
-				e.Label = d.label
-				e.Username = src.Username
-				e.SID = src.SID
-				hasKey := len(d.ckaID) > 0 && keyIDs[string(d.ckaID)]
-				if hasKey {
-					e.Key = stores.KeyPresent
-					e.KeyNote = keyNote
-				}
-				var obj *trustObject
-				if o, ok := trust.objs[d.key]; ok {
-					obj = &o
-				}
-				e.Trust = trustString(obj, hasKey)
+				skips[i], errs[i] = buildEntry(&entries[i], rows[i], src, trust, keyIDs)
 			}
 		})
 	}
