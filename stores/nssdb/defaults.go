@@ -16,12 +16,22 @@ import (
 // Defaults returns the NSS databases of this machine that exist: the
 // system database /etc/pki/nssdb (Linux) and, for each user, ~/.pki/nssdb
 // (Chrome/Chromium and NSS tools) and the Firefox and Thunderbird profiles.
+// With WithRoot, those of the file system mounted there.
 func (r *Reader) Defaults(ctx context.Context) []stores.Source {
-	homes, err := userHomes(runtime.GOOS)
+	homes, err := userHomes(runtime.GOOS, r.root)
 	if err != nil {
 		r.log.Debug("listing user home directories", "err", err)
 	}
-	return defaultSources(ctx, systemDirs(runtime.GOOS), homes, userPatterns(runtime.GOOS))
+	return defaultSources(ctx, rootedAll(r.root, systemDirs(runtime.GOOS)), homes, userPatterns(runtime.GOOS))
+}
+
+// rootedAll returns paths under root (stores.Rooted).
+func rootedAll(root string, paths []string) []string {
+	out := make([]string, len(paths))
+	for i, p := range paths {
+		out[i] = stores.Rooted(root, p)
+	}
+	return out
 }
 
 // home is one user's home directory.
@@ -100,24 +110,36 @@ func escapeGlob(p string) string {
 	return strings.NewReplacer(`\`, `\\`, "*", `\*`, "?", `\?`, "[", `\[`).Replace(p)
 }
 
-// userHomes lists the users' home directories of goos.
-func userHomes(goos string) ([]home, error) {
+// userHomes lists the users' home directories of goos, of the file system
+// mounted at root ("" for this machine's): the folders under /Users (macOS)
+// or \Users (Windows, without a drive letter under a root), or the homes in
+// /etc/passwd (others), each taken under root.
+func userHomes(goos, root string) ([]home, error) {
 	switch goos {
 	case "darwin":
-		return homesUnder("/Users", "Shared")
+		return homesUnder(stores.Rooted(root, "/Users"), "Shared")
 	case "windows":
-		drive := os.Getenv("SystemDrive")
-		if drive == "" {
-			drive = "C:"
+		users := stores.Rooted(root, "/Users")
+		if root == "" {
+			drive := os.Getenv("SystemDrive")
+			if drive == "" {
+				drive = "C:"
+			}
+			users = drive + `\Users`
 		}
-		return homesUnder(drive+`\Users`, "Public", "Default", "Default User", "All Users")
+		return homesUnder(users, "Public", "Default", "Default User", "All Users")
 	}
-	f, err := os.Open("/etc/passwd")
+	passwd := stores.Rooted(root, "/etc/passwd")
+	f, err := os.Open(passwd)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	return parsePasswd(f), nil
+	homes := parsePasswd(f)
+	for i := range homes {
+		homes[i].dir = stores.Rooted(root, homes[i].dir)
+	}
+	return homes, nil
 }
 
 // homesUnder lists the directories under root, named after their users.

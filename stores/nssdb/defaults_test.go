@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -81,4 +82,93 @@ func TestDefaultsExistAndRead(t *testing.T) {
 			assert.NotEmpty(t, src.Username, src.Path)
 		}
 	}
+}
+
+// userHomes under a root reads the root's own user list and returns the
+// homes under it, for each OS layout.
+func TestUserHomesUnderRoot(t *testing.T) {
+	mkdirs := func(t *testing.T, root string, dirs ...string) {
+		for _, d := range dirs {
+			require.NoError(t, os.MkdirAll(filepath.Join(root, filepath.FromSlash(d)), 0o755))
+		}
+	}
+	passwd := "root:x:0:0:root:/root:/bin/bash\nalice:x:1000:1000::/home/alice:/bin/bash\n" +
+		"nobody:x:65534:65534::/nonexistent:/usr/sbin/nologin\nevil:x:1001:1001::/../../outside:/bin/sh\n"
+	tests := []struct {
+		name  string
+		goos  string
+		setup func(t *testing.T, root string)
+		want  func(root string) []home
+	}{
+		{"linux passwd of the root", "linux", func(t *testing.T, root string) {
+			mkdirs(t, root, "etc")
+			require.NoError(t, os.WriteFile(filepath.Join(root, "etc", "passwd"), []byte(passwd), 0o600))
+		}, func(root string) []home {
+			return []home{
+				{"root", filepath.Join(root, "root")},
+				{"alice", filepath.Join(root, "home", "alice")},
+				{"evil", filepath.Join(root, "outside")}, // ".." stays inside the root
+			}
+		}},
+		{"darwin Users of the root", "darwin", func(t *testing.T, root string) {
+			mkdirs(t, root, "Users/alice", "Users/Shared", "Users/.localized")
+		}, func(root string) []home {
+			return []home{{"alice", filepath.Join(root, "Users", "alice")}}
+		}},
+		{"windows Users of the root", "windows", func(t *testing.T, root string) {
+			mkdirs(t, root, "Users/alice", "Users/Public", "Users/Default", "Users/bob")
+		}, func(root string) []home {
+			return []home{{"alice", filepath.Join(root, "Users", "alice")}, {"bob", filepath.Join(root, "Users", "bob")}}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := t.TempDir()
+			tt.setup(t, root)
+			got, err := userHomes(tt.goos, root)
+			require.NoError(t, err)
+			assert.Equal(t, tt.want(root), got)
+		})
+	}
+
+	t.Run("root without a user list", func(t *testing.T) {
+		_, err := userHomes("linux", t.TempDir())
+		require.Error(t, err)
+		assert.ErrorIs(t, err, os.ErrNotExist)
+	})
+}
+
+// Defaults with WithRoot finds the system and user databases of the mounted
+// file system, under their real paths on this machine, and none of the host's.
+func TestDefaultsWithRoot(t *testing.T) {
+	root := t.TempDir()
+	mkdb := func(parts ...string) string {
+		d := filepath.Join(append([]string{root}, parts...)...)
+		require.NoError(t, os.MkdirAll(d, 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(d, CertDBName), nil, 0o600))
+		return d
+	}
+	var want []stores.Source
+	switch runtime.GOOS {
+	case "linux":
+		require.NoError(t, os.MkdirAll(filepath.Join(root, "etc"), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(root, "etc", "passwd"),
+			[]byte("alice:x:1000:1000::/home/alice:/bin/bash\n"), 0o600))
+		want = []stores.Source{
+			{Path: mkdb("etc", "pki", "nssdb"), Location: stores.LocationSystem},
+			{Path: mkdb("home", "alice", ".pki", "nssdb"), Location: stores.LocationUser, Username: "alice"},
+		}
+	case "darwin":
+		want = []stores.Source{{Path: mkdb("Users", "alice", "Library", "Application Support", "Firefox", "Profiles", "x.default"),
+			Location: stores.LocationUser, Username: "alice"}}
+	case "windows":
+		want = []stores.Source{{Path: mkdb("Users", "alice", "AppData", "Roaming", "Mozilla", "Firefox", "Profiles", "x.default"),
+			Location: stores.LocationUser, Username: "alice"}}
+	default:
+		t.Skipf("no NSS default layout on %s", runtime.GOOS)
+	}
+	assert.Equal(t, want, New(nil, WithRoot(root)).Defaults(context.Background()))
+
+	// An empty root has no defaults at all (not the host's).
+	assert.Empty(t, New(nil, WithRoot(t.TempDir())).Defaults(context.Background()))
 }

@@ -36,17 +36,32 @@ var ErrLegacyDBM = errors.New("legacy DBM database (cert8.db) is not supported; 
 
 // Reader reads NSS databases. It implements stores.Reader.
 type Reader struct {
-	log *slog.Logger
+	log  *slog.Logger
+	root string // where the file system of Defaults is mounted; "" is /
 }
 
 var _ stores.Reader = (*Reader)(nil)
 
+// Option configures a Reader.
+type Option func(*Reader)
+
+// WithRoot makes Defaults look for the default databases of a file system
+// mounted at dir (a disk image, a container's root file system) instead of
+// this machine's: system paths and the homes listed in dir's /etc/passwd
+// (Linux) or Users folder are taken under dir (see stores.Rooted). Sources
+// keep their real paths on this machine. Read is unaffected.
+func WithRoot(dir string) Option { return func(r *Reader) { r.root = dir } }
+
 // New returns a Reader that logs to logger (nil discards).
-func New(logger *slog.Logger) *Reader {
+func New(logger *slog.Logger, opts ...Option) *Reader {
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &Reader{log: logger.With("store", string(stores.KindNSSDB))}
+	r := &Reader{log: logger.With("store", string(stores.KindNSSDB))}
+	for _, o := range opts {
+		o(r)
+	}
+	return r
 }
 
 // Kind is stores.KindNSSDB.
