@@ -9,6 +9,18 @@ import (
 	"github.com/certsight/certsight/stores"
 )
 
+// System and per-user keychain locations on macOS.
+const (
+	systemKeychain = "/Library/Keychains/System.keychain"
+	usersDir       = "/Users"
+)
+
+// macOSDefaults lists the macOS default keychains of the file system mounted
+// at root ("" for this machine's).
+func macOSDefaults(ctx context.Context, log *slog.Logger, root string) []stores.Source {
+	return findDefaults(ctx, log, stores.Rooted(root, systemKeychain), stores.Rooted(root, usersDir))
+}
+
 // userKeychains are tried in order inside each home; macOS 10.12 and later
 // name the login keychain login.keychain-db, older systems login.keychain.
 var userKeychains = []string{"Library/Keychains/login.keychain-db", "Library/Keychains/login.keychain"}

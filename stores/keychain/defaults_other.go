@@ -10,5 +10,5 @@ import (
 )
 
 // defaultSources is empty off macOS: keychain files there are only read when
-// a path names them.
-func defaultSources(context.Context, *slog.Logger) []stores.Source { return nil }
+// a path names them (also under a root: its layout is taken to be this OS's).
+func defaultSources(context.Context, *slog.Logger, string) []stores.Source { return nil }

@@ -33,17 +33,32 @@ const MaxFileSize = 64 << 20
 
 // Reader reads keychain files. It implements stores.Reader.
 type Reader struct {
-	log *slog.Logger
+	log  *slog.Logger
+	root string // where the file system of Defaults is mounted; "" is /
 }
 
 var _ stores.Reader = (*Reader)(nil)
 
+// Option configures a Reader.
+type Option func(*Reader)
+
+// WithRoot makes Defaults (on macOS) look for the keychains of a file system
+// mounted at dir (a disk image) instead of this machine's: the System
+// keychain and the login keychains of the homes in dir's /Users (see
+// stores.Rooted). Sources keep their real paths on this machine. Read is
+// unaffected.
+func WithRoot(dir string) Option { return func(r *Reader) { r.root = dir } }
+
 // New returns a Reader that logs to logger (nil discards).
-func New(logger *slog.Logger) *Reader {
+func New(logger *slog.Logger, opts ...Option) *Reader {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Reader{log: logger.With("store", string(stores.KindKeychain))}
+	r := &Reader{log: logger.With("store", string(stores.KindKeychain))}
+	for _, o := range opts {
+		o(r)
+	}
+	return r
 }
 
 // Kind returns stores.KindKeychain.
@@ -54,8 +69,9 @@ func Sniff(head []byte) bool { return bytes.HasPrefix(head, []byte(Magic)) }
 
 // Defaults returns the platform's keychains that exist: on macOS the System
 // keychain (system) and each user's login keychain (user); none elsewhere.
+// With WithRoot, those of the file system mounted there.
 func (r *Reader) Defaults(ctx context.Context) []stores.Source {
-	return defaultSources(ctx, r.log)
+	return defaultSources(ctx, r.log, r.root)
 }
 
 // Read reads one keychain file, or every keychain file directly inside a
