@@ -108,6 +108,9 @@ func generateClientCertificates(ctx context.Context, sc Scanner, log *slog.Logge
 			row["path"] = namedPath(res.Entries[i].Path, paths)
 		}
 		rows = append(rows, row)
+		// Drop the parsed certificate as soon as its row exists: with
+		// thousands of certificates the x509 structures dominate memory.
+		res.Entries[i] = stores.Entry{}
 	}
 	return rows
 }
@@ -160,7 +163,7 @@ func storeKinds(qc table.QueryContext) (kinds []stores.Kind, ok bool) {
 
 func clientCertificateRow(e *stores.Entry) map[string]string {
 	i := &e.Info
-	return map[string]string{
+	return map[string]string{ // a literal of 25 keys is allocated at its final size
 		"store":              string(e.Store),
 		"store_location":     string(e.Location),
 		"path":               e.Path,

@@ -61,6 +61,11 @@ func runTests(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "certsight.ext under test: %v\n", err)
 		return 1
 	}
+	defer func() {
+		if bigRoot != "" {
+			os.RemoveAll(bigRoot)
+		}
+	}()
 	return m.Run()
 }
 

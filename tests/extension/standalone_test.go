@@ -49,7 +49,9 @@ func column(rows []map[string]string, name string) []string {
 
 func TestStandaloneSQL(t *testing.T) {
 	f := newFixture(t)
-	q := func(s string) string { return strings.NewReplacer("CERTS", f.certDir, "CADIR", f.caDir, "ROOT", f.root).Replace(s) }
+	q := func(s string) string {
+		return strings.NewReplacer("CERTS", f.certDir, "CADIR", f.caDir, "ROOT", f.root).Replace(s)
+	}
 
 	t.Run("WHERE on columns that are not pushed down, ORDER BY", func(t *testing.T) {
 		rows := queryJSON(t, q(`SELECT common_name, has_private_key FROM client_certificates
