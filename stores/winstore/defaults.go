@@ -1,7 +1,11 @@
 package winstore
 
 import (
+	"context"
+	"log/slog"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/certsight/certsight/stores"
@@ -65,4 +69,36 @@ func userSources(profiles []profile, dirExists, keyExists func(string) bool) []s
 		}
 	}
 	return out
+}
+
+// profileFolderSkip are the folders under \Users that are no person's profile.
+var profileFolderSkip = []string{"Public", "Default", "Default User", "All Users"}
+
+// rootedSources lists the My store folders of the profile folders under
+// root\Users, the user stores of a Windows file system mounted at root. The
+// registry has nothing to say about such a file system, so there are no
+// SIDs, no system store and no registry stores.
+func rootedSources(ctx context.Context, log *slog.Logger, root string) []stores.Source {
+	users := stores.Rooted(root, "/Users")
+	des, err := os.ReadDir(users)
+	if err != nil {
+		log.Debug("listing profile folders", "dir", users, "err", err)
+		return nil
+	}
+	var profiles []profile
+	for _, de := range des {
+		if ctx.Err() != nil {
+			break
+		}
+		if !de.IsDir() || strings.HasPrefix(de.Name(), ".") || slices.Contains(profileFolderSkip, de.Name()) {
+			continue
+		}
+		profiles = append(profiles, profile{Home: filepath.Join(users, de.Name()), Username: de.Name()})
+	}
+	return userSources(profiles, isDir, func(string) bool { return false })
+}
+
+func isDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
 }

@@ -3,7 +3,6 @@ package winstore
 import (
 	"context"
 	"log/slog"
-	"os"
 
 	"golang.org/x/sys/windows"
 	"golang.org/x/sys/windows/registry"
@@ -14,7 +13,10 @@ import (
 // profileListKey lists every user profile on the machine by SID.
 const profileListKey = `SOFTWARE\Microsoft\Windows NT\CurrentVersion\ProfileList`
 
-func defaultSources(ctx context.Context, log *slog.Logger) []stores.Source {
+func defaultSources(ctx context.Context, log *slog.Logger, root string) []stores.Source {
+	if root != "" {
+		return rootedSources(ctx, log, root)
+	}
 	var out []stores.Source
 	if keyExists(registry.LOCAL_MACHINE, SystemMyKey) {
 		out = append(out, stores.Source{Path: `HKLM\` + SystemMyKey, Location: stores.LocationSystem})
@@ -33,11 +35,6 @@ func keyExists(root registry.Key, sub string) bool {
 	}
 	k.Close()
 	return true
-}
-
-func isDir(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && fi.IsDir()
 }
 
 // listProfiles reads ProfileList: each SID's profile folder, and the account

@@ -52,17 +52,34 @@ var ErrNotElement = errors.New("not a serialized certificate store element")
 
 // Reader reads Windows store elements. It implements stores.Reader.
 type Reader struct {
-	log *slog.Logger
+	log  *slog.Logger
+	root string // where the file system of Defaults is mounted; "" is C:\
 }
 
 var _ stores.Reader = (*Reader)(nil)
 
+// Option configures a Reader.
+type Option func(*Reader)
+
+// WithRoot makes Defaults (on Windows) look for the user stores of a file
+// system mounted at dir (a disk image) instead of this machine's: the My
+// store folder of each profile folder in dir's \Users (see stores.Rooted),
+// with the folder name as username and no SID. The registry stores
+// (LocalMachine My, loaded user hives) belong to the running system, not to
+// the image, so they are skipped. Sources keep their real paths on this
+// machine. Read is unaffected.
+func WithRoot(dir string) Option { return func(r *Reader) { r.root = dir } }
+
 // New returns a Reader that logs to logger (nil discards).
-func New(logger *slog.Logger) *Reader {
+func New(logger *slog.Logger, opts ...Option) *Reader {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Reader{log: logger.With("store", string(stores.KindWinstore))}
+	r := &Reader{log: logger.With("store", string(stores.KindWinstore))}
+	for _, o := range opts {
+		o(r)
+	}
+	return r
 }
 
 // Kind returns stores.KindWinstore.
@@ -71,9 +88,10 @@ func (r *Reader) Kind() stores.Kind { return stores.KindWinstore }
 // Defaults returns, on Windows, the LocalMachine My store in the registry
 // (system) and each user's My store (user): the Certificates folder of the
 // profile and, for loaded hives, HKEY_USERS\<SID>\...\My\Certificates. It
-// returns nothing on other systems.
+// returns nothing on other systems. With WithRoot, only the profile folders
+// of the file system mounted there.
 func (r *Reader) Defaults(ctx context.Context) []stores.Source {
-	return defaultSources(ctx, r.log)
+	return defaultSources(ctx, r.log, r.root)
 }
 
 // Sniff reports whether head, the first bytes of a file, is a serialized
