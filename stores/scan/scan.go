@@ -51,19 +51,38 @@ type Scanner struct {
 	isRegistryPath func(path string) bool
 }
 
+// Option configures a Scanner.
+type Option func(*options)
+
+type options struct {
+	root string
+}
+
+// WithRoot makes Defaults and DefaultsAt read the default stores of a file
+// system mounted at dir (a disk image, a container's root file system)
+// instead of this machine's, in this OS's layout: each reader looks for its
+// system stores and its users' homes under dir (see the readers' WithRoot).
+// Entries keep their real paths on this machine (dir/etc/pki/nssdb).
+// Registry stores are skipped. Paths is unaffected. An empty dir is /.
+func WithRoot(dir string) Option { return func(o *options) { o.root = dir } }
+
 // New returns a Scanner with every reader; logger may be nil.
-func New(logger *slog.Logger) *Scanner {
+func New(logger *slog.Logger, opts ...Option) *Scanner {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
+	}
+	var o options
+	for _, opt := range opts {
+		opt(&o)
 	}
 	pem := pemfile.New(logger)
 	return &Scanner{
 		log: logger.With("component", "scan"),
 		pem: pem,
 		readers: []stores.Reader{
-			nssdb.New(logger),
-			keychain.New(logger),
-			winstore.New(logger),
+			nssdb.New(logger, nssdb.WithRoot(o.root)),
+			keychain.New(logger, keychain.WithRoot(o.root)),
+			winstore.New(logger, winstore.WithRoot(o.root)),
 			pem,
 		},
 		sniffers: []sniffer{

@@ -437,3 +437,90 @@ func derOfB(b *testing.B, rel string) []byte {
 	require.NoError(b, err)
 	return c.Raw
 }
+
+// WithRoot: Defaults reads the default stores of a file system mounted at
+// root in this OS's layout, reports their real paths, and reads none of this
+// machine's stores; Paths is not rooted.
+func TestDefaultsWithRoot(t *testing.T) {
+	copyDB := func(t *testing.T, to string) {
+		for _, name := range []string{"cert9.db", "key4.db"} {
+			data, err := os.ReadFile(filepath.Join(nssFixture(t, "basic"), name))
+			require.NoError(t, err)
+			require.NoError(t, os.MkdirAll(to, 0o755))
+			require.NoError(t, os.WriteFile(filepath.Join(to, name), data, 0o600))
+		}
+	}
+	root := t.TempDir()
+	// Every OS's layout at once: each OS must find its own stores only.
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "etc"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(root, "etc", "passwd"), []byte("alice:x:1000:1000::/home/alice:/bin/sh\n"), 0o600))
+	linuxSystem := filepath.Join(root, "etc", "pki", "nssdb")
+	linuxUser := filepath.Join(root, "home", "alice", ".pki", "nssdb")
+	copyDB(t, linuxSystem)
+	copyDB(t, linuxUser)
+	kc := kctest.Keychain{Certs: []kctest.Cert{{DER: derOf(t, "client1.der"), PrintName: "Keychain Client"}}}.Bytes()
+	macUser := filepath.Join(root, "Users", "alice", "Library", "Keychains", "login.keychain-db")
+	require.NoError(t, os.MkdirAll(filepath.Dir(macUser), 0o755))
+	require.NoError(t, os.WriteFile(macUser, kc, 0o600))
+	winUser := filepath.Join(root, "Users", "alice", "AppData", "Roaming", "Microsoft", "SystemCertificates", "My", "Certificates")
+	require.NoError(t, os.MkdirAll(winUser, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(winUser, "thumbprint"), element(derOf(t, "client1.der"), "Win Client"), 0o600))
+
+	type source struct {
+		store    stores.Kind
+		location stores.Location
+		username string
+		path     string
+	}
+	var want []source
+	switch runtime.GOOS {
+	case "linux":
+		want = []source{{stores.KindNSSDB, stores.LocationSystem, "", linuxSystem}, {stores.KindNSSDB, stores.LocationUser, "alice", linuxUser}}
+	case "darwin":
+		want = []source{{stores.KindKeychain, stores.LocationUser, "alice", macUser}}
+	case "windows":
+		want = []source{{stores.KindWinstore, stores.LocationUser, "alice", winUser}}
+	default:
+		t.Skipf("no default stores on %s", runtime.GOOS)
+	}
+	sources := func(res stores.Result) []source {
+		seen := map[source]bool{}
+		var out []source
+		for _, e := range res.Entries {
+			s := source{e.Store, e.Location, e.Username, e.Path}
+			if e.Store == stores.KindWinstore {
+				s.path = filepath.Dir(e.Path) // one entry per element file
+			}
+			if !seen[s] {
+				seen[s] = true
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+
+	s := New(nil, WithRoot(root))
+	res := s.Defaults(context.Background())
+	assert.Empty(t, res.Errors)
+	assert.Equal(t, want, sources(res))
+
+	var users []source
+	for _, w := range want {
+		if w.location == stores.LocationUser {
+			users = append(users, w)
+		}
+	}
+	assert.Equal(t, users, sources(s.DefaultsAt(context.Background(), stores.LocationUser)))
+
+	// A root with nothing in it has no default stores, whatever this machine holds.
+	assert.Empty(t, New(nil, WithRoot(t.TempDir())).Defaults(context.Background()).Entries)
+
+	// Paths are read as given, not under the root.
+	res = s.Paths(context.Background(), []string{linuxUser})
+	assert.Empty(t, res.Errors)
+	assert.NotEmpty(t, res.Entries)
+	for _, e := range res.Entries {
+		assert.Equal(t, linuxUser, e.Path)
+		assert.Equal(t, stores.LocationPath, e.Location)
+	}
+}
