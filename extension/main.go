@@ -40,6 +40,7 @@ type options struct {
 	json     bool
 	csv      bool
 	config   string
+	root     string
 	addCA    string
 	caName   string
 	version  bool
@@ -60,12 +61,15 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.json, "json", false, "standalone: print a JSON array of objects with string values")
 	fs.BoolVar(&o.csv, "csv", false, "standalone: print CSV with a header line")
 	fs.StringVar(&o.config, "config", os.Getenv("CERTSIGHT_CONFIG"), "posture config file (default: the platform's usual place; env CERTSIGHT_CONFIG)")
+	fs.StringVar(&o.root, "root", os.Getenv("CERTSIGHT_ROOT"), "read the default stores of the file system mounted at this directory (a disk image, a container's root) in this OS's layout, "+
+		"instead of this machine's; paths are reported as seen here (DIR/etc/pki/nssdb); registry stores are skipped; "+
+		"WHERE path and --config are not taken under it (env CERTSIGHT_ROOT)")
 	fs.StringVar(&o.addCA, "add-ca", "", "add the CA certificate in this PEM file to the posture config (--config), print the API-shaped response, and exit")
 	fs.StringVar(&o.caName, "name", "", "with --add-ca: the name of the CA entry")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: certsight.ext --socket PATH [--timeout N] [--interval N] [--verbose]\n"+
-			"       certsight.ext [--query SQL] [--json|--csv]\n"+
+			"       certsight.ext [--query SQL] [--json|--csv] [--config FILE] [--root DIR]\n"+
 			"       certsight.ext --add-ca ca.pem [--name NAME] [--config FILE]\n\n")
 		fs.PrintDefaults()
 	}
@@ -75,6 +79,12 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.json && o.csv {
 		return o, fmt.Errorf("--json and --csv exclude each other")
+	}
+	if o.root != "" {
+		// A mistyped root would quietly show no stores at all.
+		if fi, err := os.Stat(o.root); err != nil || !fi.IsDir() {
+			return o, fmt.Errorf("--root %s: not a directory", o.root)
+		}
 	}
 	return o, nil
 }
@@ -178,5 +188,5 @@ func dropTime(groups []string, a slog.Attr) slog.Attr {
 
 // deps are the tables' dependencies in both modes.
 func deps(o options, log *slog.Logger) tables.Deps {
-	return tables.Deps{Scanner: newScanner(log), Logger: log, ConfigPath: o.config}
+	return tables.Deps{Scanner: newScanner(log, o.root), Logger: log, ConfigPath: o.config}
 }

@@ -7,4 +7,8 @@ import (
 	"github.com/certsight/certsight/tables"
 )
 
-func newScanner(log *slog.Logger) tables.Scanner { return scan.New(log) }
+// newScanner reads the default stores of the file system mounted at root
+// ("" for this machine's).
+func newScanner(log *slog.Logger, root string) tables.Scanner {
+	return scan.New(log, scan.WithRoot(root))
+}
