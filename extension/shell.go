@@ -164,7 +164,9 @@ func (s *shell) interactive(in io.Reader) int {
 			}
 		}
 		pending.Reset()
-		pending.WriteString(rest)
+		if strings.TrimSpace(stripComments(rest)) != "" {
+			pending.WriteString(rest)
+		}
 	}
 }
 
