@@ -10,5 +10,5 @@ import (
 // newScanner reads the default stores of the file system mounted at root
 // ("" for this machine's).
 func newScanner(log *slog.Logger, root string) tables.Scanner {
-	return scan.New(log, scan.WithRoot(""))
+	return scan.New(log, scan.WithRoot(root))
 }
