@@ -5,7 +5,9 @@
 // serves them until osquery asks it to shut down or stops answering pings.
 // Started without --socket it is a standalone shell: the same tables as
 // virtual tables of an embedded SQLite (`--query "SQL"`, `--json`, `--csv`, or
-// an interactive prompt).
+// an interactive prompt). In both modes --root DIR reads the default stores of
+// a file system mounted at DIR (a disk image, a container's root) instead of
+// this machine's; the posture config is still this machine's (--config).
 package main
 
 import (
@@ -162,7 +164,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			log.Warn("ignoring unknown flag", "flag", f)
 		}
 		if err := serveOsquery(ctx, o, log); err != nil {
-			log.Error("extension stopped", "err", err)
+			log.Error("extension stopped", "err", err.Error()) // one line: osquery-go's errors carry stacks
 			return 1
 		}
 		return 0
