@@ -223,3 +223,42 @@ func startEdgeHandler(t *testing.T, p *pki, e *Edge, h http.Handler) (string, *h
 	t.Cleanup(tr.CloseIdleConnections)
 	return "https://" + ln.Addr().String(), &http.Client{Transport: tr}
 }
+
+func TestRequireModeRefusesOnlyMissingCertificates(t *testing.T) {
+	p := newPKI(t)
+	h, got := recorder()
+	u, c := startEdge(t, p, Config{}, Require, h, false)
+	stranger, err := testpki.SelfSigned("stranger")
+	require.NoError(t, err)
+	tr := c.Transport.(*http.Transport).Clone()
+	tr.TLSClientConfig.Certificates = []tls.Certificate{{Certificate: [][]byte{stranger.Cert.Raw}, PrivateKey: stranger.Key}}
+	get(t, &http.Client{Transport: tr}, u, nil)
+	all := got()
+	require.Len(t, all, 1)
+	assert.Equal(t, "FAILED:self signed certificate", all[0].View.CertVerified, "reported, not refused")
+	assert.Empty(t, all[0].Header.Values("Client-Cert"))
+	bare := c.Transport.(*http.Transport).Clone() // a fresh pool: no connection to reuse
+	bare.TLSClientConfig.Certificates = nil
+	_, err = (&http.Client{Transport: bare}).Get(u)
+	require.Error(t, err, "no certificate, no handshake")
+}
+
+func TestVerifyModesNeedTrustAnchors(t *testing.T) {
+	e, err := New(Config{})
+	require.NoError(t, err)
+	for _, m := range []ClientAuth{VerifyIfGiven, RequireAndVerify} {
+		_, err := e.TLSConfig(&tls.Config{}, m)
+		assert.Error(t, err, m.String())
+	}
+	for _, m := range []ClientAuth{Request, Require} {
+		_, err := e.TLSConfig(&tls.Config{}, m)
+		assert.NoError(t, err, m.String())
+	}
+	for _, s := range []string{"request", "require", "verify-if-given", "require-and-verify"} {
+		m, err := ParseClientAuth(s)
+		require.NoError(t, err)
+		assert.Equal(t, s, m.String())
+	}
+	_, err = ParseClientAuth("optional")
+	assert.Error(t, err)
+}
