@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"syscall"
@@ -87,6 +88,12 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		if fi, err := os.Stat(o.root); err != nil || !fi.IsDir() {
 			return o, fmt.Errorf("--root %s: not a directory", o.root)
 		}
+		// Reported paths are absolute whatever the working directory.
+		abs, err := filepath.Abs(o.root)
+		if err != nil {
+			return o, fmt.Errorf("--root %s: %w", o.root, err)
+		}
+		o.root = abs
 	}
 	return o, nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -22,6 +23,7 @@ func TestRootFlag(t *testing.T) {
 		{"flag", []string{"--root", dir}, "", dir, ""},
 		{"env", nil, dir, dir, ""},
 		{"flag beats env", []string{"--root=" + dir}, filepath.Join(dir, "other"), dir, ""},
+		{"relative made absolute", []string{"--root", "."}, "", cwd(t), ""},
 		{"missing directory", []string{"--root", filepath.Join(dir, "missing")}, "", "", "not a directory"},
 		{"a file", []string{"--root", "root_test.go"}, "", "", "not a directory"},
 	}
@@ -38,4 +40,10 @@ func TestRootFlag(t *testing.T) {
 			assert.Equal(t, tt.want, o.root)
 		})
 	}
+}
+
+func cwd(t *testing.T) string {
+	wd, err := os.Getwd()
+	require.NoError(t, err)
+	return wd
 }
