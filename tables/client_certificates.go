@@ -115,18 +115,22 @@ func generateClientCertificates(ctx context.Context, sc Scanner, log *slog.Logge
 	return rows
 }
 
-// namedPath returns the path as the query named it: the entry's own path
-// when a pattern names it, else its nearest directory that a pattern names.
-// SQLite re-applies `path = '/dir'` to every row, so a certificate read from
-// a file inside /dir must report /dir or the query would drop it.
+// namedPath returns the path as the query named it, so that SQLite's
+// re-check of `path = …` keeps the row: the pattern itself when it names the
+// entry's store (also as "sql:DIR" or DIR/cert9.db for an NSS database),
+// else the nearest directory of the entry that a pattern names or matches
+// (a certificate read from a file inside a named directory reports that
+// directory), else the entry's own path.
 func namedPath(entryPath string, patterns []string) string {
 	clean := filepath.Clean(entryPath)
+	for _, pat := range patterns {
+		if namesStore(pat, clean) {
+			return pat
+		}
+	}
 	for p := clean; ; {
 		for _, pat := range patterns {
 			if filepath.Clean(pat) == p {
-				if p == clean {
-					return entryPath
-				}
 				return pat // as the query spelled it, so `path = '/dir/'` keeps the row
 			}
 			if ok, err := filepath.Match(pat, p); err == nil && ok {
@@ -142,6 +146,20 @@ func namedPath(entryPath string, patterns []string) string {
 		}
 		p = parent
 	}
+}
+
+// namesStore reports whether pattern names the store at path: the path
+// itself, an NSS "sql:"/"dbm:" form of it, or its cert9.db / cert8.db file.
+func namesStore(pattern, path string) bool {
+	for _, prefix := range []string{"sql:", "dbm:"} {
+		pattern = strings.TrimPrefix(pattern, prefix)
+	}
+	p := filepath.Clean(pattern)
+	if p == path {
+		return true
+	}
+	base := filepath.Base(p)
+	return (base == "cert9.db" || base == "cert8.db") && filepath.Dir(p) == path
 }
 
 // storeKinds returns the kinds named by `store =` constraints; ok is false

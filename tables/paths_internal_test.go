@@ -21,6 +21,9 @@ func TestNamedPath(t *testing.T) {
 		{"an NSS database directory is its own path", "/home/bob/.pki/nssdb", []string{"/home/*/.pki/nssdb"}, "/home/bob/.pki/nssdb"},
 		{"the nearest named ancestor wins", "/x/y/a.pem", []string{"/x", "/x/y"}, "/x/y"},
 		{"nothing named keeps the entry path", "/elsewhere/a.pem", []string{"/x"}, "/elsewhere/a.pem"},
+		{"a file named with redundant separators keeps the query's spelling", "/x/a.pem", []string{"/x//a.pem"}, "/x//a.pem"},
+		{"an NSS database named sql:DIR", "/etc/pki/nssdb", []string{"sql:/etc/pki/nssdb"}, "sql:/etc/pki/nssdb"},
+		{"an NSS database named by its cert9.db", "/etc/pki/nssdb", []string{"/etc/pki/nssdb/cert9.db"}, "/etc/pki/nssdb/cert9.db"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			assert.Equal(t, tc.want, namedPath(tc.entry, tc.patterns))

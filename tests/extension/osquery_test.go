@@ -214,12 +214,16 @@ func TestOsqueryReadsNSSDatabase(t *testing.T) {
 	ext := extensionClient(t, sock, m.uuid)
 
 	for _, c := range []struct {
-		name string
-		cons map[string][]op
+		name     string
+		cons     map[string][]op
+		wantPath string
 	}{
-		{"path EQUALS the database directory", map[string][]op{"path": {{opEquals, db}}}},
+		{"path EQUALS the database directory", map[string][]op{"path": {{opEquals, db}}}, db},
 		{"path LIKE matching the directory, store = nssdb", map[string][]op{
-			"path": {{opLike, filepath.Join(f.root, "%ssdb")}}, "store": {{opEquals, "nssdb"}}}},
+			"path": {{opLike, filepath.Join(f.root, "%ssdb")}}, "store": {{opEquals, "nssdb"}}}, db},
+		{"path EQUALS its cert9.db file", map[string][]op{"path": {{opEquals, filepath.Join(db, "cert9.db")}}},
+			filepath.Join(db, "cert9.db")},
+		{"path EQUALS sql:DIR, as NSS tools name it", map[string][]op{"path": {{opEquals, "sql:" + db}}}, "sql:" + db},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			resp, err := ext.Call(context.Background(), "table", "client_certificates", gen.ExtensionPluginRequest{
@@ -235,7 +239,7 @@ func TestOsqueryReadsNSSDatabase(t *testing.T) {
 			require.NotNil(t, alice)
 			require.NotNil(t, ca)
 			assert.Equal(t, "nssdb", alice["store"])
-			assert.Equal(t, db, alice["path"])
+			assert.Equal(t, c.wantPath, alice["path"], "the path as the query named it, so SQLite keeps the row")
 			assert.Equal(t, "1", alice["has_private_key"], "key linked by CKA_ID")
 			assert.Equal(t, "u,u,u", alice["trust"])
 			assert.Equal(t, "clientAuth,emailProtection", alice["extended_key_usage"])
