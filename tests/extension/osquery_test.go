@@ -12,6 +12,8 @@ import (
 	gen "github.com/osquery/osquery-go/gen/osquery"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/certsight/certsight/tables"
 )
 
 // The registration osquery must receive for client_certificates: exact
@@ -53,6 +55,14 @@ func TestOsqueryDrivesExtension(t *testing.T) {
 	require.Len(t, routes, len(wantRoutes))
 	for i, w := range wantRoutes {
 		assert.Equal(t, map[string]string{"id": "column", "name": w[0], "type": w[1], "op": w[2]}, routes[i], "column %d", i)
+	}
+
+	// Every table of tables.All is registered, with the routes its plugin
+	// declares (the posture tables included).
+	all := tables.All(tables.Deps{})
+	assert.Len(t, reg.Registry["table"], len(all))
+	for _, tb := range all {
+		assert.Equal(t, gen.ExtensionPluginResponse(tb.Plugin().Routes()), reg.Registry["table"][tb.Name], tb.Name)
 	}
 
 	ext := extensionClient(t, sock, m.uuid)
