@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/certsight/certsight/edge/rules"
 )
@@ -41,6 +42,7 @@ type Edge struct {
 	legacy      LegacyMode
 	legacyHosts map[string]struct{} // nil: all
 	san         *sanitizer
+	envs        sync.Pool // of *env
 }
 
 // New builds an Edge from cfg.
@@ -128,14 +130,22 @@ func (e *Edge) requestInfo(r *http.Request) (*connInfo, *http.Request) {
 // apply sanitizes h and sets the managed headers for request r.
 func (e *Edge) apply(h http.Header, r *http.Request, ci *connInfo) {
 	e.san.strip(h)
-	en := env{ci: ci, host: hostOnly(r.Host), method: r.Method, path: r.URL.Path}
-	for _, rs := range e.rulesets {
-		rs.Apply(h, &en)
+	// The env goes to the rules as an interface, which would put it on the
+	// heap for every request; a pool keeps it off.
+	en, _ := e.envs.Get().(*env)
+	if en == nil {
+		en = new(env)
 	}
+	*en = env{ci: ci, host: hostOnly(r.Host), method: r.Method, path: r.URL.Path}
+	for _, rs := range e.rulesets {
+		rs.Apply(h, en)
+	}
+	*en = env{}
+	e.envs.Put(en)
 	if e.workers {
 		SetWorkersHeaders(h, ci.view)
 	}
-	if e.legacy != LegacyOff && ci.legacyDER != "" && e.legacyHost(en.host) {
+	if e.legacy != LegacyOff && ci.legacyDER != "" && e.legacyHost(hostOnly(r.Host)) {
 		send := e.legacy == LegacyEveryRequest
 		if !send {
 			if st, _ := r.Context().Value(connKey{}).(*connState); st != nil {
