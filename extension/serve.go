@@ -59,7 +59,7 @@ func serveOsquery(ctx context.Context, o options, log *slog.Logger) error {
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Start() }()
-	log.Debug("serving", "socket", o.socket, "tables", names)
+	log.Debug("registering", "socket", o.socket, "tables", names)
 
 	// Our own watch instead of srv.Run: a manager that stops answering is a
 	// normal end (osquery exited or restarted), not an error.
