@@ -8,6 +8,11 @@
 // an interactive prompt). In both modes --root DIR reads the default stores of
 // a file system mounted at DIR (a disk image, a container's root) instead of
 // this machine's; the posture config is still this machine's (--config).
+//
+// Certificates with a negative serial number are invalid but real (Windows
+// and .NET have issued them); an inventory must list them, so the binary
+// lets crypto/x509 parse them. The edge proxy does not.
+//go:debug x509negativeserial=1
 package main
 
 import (
