@@ -12,6 +12,7 @@
 // Certificates with a negative serial number are invalid but real (Windows
 // and .NET have issued them); an inventory must list them, so the binary
 // lets crypto/x509 parse them. The edge proxy does not.
+//
 //go:debug x509negativeserial=1
 package main
 
