@@ -17,7 +17,6 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -114,7 +113,7 @@ func (r *Reader) Read(ctx context.Context, src stores.Source) stores.Result {
 // a file of another kind is an error rather than something to pass over.
 func (r *Reader) readFile(ctx context.Context, src stores.Source, path string, named bool) stores.Result {
 	var res stores.Result
-	data, err := readPrivateCopy(path)
+	data, err := stores.ReadRegularFile(path, MaxFileSize)
 	if err != nil {
 		res.Errors = append(res.Errors, r.itemErr(path, "", err))
 		return res
@@ -212,35 +211,6 @@ func sniffFile(path string) bool {
 		return false
 	}
 	return Sniff(head)
-}
-
-// readPrivateCopy reads a whole file through a read-only handle, refusing
-// anything that is not a regular file or exceeds MaxFileSize.
-func readPrivateCopy(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, errors.New("not a regular file")
-	}
-	if fi.Size() > MaxFileSize {
-		return nil, fmt.Errorf("file of %d bytes exceeds the %d-byte limit", fi.Size(), MaxFileSize)
-	}
-	// The limit also holds when the file grows while it is read.
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading: %w", err)
-	}
-	if len(data) > MaxFileSize {
-		return nil, fmt.Errorf("file exceeds the %d-byte limit", MaxFileSize)
-	}
-	return data, nil
 }
 
 func (r *Reader) itemErr(path, item string, err error) error {
