@@ -28,9 +28,9 @@ type Expr struct {
 	root node
 }
 
-// Compile compiles a boolean expression written in the subset of Cloudflare's Rules language
-// described in the package documentation, resolving field names against s.
-func Compile(expr string, s *Schema) (*Expr, error) {
+// newParser checks the limits every expression shares (length, not empty)
+// and returns a parser positioned at its first token.
+func newParser(expr string, s *Schema) (*parser, error) {
 	if len(expr) > MaxExpressionLen {
 		return nil, &SyntaxError{Pos: MaxExpressionLen, Msg: fmt.Sprintf("expression is %d bytes long; the limit is %d", len(expr), MaxExpressionLen)}
 	}
@@ -38,6 +38,16 @@ func Compile(expr string, s *Schema) (*Expr, error) {
 	p.skipSpace()
 	if p.eof() {
 		return nil, p.errf(p.pos, "empty expression")
+	}
+	return p, nil
+}
+
+// Compile compiles a boolean expression written in the subset of Cloudflare's Rules language
+// described in the package documentation, resolving field names against s.
+func Compile(expr string, s *Schema) (*Expr, error) {
+	p, err := newParser(expr, s)
+	if err != nil {
+		return nil, err
 	}
 	root, err := p.parseOr()
 	if err != nil {

@@ -1,9 +1,5 @@
 package rules
 
-import (
-	"fmt"
-)
-
 // Value is a compiled dynamic header value: the "expression" of a set header operation. It is
 // immutable and safe for concurrent use.
 type Value struct {
@@ -17,13 +13,9 @@ type Value struct {
 // string literal. A String field gives its value, a Bool field "true" or "false", an IP field
 // the address in its usual text form ("" when absent). Functions are not supported.
 func CompileValue(expr string, s *Schema) (*Value, error) {
-	if len(expr) > MaxExpressionLen {
-		return nil, &SyntaxError{Pos: MaxExpressionLen, Msg: fmt.Sprintf("expression is %d bytes long; the limit is %d", len(expr), MaxExpressionLen)}
-	}
-	p := &parser{src: expr, schema: s}
-	p.skipSpace()
-	if p.eof() {
-		return nil, p.errf(p.pos, "empty expression")
+	p, err := newParser(expr, s)
+	if err != nil {
+		return nil, err
 	}
 	start := p.pos
 	v := &Value{src: expr}
