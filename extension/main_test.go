@@ -129,7 +129,7 @@ func TestInteractive(t *testing.T) {
 	require.NoError(t, err)
 	defer db.Close()
 	var out, errOut bytes.Buffer
-	sh := &shell{ctx: context.Background(), db: db, tables: []tables.Table{tbl}, format: formatPretty, stdout: &out, stderr: &errOut}
+	sh := &shell{ctx: context.Background(), db: db, tables: []tables.Table{tbl}, format: prettyFormat, stdout: &out, stderr: &errOut}
 	in := strings.Join([]string{
 		".tables",
 		".schema things",

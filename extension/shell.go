@@ -25,12 +25,12 @@ func runStandalone(ctx context.Context, o options, log *slog.Logger, stdin io.Re
 		return 1
 	}
 	defer db.Close()
-	format := formatPretty
+	format := prettyFormat
 	switch {
 	case o.json:
-		format = formatJSON
+		format = jsonFormat
 	case o.csv:
-		format = formatCSV
+		format = csvFormat
 	}
 	sh := &shell{ctx: ctx, db: db, tables: ts, format: format, stdout: stdout, stderr: stderr}
 
@@ -61,7 +61,7 @@ type shell struct {
 	ctx    context.Context
 	db     *sql.DB
 	tables []tables.Table
-	format outputFormat
+	format formatter
 	stdout io.Writer
 	stderr io.Writer
 }
@@ -93,7 +93,7 @@ func (s *shell) exec(q string) error {
 	if err != nil {
 		return err
 	}
-	var out [][]string
+	out := s.format(cols)
 	vals := make([]any, len(cols))
 	ptrs := make([]any, len(cols))
 	for i := range vals {
@@ -107,12 +107,12 @@ func (s *shell) exec(q string) error {
 		for i, v := range vals {
 			row[i] = sqlString(v)
 		}
-		out = append(out, row)
+		out.add(row)
 	}
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	return s.format(s.stdout, cols, out)
+	return out.flush(s.stdout)
 }
 
 // sqlString prints a value as osqueryi does: everything is a string and NULL

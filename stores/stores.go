@@ -165,3 +165,44 @@ type Reader interface {
 	// Read reads one source.
 	Read(ctx context.Context, src Source) Result
 }
+
+// EachReader is a Reader that hands over its entries one at a time, so a
+// caller that turns each entry into a row and drops it never holds a whole
+// store's parsed certificates (issue 4's memory budget).
+type EachReader interface {
+	Reader
+	// ReadEach reads one source like Read, calling fn with each entry in
+	// Read's order, and returns the per-item errors. When fn returns an
+	// error, reading stops and that error is the last one returned.
+	ReadEach(ctx context.Context, src Source, fn func(Entry) error) []error
+}
+
+// ReadEach reads src with r one entry at a time: natively when r is an
+// EachReader, else by reading it whole and handing the entries over,
+// dropping each after fn returns.
+func ReadEach(ctx context.Context, r Reader, src Source, fn func(Entry) error) []error {
+	if er, ok := r.(EachReader); ok {
+		return er.ReadEach(ctx, src, fn)
+	}
+	return Each(r.Read(ctx, src), fn)
+}
+
+// Each hands res's entries to fn in order, dropping each after fn returns,
+// and returns res's errors; when fn fails it stops, and fn's error is the
+// last one returned.
+func Each(res Result, fn func(Entry) error) []error {
+	for i := range res.Entries {
+		e := res.Entries[i]
+		res.Entries[i] = Entry{}
+		if err := fn(e); err != nil {
+			return append(res.Errors, err)
+		}
+	}
+	return res.Errors
+}
+
+// Collect is the fn of a ReadEach that gathers every entry into res.
+func (r *Result) Collect(e Entry) error {
+	r.Entries = append(r.Entries, e)
+	return nil
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -80,39 +81,61 @@ func ClientCertificates(d Deps) Table {
 		Columns: clientCertificatesColumns(),
 		Timeout: d.Timeout,
 		Generate: func(ctx context.Context, qc table.QueryContext) ([]map[string]string, error) {
-			if d.Scanner == nil {
-				return nil, errors.New("no store scanner configured")
-			}
-			return generateClientCertificates(ctx, d.Scanner, log, qc), nil
+			var rows []map[string]string
+			err := streamClientCertificates(ctx, d.Scanner, log, qc, func(row map[string]string) error {
+				rows = append(rows, row)
+				return nil
+			})
+			return rows, err
+		},
+		Stream: func(ctx context.Context, qc table.QueryContext, emit func(map[string]string) error) error {
+			return streamClientCertificates(ctx, d.Scanner, log, qc, emit)
 		},
 	}
 }
 
-func generateClientCertificates(ctx context.Context, sc Scanner, log *slog.Logger, qc table.QueryContext) []map[string]string {
+// streamClientCertificates reads the stores the query names and emits a
+// row per certificate as soon as it is read; the entry, with its parsed
+// certificate, is dropped at once (with thousands of certificates the x509
+// structures would dominate memory). Per-item errors are logged. When emit
+// fails, reading stops and emit's error is returned.
+func streamClientCertificates(ctx context.Context, sc Scanner, log *slog.Logger, qc table.QueryContext,
+	emit func(map[string]string) error) error {
+	if sc == nil {
+		return errors.New("no store scanner configured")
+	}
 	kinds, ok := storeKinds(qc)
 	if !ok {
 		return nil // only unknown store names asked for: nothing can match
 	}
-	var res stores.Result
 	paths := Patterns(qc, "path")
-	if len(paths) > 0 {
-		res = sc.Paths(ctx, paths, kinds...)
-	} else {
-		res = sc.Defaults(ctx, kinds...)
-	}
-	logErrors(ctx, log, res.Errors)
-	rows := make([]map[string]string, 0, len(res.Entries))
-	for i := range res.Entries {
-		row := clientCertificateRow(&res.Entries[i])
+	var emitErr error
+	fn := func(e stores.Entry) error {
+		row := clientCertificateRow(&e)
 		if len(paths) > 0 {
-			row["path"] = namedPath(res.Entries[i].Path, paths)
+			row["path"] = namedPath(e.Path, paths)
 		}
-		rows = append(rows, row)
-		// Drop the parsed certificate as soon as its row exists: with
-		// thousands of certificates the x509 structures dominate memory.
-		res.Entries[i] = stores.Entry{}
+		emitErr = emit(row)
+		return emitErr
 	}
-	return rows
+	var errs []error
+	es, each := sc.(EachScanner)
+	switch {
+	case each && len(paths) > 0:
+		errs = es.PathsEach(ctx, paths, fn, kinds...)
+	case each:
+		errs = es.DefaultsEach(ctx, fn, kinds...)
+	case len(paths) > 0:
+		errs = stores.Each(sc.Paths(ctx, paths, kinds...), fn)
+	default:
+		errs = stores.Each(sc.Defaults(ctx, kinds...), fn)
+	}
+	if emitErr != nil {
+		logErrors(ctx, log, slices.DeleteFunc(errs, func(err error) bool { return err == emitErr }))
+		return emitErr
+	}
+	logErrors(ctx, log, errs)
+	return nil
 }
 
 // namedPath returns the path as the query named it, so that SQLite's

@@ -191,3 +191,62 @@ func TestAllHasUniqueNames(t *testing.T) {
 	}
 	assert.True(t, seen["client_certificates"])
 }
+
+// plainScanner hides the streaming methods of the scanner it wraps.
+type plainScanner struct{ tables.Scanner }
+
+func TestClientCertificatesStreamsLikeGenerate(t *testing.T) {
+	ca, err := tablestest.NewCA("Stream Root CA")
+	require.NoError(t, err)
+	var leaves []*tablestest.Cert
+	for i := range 5 {
+		c, err := tablestest.Issue(ca, tablestest.Spec{CommonName: "leaf-" + strconv.Itoa(i), Serial: int64(100 + i)})
+		require.NoError(t, err)
+		leaves = append(leaves, c)
+	}
+	broken := &stores.ItemError{Store: stores.KindPEM, Path: "/broken.pem", Err: errors.New("truncated PEM")}
+	respond := func(context.Context, tablestest.Call) stores.Result {
+		res := stores.Result{Errors: []error{broken}}
+		for i, c := range leaves {
+			res.Entries = append(res.Entries, entry(t, c, stores.KindPEM, "/d/"+strconv.Itoa(i)+".pem", stores.KeyAbsent))
+		}
+		return res
+	}
+	pathQC := qc(map[string][]table.Constraint{"path": {{Operator: table.OperatorEquals, Expression: "/d"}}})
+
+	streaming := &tablestest.FakeScanner{Respond: respond}
+	var _ tables.EachScanner = streaming
+	want, err := tables.ClientCertificates(tables.Deps{Scanner: streaming}).Rows(context.Background(), pathQC)
+	require.NoError(t, err)
+	require.Len(t, want, len(leaves))
+	assert.Equal(t, "/d", want[0]["path"], "path as the query named it")
+
+	for name, sc := range map[string]tables.Scanner{"streaming": streaming, "plain": plainScanner{&tablestest.FakeScanner{Respond: respond}}} {
+		t.Run(name, func(t *testing.T) {
+			var logs bytes.Buffer
+			tbl := tables.ClientCertificates(tables.Deps{Scanner: sc, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			var got []map[string]string
+			require.NoError(t, tbl.Each(context.Background(), pathQC, func(row map[string]string) error {
+				got = append(got, row)
+				return nil
+			}))
+			assert.Equal(t, want, got, "Each emits what Rows returns")
+			assert.Contains(t, logs.String(), "truncated PEM")
+
+			logs.Reset()
+			errStop := errors.New("enough")
+			emitted := 0
+			err := tbl.Each(context.Background(), pathQC, func(map[string]string) error {
+				emitted++
+				if emitted == 2 {
+					return errStop
+				}
+				return nil
+			})
+			assert.Same(t, errStop, err, "emit's error comes back unwrapped")
+			assert.Equal(t, 2, emitted, "nothing is emitted after emit fails")
+			assert.Contains(t, logs.String(), "truncated PEM", "item errors are still logged")
+			assert.NotContains(t, logs.String(), "enough", "emit's own error is not an item error")
+		})
+	}
+}

@@ -8,8 +8,12 @@
 //
 // A Table is a name, a description, notes, examples, columns
 // (osquery-go ColumnDefinition: type, description, options) and a Generate
-// func. Table.Rows runs Generate under the table's deadline; both adapters
-// call it.
+// func. Table.Rows runs Generate under the table's deadline; the osquery
+// plugin calls it. A table may also have a Stream func that emits the same
+// rows one at a time; Table.Each runs it (or falls back to Generate) under
+// the deadline, and the standalone virtual table pulls rows through it, so
+// a scan of thousands of certificates never sits in memory whole.
+// client_certificates streams when its Scanner is an EachScanner.
 //
 // # Push-down
 //

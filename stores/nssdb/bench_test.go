@@ -10,8 +10,9 @@ import (
 
 // benchmarkRead scans a database of n synthetic certificates (mixed RSA and
 // EC, a third with keys, trust cycling through common strings) with every
-// derived fact, key presence and trust.
-func benchmarkRead(b *testing.B, n int) {
+// derived fact, key presence and trust: whole (Read) or streamed (ReadEach,
+// each entry dropped once counted, as client_certificates does).
+func benchmarkRead(b *testing.B, n int, each bool) {
 	certs, err := nsswrite.Synthetic(n - 1) // plus the root CA
 	if err != nil {
 		b.Fatal(err)
@@ -25,7 +26,16 @@ func benchmarkRead(b *testing.B, n int) {
 	b.ReportAllocs()
 	cpu0 := processCPU()
 	for b.Loop() {
-		res := r.Read(context.Background(), src)
+		var res stores.Result
+		if each {
+			count := 0
+			res.Errors = r.ReadEach(context.Background(), src, func(stores.Entry) error { count++; return nil })
+			if len(res.Errors) != 0 || count != n {
+				b.Fatalf("read %d entries, errors %v", count, res.Errors)
+			}
+			continue
+		}
+		res = r.Read(context.Background(), src)
 		if len(res.Errors) != 0 || len(res.Entries) != n {
 			b.Fatalf("read %d entries, errors %v", len(res.Entries), res.Errors)
 		}
@@ -36,5 +46,6 @@ func benchmarkRead(b *testing.B, n int) {
 	}
 }
 
-func BenchmarkRead1000(b *testing.B)  { benchmarkRead(b, 1000) }
-func BenchmarkRead10000(b *testing.B) { benchmarkRead(b, 10000) }
+func BenchmarkRead1000(b *testing.B)      { benchmarkRead(b, 1000, false) }
+func BenchmarkRead10000(b *testing.B)     { benchmarkRead(b, 10000, false) }
+func BenchmarkReadEach10000(b *testing.B) { benchmarkRead(b, 10000, true) }

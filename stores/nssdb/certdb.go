@@ -43,53 +43,109 @@ func (t *trustTable) put(k trustKey, obj trustObject) {
 	t.objs[k] = obj
 }
 
-// readCertDB reads the certificate and trust objects of cert9.db.
-func readCertDB(ctx context.Context, path string) ([]certRow, *trustTable, error) {
+// readCertDB reads the trust objects of cert9.db, then streams its
+// certificate objects to fn (see streamCerts). errs are the errors so far;
+// the result adds the database's own.
+func (r *Reader) readCertDB(ctx context.Context, path string, src stores.Source, keyIDs map[string]bool,
+	errs []error, fn func(stores.Entry) error) []error {
+	fail := func(err error) []error {
+		return append(errs, &stores.ItemError{Store: stores.KindNSSDB, Path: src.Path, Item: CertDBName, Err: err})
+	}
 	db, err := openReadOnly(path)
 	if err != nil {
-		return nil, nil, err
+		return fail(err)
 	}
 	defer db.Close()
 	cols, err := columns(ctx, db, "nssPublic")
 	if err != nil {
-		return nil, nil, err
+		return fail(err)
 	}
 	for _, c := range []string{"id", colClass, colValue} {
 		if !cols[c] {
-			return nil, nil, fmt.Errorf("table nssPublic lacks column %s: not an NSS certificate database", c)
+			return fail(fmt.Errorf("table nssPublic lacks column %s: not an NSS certificate database", c))
 		}
 	}
-	certs, err := readCertRows(ctx, db, cols)
-	if err != nil {
-		return nil, nil, err
-	}
+	// Trust first: it is small (issuer, serial and four numbers per
+	// object) and every certificate row needs it.
 	trust, err := readTrust(ctx, db, cols)
 	if err != nil {
-		return nil, nil, err
+		return fail(err)
 	}
-	return certs, trust, nil
+	for _, err := range trust.errors {
+		errs = append(errs, &stores.ItemError{Store: stores.KindNSSDB, Path: src.Path, Item: CertDBName, Err: err})
+	}
+	return r.streamCerts(ctx, db, cols, src, trust, keyIDs, errs, fn)
 }
 
-func readCertRows(ctx context.Context, db *sql.DB, cols map[string]bool) ([]certRow, error) {
+// batchSize bounds how many certificate rows are parsed together: enough to
+// keep every CPU busy, few enough that a database of 10,000 certificates is
+// never alive at once.
+const batchSize = 256
+
+// streamCerts reads the certificate rows in id order, parses each batch on
+// all CPUs and hands the entries to fn in row order.
+func (r *Reader) streamCerts(ctx context.Context, db *sql.DB, cols map[string]bool, src stores.Source,
+	trust *trustTable, keyIDs map[string]bool, errs []error, fn func(stores.Entry) error) []error {
 	q := "SELECT id, " + selectList(cols, colLabel, colValue, colCertType, colIssuer, colSerial, colID) +
 		" FROM nssPublic WHERE " + colClass + " = ? ORDER BY id"
 	rs, err := db.QueryContext(ctx, q, ulongBytes(classCertificate))
 	if err != nil {
-		return nil, fmt.Errorf("querying certificates: %w", err)
+		return append(errs, &stores.ItemError{Store: stores.KindNSSDB, Path: src.Path, Item: CertDBName,
+			Err: fmt.Errorf("querying certificates: %w", err)})
 	}
 	defer rs.Close()
-	var out []certRow
-	for rs.Next() {
-		var r certRow
-		if err := rs.Scan(&r.id, &r.label, &r.der, &r.certType, &r.issuer, &r.serial, &r.ckaID); err != nil {
-			return out, fmt.Errorf("reading certificate row: %w", err)
+	rowErr := func(err error) {
+		errs = append(errs, &stores.ItemError{Store: stores.KindNSSDB, Path: src.Path, Item: CertDBName, Err: err})
+	}
+	b := newBatcher()
+	for {
+		rows := b.rows[:0]
+		for len(rows) < batchSize && rs.Next() {
+			var cr certRow
+			if err := rs.Scan(&cr.id, &cr.label, &cr.der, &cr.certType, &cr.issuer, &cr.serial, &cr.ckaID); err != nil {
+				rowErr(fmt.Errorf("reading certificate row: %w", err))
+				break
+			}
+			rows = append(rows, cr)
 		}
-		out = append(out, r)
+		b.rows = rows
+		if len(rows) == 0 {
+			break
+		}
+		var stop error
+		errs, stop = r.emitBatch(ctx, b, src, trust, keyIDs, errs, fn)
+		if stop != nil {
+			return append(errs, stop)
+		}
+		if ctx.Err() != nil || len(rows) < batchSize {
+			break
+		}
 	}
-	if err := rs.Err(); err != nil {
-		return out, fmt.Errorf("reading certificates: %w", err)
+	if err := rs.Err(); err != nil && ctx.Err() == nil {
+		rowErr(fmt.Errorf("reading certificates: %w", err))
 	}
-	return out, nil
+	if err := ctx.Err(); err != nil {
+		errs = append(errs, fmt.Errorf("reading %s: %w", src.Path, err))
+	}
+	return errs
+}
+
+// batcher holds one batch's rows and what they became, reused across
+// batches.
+type batcher struct {
+	rows    []certRow
+	entries []stores.Entry
+	errs    []error
+	skips   []bool
+}
+
+func newBatcher() *batcher {
+	return &batcher{
+		rows:    make([]certRow, 0, batchSize),
+		entries: make([]stores.Entry, batchSize),
+		errs:    make([]error, batchSize),
+		skips:   make([]bool, batchSize),
+	}
 }
 
 func readTrust(ctx context.Context, db *sql.DB, cols map[string]bool) (*trustTable, error) {
@@ -286,56 +342,53 @@ func buildEntry(e *stores.Entry, row certRow, src stores.Source, trust *trustTab
 // keyNote explains KeyPresent for NSS entries.
 const keyNote = "private key in " + KeyDBName + " (linked by CKA_ID; encrypted, not read)"
 
-// buildEntries parses the certificate rows on all CPUs and appends one
-// entry per certificate to res, in row order.
-func (r *Reader) buildEntries(ctx context.Context, src stores.Source, rows []certRow, trust *trustTable, keyIDs map[string]bool, res *stores.Result) {
-	for _, err := range trust.errors {
-		res.Errors = append(res.Errors, &stores.ItemError{Store: stores.KindNSSDB, Path: src.Path, Item: CertDBName, Err: err})
-	}
-	// Entries are built in place (no second copy of 10,000 entries) and
-	// compacted afterwards, keeping row order.
-	entries := make([]stores.Entry, len(rows))
-	errs := make([]error, len(rows))
-	skips := make([]bool, len(rows))
-	workers := min(runtime.GOMAXPROCS(0), 8, max(1, len(rows)/64))
+// emitBatch parses b.rows on all CPUs and hands the entries to fn in row
+// order, appending per-row errors to errs. stop is fn's error, or nil. When
+// ctx ends mid-batch the rows not yet parsed are left out (the caller
+// reports the context's error).
+func (r *Reader) emitBatch(ctx context.Context, b *batcher, src stores.Source, trust *trustTable,
+	keyIDs map[string]bool, errs []error, fn func(stores.Entry) error) (_ []error, stop error) {
+	rows := b.rows
+	workers := min(runtime.GOMAXPROCS(0), 8, max(1, len(rows)/32))
 	var wg sync.WaitGroup
 	next := make(chan int, workers)
 	for range workers {
 		wg.Go(func() {
 			for i := range next {
-				skips[i], errs[i] = buildEntry(&entries[i], rows[i], src, trust, keyIDs)
+				b.skips[i], b.errs[i] = buildEntry(&b.entries[i], rows[i], src, trust, keyIDs)
 			}
 		})
 	}
-	var ctxErr error
 	sent := 0
 	for ; sent < len(rows); sent++ {
-		if ctxErr = ctx.Err(); ctxErr != nil {
+		if ctx.Err() != nil {
 			break
 		}
 		next <- sent
 	}
 	close(next)
 	wg.Wait()
-	out := entries[:0]
+	defer func() {
+		// Nothing of this batch outlives it.
+		clear(b.entries)
+		clear(b.errs)
+		clear(b.skips)
+		clear(b.rows)
+	}()
 	for i := range sent {
 		switch {
-		case skips[i]:
+		case b.skips[i]:
 			r.log.Debug("skipping non-X.509 certificate object", "path", src.Path, "id", rows[i].id)
-		case errs[i] != nil:
-			res.Errors = append(res.Errors, &stores.ItemError{Store: stores.KindNSSDB, Path: src.Path,
-				Item: fmt.Sprintf("certificate object %d (%q)", rows[i].id, string(blob(rows[i].label))), Err: errs[i]})
+		case b.errs[i] != nil:
+			errs = append(errs, &stores.ItemError{Store: stores.KindNSSDB, Path: src.Path,
+				Item: fmt.Sprintf("certificate object %d (%q)", rows[i].id, string(blob(rows[i].label))), Err: b.errs[i]})
 		default:
-			out = append(out, entries[i])
+			e := b.entries[i]
+			b.entries[i] = stores.Entry{}
+			if err := fn(e); err != nil {
+				return errs, err
+			}
 		}
 	}
-	clear(entries[len(out):])
-	if res.Entries == nil {
-		res.Entries = out
-	} else {
-		res.Entries = append(res.Entries, out...)
-	}
-	if ctxErr != nil {
-		res.Errors = append(res.Errors, fmt.Errorf("reading %s: %w", src.Path, ctxErr))
-	}
+	return errs, nil
 }

@@ -94,15 +94,28 @@ func trimPrefix(dir string) string {
 // cert9.db named directly). Rows that cannot be read become ItemErrors; the
 // other rows are still returned.
 func (r *Reader) Read(ctx context.Context, src stores.Source) stores.Result {
+	var res stores.Result
+	errs := r.ReadEach(ctx, src, res.Collect)
+	res.Errors = errs
+	return res
+}
+
+var _ stores.EachReader = (*Reader)(nil)
+
+// ReadEach reads like Read but hands each entry to fn as soon as it is
+// built, in row order, so only a bounded window of parsed certificates is
+// alive at a time. When fn fails, reading stops and fn's error is the last
+// one returned.
+func (r *Reader) ReadEach(ctx context.Context, src stores.Source, fn func(stores.Entry) error) []error {
 	if strings.HasPrefix(src.Path, "dbm:") { // the caller asked for the legacy format itself
-		return stores.Result{Errors: []error{&stores.ItemError{Store: stores.KindNSSDB, Path: src.Path, Err: ErrLegacyDBM}}}
+		return []error{&stores.ItemError{Store: stores.KindNSSDB, Path: src.Path, Err: ErrLegacyDBM}}
 	}
 	dir := trimPrefix(src.Path)
 	if fi, err := os.Stat(dir); err == nil && fi.Mode().IsRegular() && filepath.Base(dir) == CertDBName {
 		dir = filepath.Dir(dir)
 	}
-	fail := func(item string, err error) stores.Result {
-		return stores.Result{Errors: []error{&stores.ItemError{Store: stores.KindNSSDB, Path: src.Path, Item: item, Err: err}}}
+	fail := func(item string, err error) []error {
+		return []error{&stores.ItemError{Store: stores.KindNSSDB, Path: src.Path, Item: item, Err: err}}
 	}
 	certPath := filepath.Join(dir, CertDBName)
 	if _, err := os.Stat(certPath); err != nil {
@@ -115,22 +128,15 @@ func (r *Reader) Read(ctx context.Context, src stores.Source) stores.Result {
 		return fail("", err)
 	}
 
-	var res stores.Result
+	var errs []error
 	keyIDs, err := readKeyIDs(ctx, filepath.Join(dir, KeyDBName))
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		r.log.Debug("no key database; private keys not checked", "path", dir)
 	case err != nil:
-		res.Errors = append(res.Errors, &stores.ItemError{Store: stores.KindNSSDB, Path: src.Path, Item: KeyDBName, Err: err})
+		errs = append(errs, &stores.ItemError{Store: stores.KindNSSDB, Path: src.Path, Item: KeyDBName, Err: err})
 	}
-
-	rows, trust, err := readCertDB(ctx, certPath)
-	if err != nil {
-		res.Errors = append(res.Errors, &stores.ItemError{Store: stores.KindNSSDB, Path: src.Path, Item: CertDBName, Err: err})
-		return res
-	}
-	r.buildEntries(ctx, src, rows, trust, keyIDs, &res)
-	return res
+	return r.readCertDB(ctx, certPath, src, keyIDs, errs, fn)
 }
 
 // readKeyIDs returns the CKA_IDs of the private key objects in key4.db.

@@ -62,10 +62,18 @@ func (r *Reader) Defaults(context.Context) []stores.Source { return nil }
 // is an error; other files without certificates in a directory or glob are
 // skipped silently.
 func (r *Reader) Read(ctx context.Context, src stores.Source) stores.Result {
-	files, errs := r.Files(ctx, src.Path)
-	res := r.ReadFiles(ctx, src, files)
-	res.Errors = append(errs, res.Errors...)
+	var res stores.Result
+	errs := r.ReadEach(ctx, src, res.Collect)
+	res.Errors = errs
 	return res
+}
+
+var _ stores.EachReader = (*Reader)(nil)
+
+// ReadEach reads like Read and hands each entry to fn (see ReadFilesEach).
+func (r *Reader) ReadEach(ctx context.Context, src stores.Source, fn func(stores.Entry) error) []error {
+	files, errs := r.Files(ctx, src.Path)
+	return append(errs, r.ReadFilesEach(ctx, src, files, fn)...)
 }
 
 // Sniff reports whether head, the first bytes of a file, looks like PEM (a

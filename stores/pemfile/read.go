@@ -3,6 +3,7 @@ package pemfile
 import (
 	"context"
 	"crypto"
+	"crypto/sha256"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -22,22 +23,52 @@ const (
 
 var errKeyOnly = errors.New("no certificate in file, and its private key matches none of the certificates read")
 
-// parsedFile is what one file held. keys carry public halves only.
+// errChanged is reported for a file whose certificates could not be read
+// again for their entries (see ReadFilesEach).
+var errChanged = errors.New("file changed or vanished while it was being read")
+
+// fingerprint identifies a public key: SHA-256 over its Go type and its
+// PKIX encoding. Two keys have the same fingerprint exactly when the one's
+// Equal method accepts the other (what cert.KeyMatches asks), so pairing
+// needs neither the parsed certificates nor the keys.
+type fingerprint [sha256.Size]byte
+
+func keyFingerprint(pub crypto.PublicKey) (fingerprint, bool) {
+	if pub == nil {
+		return fingerprint{}, false
+	}
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return fingerprint{}, false // a type no key of ours has (DSA): matches nothing
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "%T\x00", pub)
+	h.Write(der)
+	var fp fingerprint
+	h.Sum(fp[:0])
+	return fp, true
+}
+
+// parsedFile is what pairing needs of one file: its certificates' and keys'
+// fingerprints. Nothing parsed is kept.
 type parsedFile struct {
 	path  string
 	named bool
-	certs []*pending
-	keys  []*key
+	certs []pending
+	keys  []key
 }
 
 type key struct {
-	public    crypto.PublicKey // nil when encrypted
+	fp        fingerprint
+	readable  bool // not encrypted, and fp is known
 	encrypted bool
 	used      bool // matched or paired with a certificate
 }
 
 type pending struct {
-	c       *x509.Certificate
+	fp      fingerprint
+	hasFP   bool
+	isCA    bool
 	match   stores.KeyMatch
 	note    string
 	keyPath string
@@ -50,14 +81,39 @@ type pending struct {
 // ctx's error.
 func (r *Reader) ReadFiles(ctx context.Context, src stores.Source, files []File) stores.Result {
 	var res stores.Result
+	errs := r.ReadFilesEach(ctx, src, files, res.Collect)
+	res.Errors = errs
+	return res
+}
+
+// ReadFilesEach reads like ReadFiles and hands each entry to fn in the same
+// order. Pairing needs every key of the set before any certificate's entry
+// is final, so the files are read twice: once for the fingerprints of their
+// keys and certificates, once more for the entries, each handed over and
+// dropped at once. A few hundred bytes per certificate stay alive between
+// the two, never the parsed certificates. When fn fails, reading stops and
+// fn's error is the last one returned.
+func (r *Reader) ReadFilesEach(ctx context.Context, src stores.Source, files []File, fn func(stores.Entry) error) []error {
+	return r.readSet(ctx, src, files, readFile, fn)
+}
+
+// readSet is ReadFilesEach with the file loader as a parameter, so the fuzz
+// target can run it on memory.
+func (r *Reader) readSet(ctx context.Context, src stores.Source, files []File,
+	load func(File) ([]byte, error), fn func(stores.Entry) error) []error {
+	var errs []error
 	var parsed []*parsedFile
 	seen := map[string]bool{}
-	for i := 0; ; i++ {
+	ctxErr := func() bool {
 		if err := ctx.Err(); err != nil {
-			res.Errors = append(res.Errors, fmt.Errorf("reading PEM files: %w", err))
-			break
+			errs = append(errs, fmt.Errorf("reading PEM files: %w", err))
+			return true
 		}
-		if i == len(files) {
+		return false
+	}
+	stopped := false
+	for i := 0; ; i++ {
+		if stopped = ctxErr(); stopped || i == len(files) {
 			break
 		}
 		f := files[i]
@@ -69,45 +125,101 @@ func (r *Reader) ReadFiles(ctx context.Context, src stores.Source, files []File)
 			continue
 		}
 		seen[id] = true
-		pf, err := r.readFile(f)
+		var pf *parsedFile
+		data, err := load(f)
+		if err == nil {
+			var b *cert.Bundle
+			b, err = r.parseFile(f, data)
+			pf = record(f, b)
+		}
 		if err != nil {
-			res.Errors = append(res.Errors, &stores.ItemError{Store: stores.KindPEM, Path: f.Path, Err: err})
+			errs = append(errs, &stores.ItemError{Store: stores.KindPEM, Path: f.Path, Err: err})
 		}
 		if pf != nil {
 			parsed = append(parsed, pf)
 		}
 	}
 
-	res.Add(entries(src, parsed))
-	return res
-}
-
-// entries pairs keys with certificates across parsed and builds the
-// entries, with an error for each named key-only file whose key went unused.
-func entries(src stores.Source, parsed []*parsedFile) stores.Result {
-	var res stores.Result
 	pair(parsed)
 	for _, pf := range parsed {
-		if len(pf.certs) == 0 {
-			if pf.named && anyUnused(pf.keys) {
-				res.Errors = append(res.Errors, &stores.ItemError{Store: stores.KindPEM, Path: pf.path, Err: errKeyOnly})
-			}
-			continue
-		}
-		for _, p := range pf.certs {
-			e := stores.NewEntry(p.c, stores.KindPEM, src.Location, pf.path)
-			e.Username, e.SID = src.Username, src.SID
-			e.Key, e.KeyNote, e.KeyPath = p.match, p.note, p.keyPath
-			res.Entries = append(res.Entries, e)
+		if len(pf.certs) == 0 && pf.named && anyUnused(pf.keys) {
+			errs = append(errs, &stores.ItemError{Store: stores.KindPEM, Path: pf.path, Err: errKeyOnly})
 		}
 	}
-	return res
+	for _, pf := range parsed {
+		if len(pf.certs) == 0 {
+			continue
+		}
+		if !stopped {
+			stopped = ctxErr()
+		}
+		if stopped {
+			break
+		}
+		certs, err := r.certsAgain(pf, load)
+		if err != nil {
+			errs = append(errs, &stores.ItemError{Store: stores.KindPEM, Path: pf.path, Err: err})
+			continue
+		}
+		for i, c := range certs {
+			certs[i] = nil
+			e := stores.NewEntry(c, stores.KindPEM, src.Location, pf.path)
+			e.Username, e.SID = src.Username, src.SID
+			if i < len(pf.certs) && pf.certs[i].is(c) {
+				p := &pf.certs[i]
+				e.Key, e.KeyNote, e.KeyPath = p.match, p.note, p.keyPath
+			}
+			if err := fn(e); err != nil {
+				return append(errs, err)
+			}
+		}
+	}
+	return errs
 }
 
-// readFile parses one file. It returns nil and no error for a file that is
-// not PEM/DER and was not named; a file with some blocks that failed to parse
-// returns both what parsed and an error.
-func (r *Reader) readFile(f File) (*parsedFile, error) {
+// certsAgain parses pf's file a second time for its certificates.
+func (r *Reader) certsAgain(pf *parsedFile, load func(File) ([]byte, error)) ([]*x509.Certificate, error) {
+	data, err := load(File{Path: pf.path, Named: pf.named})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errChanged, err)
+	}
+	b, _ := cert.Parse(data) // its problems were reported the first time
+	if b == nil || len(b.Certificates) == 0 {
+		return nil, errChanged
+	}
+	return b.Certificates, nil
+}
+
+// is reports whether c is the certificate p was recorded from.
+func (p *pending) is(c *x509.Certificate) bool {
+	fp, ok := keyFingerprint(c.PublicKey)
+	return ok == p.hasFP && fp == p.fp && (c.BasicConstraintsValid && c.IsCA) == p.isCA
+}
+
+// record keeps what pairing needs of a parsed file; nil for nil.
+func record(f File, b *cert.Bundle) *parsedFile {
+	if b == nil {
+		return nil
+	}
+	pf := &parsedFile{path: f.Path, named: f.Named}
+	if len(b.Certificates) > 0 {
+		pf.certs = make([]pending, len(b.Certificates))
+	}
+	for i, c := range b.Certificates {
+		p := &pf.certs[i]
+		p.fp, p.hasFP = keyFingerprint(c.PublicKey)
+		p.isCA = c.BasicConstraintsValid && c.IsCA
+	}
+	for _, k := range b.Keys {
+		fp, ok := keyFingerprint(k.Public)
+		pf.keys = append(pf.keys, key{fp: fp, readable: ok && !k.Encrypted, encrypted: k.Encrypted})
+	}
+	return pf
+}
+
+// readFile reads one file, refusing what is not a regular file of at most
+// MaxFileSize bytes.
+func readFile(f File) ([]byte, error) {
 	fh, err := os.Open(f.Path)
 	if err != nil {
 		return nil, err
@@ -127,11 +239,13 @@ func (r *Reader) readFile(f File) (*parsedFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading: %w", err)
 	}
-	return r.parseFile(f, data)
+	return data, nil
 }
 
-// parseFile parses the content of one file (see readFile).
-func (r *Reader) parseFile(f File, data []byte) (*parsedFile, error) {
+// parseFile parses the content of one file. It returns nil and no error for
+// a file that is not PEM/DER and was not named; a file with some blocks that
+// failed to parse returns both what parsed and an error.
+func (r *Reader) parseFile(f File, data []byte) (*cert.Bundle, error) {
 	b, err := cert.Parse(data)
 	if errors.Is(err, cert.ErrNoContent) {
 		if f.Named {
@@ -140,20 +254,13 @@ func (r *Reader) parseFile(f File, data []byte) (*parsedFile, error) {
 		r.log.Debug("skipping file without certificates", "path", f.Path)
 		return nil, nil
 	}
-	pf := &parsedFile{path: f.Path, named: f.Named}
-	for _, c := range b.Certificates {
-		pf.certs = append(pf.certs, &pending{c: c})
-	}
-	for _, k := range b.Keys {
-		pf.keys = append(pf.keys, &key{public: k.Public, encrypted: k.Encrypted})
-	}
 	if err != nil {
-		return pf, err
+		return b, err
 	}
 	if len(b.Problems) > 0 {
-		return pf, fmt.Errorf("some blocks did not parse: %w", errors.Join(b.Problems...))
+		return b, fmt.Errorf("some blocks did not parse: %w", errors.Join(b.Problems...))
 	}
-	return pf, nil
+	return b, nil
 }
 
 // pair decides Entry.Key for every certificate, in three passes:
@@ -167,17 +274,35 @@ func (r *Reader) parseFile(f File, data []byte) (*parsedFile, error) {
 //     certificate is left unmatched (counting only leaves when there are
 //     any), they are the pair (client.pem
 //     named with a key file that is encrypted, or wrong).
-//
-// The public keys are dropped afterwards.
 func pair(files []*parsedFile) {
-	for _, f := range files {
-		for _, p := range f.certs {
-			if matchIn(p, f, f) {
-				continue
+	// Every readable key by fingerprint, in file and key order, so that
+	// pass 1 costs one lookup per certificate however many files there are.
+	type loc struct{ file, key int }
+	index := map[fingerprint][]loc{}
+	for fi, f := range files {
+		for ki, k := range f.keys {
+			if k.readable {
+				index[k.fp] = append(index[k.fp], loc{fi, ki})
 			}
-			for _, g := range files {
-				if g != f && matchIn(p, f, g) {
-					break
+		}
+	}
+	if len(index) > 0 {
+		for fi, f := range files {
+			for ci := range f.certs {
+				p := &f.certs[ci]
+				if !p.hasFP {
+					continue
+				}
+				if matchIn(p, f, f) {
+					continue
+				}
+				for _, l := range index[p.fp] {
+					if l.file != fi {
+						g := files[l.file]
+						g.keys[l.key].used = true
+						p.match, p.keyPath = stores.KeyMatched, g.path
+						break
+					}
 				}
 			}
 		}
@@ -185,6 +310,9 @@ func pair(files []*parsedFile) {
 
 	for _, f := range files {
 		left := unused(f.keys)
+		if len(left) == 0 {
+			continue
+		}
 		cands := candidates([]*parsedFile{f})
 		for i := 0; i < len(left) && i < len(cands); i++ {
 			left[i].used = true
@@ -205,11 +333,14 @@ func pair(files []*parsedFile) {
 			}
 		}
 	}
+	if len(left) != 1 {
+		return
+	}
 	cands := candidates(files)
 	if n := leaves(cands); n > 0 {
 		cands = cands[:n]
 	}
-	if len(left) == 1 && len(cands) == 1 {
+	if len(cands) == 1 {
 		left[0].used = true
 		cands[0].keyPath = leftFile
 		if left[0].encrypted {
@@ -218,19 +349,14 @@ func pair(files []*parsedFile) {
 			cands[0].match, cands[0].note = stores.KeyMismatch, fmt.Sprintf(NoteMismatchOther, leftFile)
 		}
 	}
-
-	for _, f := range files {
-		for _, k := range f.keys {
-			k.public = nil
-		}
-	}
 }
 
 // matchIn marks p matched when a readable key of g belongs to it. f is p's
 // own file; KeyPath is set only when the key lives elsewhere.
 func matchIn(p *pending, f, g *parsedFile) bool {
-	for _, k := range g.keys {
-		if k.encrypted || !cert.KeyMatches(p.c, k.public) {
+	for i := range g.keys {
+		k := &g.keys[i]
+		if !k.readable || k.fp != p.fp {
 			continue
 		}
 		k.used = true
@@ -247,10 +373,11 @@ func matchIn(p *pending, f, g *parsedFile) bool {
 func candidates(files []*parsedFile) []*pending {
 	var leaves, cas []*pending
 	for _, f := range files {
-		for _, p := range f.certs {
+		for i := range f.certs {
+			p := &f.certs[i]
 			switch {
 			case p.match != stores.KeyAbsent:
-			case p.c.IsCA:
+			case p.isCA:
 				cas = append(cas, p)
 			default:
 				leaves = append(leaves, p)
@@ -263,20 +390,27 @@ func candidates(files []*parsedFile) []*pending {
 // leaves counts the non-CA certificates at the head of cands.
 func leaves(cands []*pending) int {
 	n := 0
-	for n < len(cands) && !cands[n].c.IsCA {
+	for n < len(cands) && !cands[n].isCA {
 		n++
 	}
 	return n
 }
 
-func unused(keys []*key) []*key {
+func unused(keys []key) []*key {
 	var out []*key
-	for _, k := range keys {
-		if !k.used {
-			out = append(out, k)
+	for i := range keys {
+		if !keys[i].used {
+			out = append(out, &keys[i])
 		}
 	}
 	return out
 }
 
-func anyUnused(keys []*key) bool { return len(unused(keys)) > 0 }
+func anyUnused(keys []key) bool {
+	for i := range keys {
+		if !keys[i].used {
+			return true
+		}
+	}
+	return false
+}

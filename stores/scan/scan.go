@@ -112,32 +112,67 @@ func wanted(k stores.Kind, kinds []stores.Kind) bool {
 // Defaults reads the platform's default stores (every reader's Defaults),
 // restricted to kinds when given.
 func (s *Scanner) Defaults(ctx context.Context, kinds ...stores.Kind) stores.Result {
-	return s.defaults(ctx, func(stores.Location) bool { return true }, kinds)
+	var res stores.Result
+	errs := s.DefaultsEach(ctx, res.Collect, kinds...)
+	res.Errors = errs
+	return res
+}
+
+// DefaultsEach reads like Defaults and hands each entry to fn in the same
+// order, so that the caller need not hold them all. When fn fails, reading
+// stops and fn's error is the last one returned.
+func (s *Scanner) DefaultsEach(ctx context.Context, fn func(stores.Entry) error, kinds ...stores.Kind) []error {
+	return s.defaults(ctx, func(stores.Location) bool { return true }, kinds, fn)
 }
 
 // DefaultsAt reads the default stores of one location (system or user), as
 // posture's trust_stores names them.
 func (s *Scanner) DefaultsAt(ctx context.Context, loc stores.Location, kinds ...stores.Kind) stores.Result {
-	return s.defaults(ctx, func(l stores.Location) bool { return l == loc }, kinds)
+	var res stores.Result
+	errs := s.defaults(ctx, func(l stores.Location) bool { return l == loc }, kinds, res.Collect)
+	res.Errors = errs
+	return res
 }
 
-func (s *Scanner) defaults(ctx context.Context, keep func(stores.Location) bool, kinds []stores.Kind) stores.Result {
-	var res stores.Result
+func (s *Scanner) defaults(ctx context.Context, keep func(stores.Location) bool, kinds []stores.Kind, fn func(stores.Entry) error) []error {
+	var errs []error
+	stop := stopper(fn)
 	for _, r := range s.readers {
 		if !wanted(r.Kind(), kinds) {
 			continue
 		}
 		for _, src := range r.Defaults(ctx) {
 			if err := ctx.Err(); err != nil {
-				res.Errors = append(res.Errors, fmt.Errorf("reading default stores: %w", err))
-				return res
+				return append(errs, fmt.Errorf("reading default stores: %w", err))
 			}
 			if keep(src.Location) {
-				res.Add(r.Read(ctx, src))
+				errs = append(errs, stores.ReadEach(ctx, r, src, stop.fn)...)
+				if stop.err != nil {
+					return errs // fn's error is already last
+				}
 			}
 		}
 	}
-	return res
+	return errs
+}
+
+// stopped remembers the error with which fn asked a read to stop, so that
+// reading does not go on to the next store.
+type stopped struct {
+	fn  func(stores.Entry) error
+	err error
+}
+
+func stopper(fn func(stores.Entry) error) *stopped {
+	st := &stopped{}
+	st.fn = func(e stores.Entry) error {
+		if err := fn(e); err != nil {
+			st.err = err
+			return err
+		}
+		return nil
+	}
+	return st
 }
 
 // Paths reads each path by content: a file (PEM/DER, keychain, store
@@ -154,6 +189,16 @@ func (s *Scanner) defaults(ctx context.Context, keep func(stores.Location) bool,
 // an error; such files found in a directory or by a glob are skipped silently
 // (directories such as /etc/ssl/certs hold other files).
 func (s *Scanner) Paths(ctx context.Context, paths []string, kinds ...stores.Kind) stores.Result {
+	var res stores.Result
+	errs := s.PathsEach(ctx, paths, res.Collect, kinds...)
+	res.Errors = errs
+	return res
+}
+
+// PathsEach reads like Paths and hands each entry to fn in the same order,
+// so that the caller need not hold them all. When fn fails, reading stops
+// and fn's error is the last one returned.
+func (s *Scanner) PathsEach(ctx context.Context, paths []string, fn func(stores.Entry) error, kinds ...stores.Kind) []error {
 	p := plan{ctx: ctx, s: s, kinds: kinds, seen: map[string]bool{}}
 	done := map[string]bool{}
 	for _, path := range paths {
@@ -167,23 +212,30 @@ func (s *Scanner) Paths(ctx context.Context, paths []string, kinds ...stores.Kin
 		p.path(path)
 	}
 
-	var res stores.Result
-	res.Errors = p.errs
+	errs := p.errs
+	stop := stopper(fn)
 	if len(p.pem) > 0 {
-		res.Add(s.pem.ReadFiles(ctx, stores.Source{Location: stores.LocationPath}, p.pem))
+		errs = append(errs, s.pem.ReadFilesEach(ctx, stores.Source{Location: stores.LocationPath}, p.pem, stop.fn)...)
+		p.pem = nil
+		if stop.err != nil {
+			return errs
+		}
 	}
 	for _, t := range p.targets {
 		if ctx.Err() != nil {
 			break
 		}
 		if r := s.reader(t.kind); r != nil {
-			res.Add(r.Read(ctx, stores.Source{Path: t.path, Location: stores.LocationPath}))
+			errs = append(errs, stores.ReadEach(ctx, r, stores.Source{Path: t.path, Location: stores.LocationPath}, stop.fn)...)
+			if stop.err != nil {
+				return errs
+			}
 		}
 	}
-	if err := ctx.Err(); err != nil && !hasErr(res.Errors, err) {
-		res.Errors = append(res.Errors, fmt.Errorf("reading paths: %w", err))
+	if err := ctx.Err(); err != nil && !hasErr(errs, err) {
+		errs = append(errs, fmt.Errorf("reading paths: %w", err))
 	}
-	return res
+	return errs
 }
 
 func hasErr(errs []error, target error) bool {

@@ -524,3 +524,49 @@ func TestDefaultsWithRoot(t *testing.T) {
 		assert.Equal(t, stores.LocationPath, e.Location)
 	}
 }
+
+func TestPathsEachHandsOverWhatPathsReturns(t *testing.T) {
+	dir := tree(t, map[string][]byte{
+		"combined.pem":   pemFixture(t, "combined.pem"),
+		"bundle.pem":     pemFixture(t, "bundle.pem"),
+		"client_key.pem": pemFixture(t, "pair/client_key.pem"),
+		"client.pem":     pemFixture(t, "pair/client.pem"),
+	})
+	paths := []string{nssFixture(t, "basic"), dir}
+	s := New(nil)
+	whole := s.Paths(context.Background(), paths)
+	require.Empty(t, whole.Errors)
+	type seen struct {
+		sha256 string
+		key    stores.KeyMatch
+		trust  string
+	}
+	var want []seen
+	for _, e := range whole.Entries {
+		want = append(want, seen{e.Info.SHA256, e.Key, e.Trust})
+	}
+	require.Greater(t, len(want), 17, "PEM files and the NSS database")
+
+	var got []seen
+	errs := s.PathsEach(context.Background(), paths, func(e stores.Entry) error {
+		got = append(got, seen{e.Info.SHA256, e.Key, e.Trust})
+		return nil
+	})
+	assert.Empty(t, errs)
+	assert.Equal(t, want, got, "same entries, same order")
+
+	errStop := errors.New("enough")
+	for _, n := range []int{1, 3, len(want) - 15, len(want) - 14, len(want) - 1} { // across the PEM set and into NSS
+		calls := 0
+		errs := s.PathsEach(context.Background(), paths, func(stores.Entry) error {
+			calls++
+			if calls == n {
+				return errStop
+			}
+			return nil
+		})
+		assert.Equal(t, n, calls, "no entry is handed over after fn fails (n=%d)", n)
+		require.NotEmpty(t, errs)
+		assert.Same(t, errStop, errs[len(errs)-1], "fn's error comes last (n=%d)", n)
+	}
+}

@@ -182,8 +182,10 @@ type Call struct {
 	Kinds    []stores.Kind
 }
 
-// FakeScanner is a tables.Scanner that records its calls and answers with
-// Respond (an empty result when Respond is nil).
+// FakeScanner is a tables.EachScanner that records its calls and answers
+// with Respond (an empty result when Respond is nil). PathsEach and
+// DefaultsEach record themselves as "Paths" and "Defaults" and hand
+// Respond's entries over one at a time.
 type FakeScanner struct {
 	Respond func(ctx context.Context, c Call) stores.Result
 
@@ -221,4 +223,14 @@ func (f *FakeScanner) Defaults(ctx context.Context, kinds ...stores.Kind) stores
 // DefaultsAt records the call and answers it.
 func (f *FakeScanner) DefaultsAt(ctx context.Context, loc stores.Location, kinds ...stores.Kind) stores.Result {
 	return f.answer(ctx, Call{Method: "DefaultsAt", Location: loc, Kinds: kinds})
+}
+
+// PathsEach records the call as "Paths" and hands its answer to fn.
+func (f *FakeScanner) PathsEach(ctx context.Context, paths []string, fn func(stores.Entry) error, kinds ...stores.Kind) []error {
+	return stores.Each(f.Paths(ctx, paths, kinds...), fn)
+}
+
+// DefaultsEach records the call as "Defaults" and hands its answer to fn.
+func (f *FakeScanner) DefaultsEach(ctx context.Context, fn func(stores.Entry) error, kinds ...stores.Kind) []error {
+	return stores.Each(f.Defaults(ctx, kinds...), fn)
 }

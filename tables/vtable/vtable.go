@@ -2,14 +2,17 @@
 // embedded, in-memory SQLite (modernc.org/sqlite), so the standalone shell
 // runs the same SQL as osquery with the same push-down: constraints on
 // pushed columns (tables.Pushed) reach Generate as an osquery-shaped
-// QueryContext, and SQLite re-filters every row, as osquery does.
+// QueryContext, and SQLite re-filters every row, as osquery does. Rows are
+// pulled one at a time through tables.Table.Each.
 package vtable
 
 import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"errors"
 	"fmt"
+	"iter"
 	"strconv"
 	"strings"
 
@@ -151,23 +154,73 @@ func (v *vtable) Open() (vtab.Cursor, error) { return &cursor{v: v}, nil }
 func (v *vtable) Disconnect() error          { return nil }
 func (v *vtable) Destroy() error             { return nil }
 
+// cursor pulls rows from Table.Each one at a time (iter.Pull runs the
+// producer as a coroutine), so a scan of thousands of certificates streams
+// through SQLite instead of being held whole; SQLite stopping early (LIMIT,
+// a closed statement) stops the producer.
 type cursor struct {
 	v    *vtable
-	rows []map[string]string
-	i    int
+	next func() (map[string]string, bool)
+	stop func()
+	err  *error // the producer's result, set when it returns
+	row  map[string]string
+	eof  bool
+	n    int64
 }
 
+// errStopped tells the producer that SQLite wants no more rows.
+var errStopped = errors.New("cursor closed")
+
 func (c *cursor) Filter(_ int, idxStr string, vals []vtab.Value) error {
+	c.release()
 	qc, err := c.v.queryContext(idxStr, vals)
 	if err != nil {
 		return err
 	}
-	rows, err := c.v.t.Rows(c.v.ctx, qc)
-	if err != nil {
+	var genErr error
+	seq := func(yield func(map[string]string) bool) {
+		genErr = c.v.t.Each(c.v.ctx, qc, func(row map[string]string) error {
+			if !yield(row) {
+				return errStopped
+			}
+			return nil
+		})
+	}
+	c.next, c.stop = iter.Pull(seq)
+	c.err, c.n, c.eof = &genErr, 0, false
+	return c.advance()
+}
+
+// advance moves to the next row; the producer's error, if any, surfaces
+// when its rows are exhausted. From Filter (before the first row: the usual
+// case, a query that means nothing) SQLite reports it with its message; from
+// Next the statement still fails, but modernc's xNext passes no message.
+func (c *cursor) advance() error {
+	if c.next == nil {
+		c.row, c.eof = nil, true
+		return nil
+	}
+	row, ok := c.next()
+	if ok {
+		c.row = row
+		c.n++
+		return nil
+	}
+	c.row, c.eof = nil, true
+	err := *c.err
+	c.release()
+	if err != nil && !errors.Is(err, errStopped) {
 		return err
 	}
-	c.rows, c.i = rows, 0
 	return nil
+}
+
+// release stops the producer, if any.
+func (c *cursor) release() {
+	if c.stop != nil {
+		c.stop()
+	}
+	c.next, c.stop = nil, nil
 }
 
 // queryContext builds what osquery would send: every column with its
@@ -224,20 +277,20 @@ func valueString(v vtab.Value) (string, bool) {
 	return fmt.Sprint(v), true
 }
 
-func (c *cursor) Next() error  { c.i++; return nil }
-func (c *cursor) Eof() bool    { return c.i >= len(c.rows) }
-func (c *cursor) Close() error { c.rows = nil; return nil }
+func (c *cursor) Next() error  { return c.advance() }
+func (c *cursor) Eof() bool    { return c.eof }
+func (c *cursor) Close() error { c.release(); c.row = nil; return nil }
 
-func (c *cursor) Rowid() (int64, error) { return int64(c.i), nil }
+func (c *cursor) Rowid() (int64, error) { return c.n, nil }
 
 // Column converts the row's string to the column's type the way osquery
 // does: a missing key is NULL, and so is an empty or unparsable number.
 func (c *cursor) Column(col int) (vtab.Value, error) {
-	if c.i >= len(c.rows) || col < 0 || col >= len(c.v.t.Columns) {
+	if c.row == nil || col < 0 || col >= len(c.v.t.Columns) {
 		return nil, nil
 	}
 	def := c.v.t.Columns[col]
-	s, ok := c.rows[c.i][def.Name]
+	s, ok := c.row[def.Name]
 	if !ok {
 		return nil, nil
 	}

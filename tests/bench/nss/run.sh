@@ -4,7 +4,10 @@
 # minutes), then times, on the same database in the same run:
 #   certutil -L -d sql:DIR          (only up to CERTUTIL_MAX certificates:
 #                                    it needs ~45 s at 10,000)
-#   nssbench read DIR               (every derived fact, key presence, trust)
+#   nssbench read DIR               (every derived fact, key presence, trust;
+#                                    all entries held, as posture reads)
+#   nssbench each DIR               (the same, streamed: each entry dropped
+#                                    once counted, as client_certificates reads)
 # with /usr/bin/time -v for wall time and peak RSS, and prints the ratio.
 #
 #   tests/bench/nss/run.sh                    # sizes 1000 10000
@@ -36,6 +39,8 @@ for n in $sizes; do
 	measure "$work/nssbench" read "$db"
 	go_wall=$wall go_cpu=$cpu
 	printf '%-8s %-16s %8.3f %8.3f %12.1f %s\n' "$n" "nssbench read" "$wall" "$cpu" "$(echo "$rss/1024" | bc -l)" "$(cat "$work/out")"
+	measure "$work/nssbench" each "$db"
+	printf '%-8s %-16s %8.3f %8.3f %12.1f %s\n' "$n" "nssbench each" "$wall" "$cpu" "$(echo "$rss/1024" | bc -l)" "$(cat "$work/out")"
 	if command -v certutil >/dev/null && [ "$n" -le "$certutil_max" ]; then
 		measure certutil -L -d sql:"$db"
 		lines=$(grep -v 'SSL,S/MIME,JAR/XPI' "$work/out" | grep -c ',' || true)

@@ -1,7 +1,8 @@
 // Command nssbench builds and reads NSS databases for tests/bench/nss/run.sh.
 //
 //	nssbench make -n N DIR   write a database of N synthetic certificates
-//	nssbench read DIR        read it as certsight does; print counts and timing
+//	nssbench read DIR        read it whole (Read, as posture does); print counts and timing
+//	nssbench each DIR        read it streamed (ReadEach, as client_certificates does)
 package main
 
 import (
@@ -26,7 +27,7 @@ func main() {
 
 func run(args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("usage: nssbench make -n N DIR | nssbench read DIR")
+		return fmt.Errorf("usage: nssbench make -n N DIR | nssbench read DIR | nssbench each DIR")
 	}
 	ctx := context.Background()
 	switch args[0] {
@@ -44,27 +45,38 @@ func run(args []string) error {
 			return err
 		}
 		return nsswrite.Create(ctx, fs.Arg(0), certs, nsswrite.Options{})
-	case "read":
+	case "read", "each":
 		if len(args) != 2 {
-			return fmt.Errorf("usage: nssbench read DIR")
+			return fmt.Errorf("usage: nssbench %s DIR", args[0])
 		}
-		start := time.Now()
-		res := nssdb.New(nil).Read(ctx, stores.Source{Path: args[1], Location: stores.LocationPath})
-		elapsed := time.Since(start)
-		keys, trusted := 0, 0
-		for _, e := range res.Entries {
+		var res stores.Result
+		n, keys, trusted := 0, 0, 0
+		count := func(e stores.Entry) error {
+			n++
 			if e.Key.HasPrivateKey() {
 				keys++
 			}
 			if e.Trust != ",," {
 				trusted++
 			}
+			return nil
+		}
+		start := time.Now()
+		src := stores.Source{Path: args[1], Location: stores.LocationPath}
+		if args[0] == "each" {
+			res.Errors = nssdb.New(nil).ReadEach(ctx, src, count)
+		} else {
+			res = nssdb.New(nil).Read(ctx, src)
+		}
+		elapsed := time.Since(start)
+		for _, e := range res.Entries {
+			_ = count(e)
 		}
 		var ms runtime.MemStats
 		runtime.GC()
-		runtime.ReadMemStats(&ms) // the entries are still live here
+		runtime.ReadMemStats(&ms) // read: the entries are still live here; each: none are
 		fmt.Printf("certificates=%d with_key=%d trust_not_empty=%d errors=%d read_seconds=%.3f live_heap_MB=%.1f total_alloc_MB=%.1f\n",
-			len(res.Entries), keys, trusted, len(res.Errors), elapsed.Seconds(),
+			n, keys, trusted, len(res.Errors), elapsed.Seconds(),
 			float64(ms.HeapAlloc)/(1<<20), float64(ms.TotalAlloc)/(1<<20))
 		runtime.KeepAlive(res)
 		if len(res.Errors) > 0 {

@@ -1,0 +1,89 @@
+package pemfile
+
+import (
+	"context"
+	"errors"
+	"os"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/certsight/certsight/stores"
+)
+
+// TestSecondReadOfAChangedFile covers a file that changes between the
+// pairing pass and the entries pass: its key state is kept only for the
+// certificate it was decided for, and a file gone is an error, not a panic.
+func TestSecondReadOfAChangedFile(t *testing.T) {
+	combined, err := os.ReadFile(fx("combined.pem")) // client1 with its key
+	require.NoError(t, err)
+	ca, err := os.ReadFile(fx("ca.pem"))
+	require.NoError(t, err)
+	src := stores.Source{Location: stores.LocationPath}
+	files := []File{{Path: "/x/combined.pem", Named: true}}
+
+	for _, tc := range []struct {
+		name    string
+		second  func() ([]byte, error)
+		wantCN  []string
+		wantKey []stores.KeyMatch
+		wantErr error
+	}{
+		{"unchanged", func() ([]byte, error) { return combined, nil },
+			[]string{"client1"}, []stores.KeyMatch{stores.KeyMatched}, nil},
+		{"now another certificate", func() ([]byte, error) { return ca, nil },
+			[]string{"Fixture CA"}, []stores.KeyMatch{stores.KeyAbsent}, nil},
+		{"gone", func() ([]byte, error) { return nil, os.ErrNotExist },
+			nil, nil, errChanged},
+		{"no longer a certificate", func() ([]byte, error) { return []byte("hello"), nil },
+			nil, nil, errChanged},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			calls := 0
+			load := func(File) ([]byte, error) {
+				if calls++; calls == 1 {
+					return combined, nil
+				}
+				return tc.second()
+			}
+			var res stores.Result
+			res.Errors = New(nil).readSet(context.Background(), src, files, load, res.Collect)
+			var cns []string
+			var keys []stores.KeyMatch
+			for _, e := range res.Entries {
+				cns, keys = append(cns, e.Info.CommonName), append(keys, e.Key)
+			}
+			assert.Equal(t, tc.wantCN, cns)
+			assert.Equal(t, tc.wantKey, keys)
+			if tc.wantErr == nil {
+				assert.Empty(t, res.Errors)
+				return
+			}
+			require.Len(t, res.Errors, 1)
+			assert.ErrorIs(t, res.Errors[0], tc.wantErr)
+			var ie *stores.ItemError
+			assert.True(t, errors.As(res.Errors[0], &ie))
+		})
+	}
+}
+
+// TestReadEachStopsWhenFnFails: nothing is handed over after fn fails, and
+// fn's error is the last one returned.
+func TestReadEachStopsWhenFnFails(t *testing.T) {
+	r := New(nil)
+	all := r.Read(context.Background(), stores.Source{Path: td, Location: stores.LocationPath})
+	require.Greater(t, len(all.Entries), 3)
+	errStop := errors.New("enough")
+	calls := 0
+	errs := r.ReadEach(context.Background(), stores.Source{Path: td, Location: stores.LocationPath}, func(e stores.Entry) error {
+		assert.Equal(t, all.Entries[calls].Info.SHA256, e.Info.SHA256, "same order as Read")
+		if calls++; calls == 3 {
+			return errStop
+		}
+		return nil
+	})
+	assert.Equal(t, 3, calls)
+	require.NotEmpty(t, errs)
+	assert.Same(t, errStop, errs[len(errs)-1])
+}
