@@ -12,7 +12,9 @@
 // with that rule, so one bad rule fails alone while the others are evaluated.
 //
 // Decisions where the original leaves room:
-//   - operating_system may be omitted (any OS). A rule for another OS is
+//   - operating_system may be omitted (any OS); the row then reports the OS
+//     the rule was evaluated on. An inline rule's certificate_id is the
+//     CA's derived id (DerivedID). A rule for another OS is
 //     listed but not evaluated: Result.Evaluated is false and passed is NULL in
 //     cert_posture, with reason "not evaluated: rule is for mac; this device
 //     runs linux" — Cloudflare only evaluates matching rules, and a NULL keeps

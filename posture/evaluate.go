@@ -119,6 +119,9 @@ func evaluateCheck(ctx context.Context, ck Check, env Env) Result {
 		res.Evaluated = false
 		res.Reason = fmt.Sprintf("not evaluated: rule is for %s; this device runs %s", ck.OperatingSystem, orUnknown(running, env.goos()))
 		return res
+	} else if ck.OperatingSystem == "" {
+		// A rule for any OS reports the one it was evaluated on.
+		res.OperatingSystem = running
 	}
 	if env.Scanner == nil {
 		res.Reason = "no certificate scanner configured"

@@ -35,6 +35,7 @@ func (in Inline) Check() Check {
 		ps = append(ps, Problem{"ca_path", err.Error()})
 	}
 	ck.CA = ca
+	ck.CertificateID = ca.ID // stable for the same CA, so inline rows can be joined and compared
 	if err := ValidateCN(in.CN); err != nil {
 		ps = append(ps, Problem{"cn", err.Error()})
 	}

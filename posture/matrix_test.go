@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/certsight/certsight/cert"
 	"github.com/certsight/certsight/posture"
 	"github.com/certsight/certsight/posture/identity"
 	"github.com/certsight/certsight/posture/posturetest"
@@ -68,6 +69,9 @@ func TestMatrixInline(t *testing.T) {
 	dev := identity.Fixed("host-1", "SN-12345", nil)
 	f, cases := posturetest.Build(t, dev)
 	env := posture.Env{Scanner: scan.New(nil), Device: dev}
+	caCerts, err := cert.ParseCertificates(mustRead(t, f.CAFile))
+	require.NoError(t, err)
+	caID := posture.DerivedID(caCerts[0])
 	n := 0
 	for _, c := range cases {
 		if c.Inline == nil {
@@ -78,8 +82,16 @@ func TestMatrixInline(t *testing.T) {
 			got := posture.EvaluateCheck(t.Context(), c.Inline.Check(), env)
 			assert.Equal(t, posture.InlineRuleName, got.Rule)
 			checkCase(t, c, got)
+			assert.Equal(t, caID, got.CertificateID, "an inline rule names its CA by the derived id")
+			assert.Equal(t, posture.CurrentOS(), got.OperatingSystem, "a rule for any OS reports the one it ran on")
 		})
 	}
 	assert.GreaterOrEqual(t, n, 15)
-	_ = f
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	return data
 }
