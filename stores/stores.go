@@ -11,6 +11,7 @@ import (
 	"context"
 	"crypto/x509"
 	"fmt"
+	"log/slog"
 
 	"github.com/certsight/certsight/cert"
 )
@@ -205,4 +206,13 @@ func Each(res Result, fn func(Entry) error) []error {
 func (r *Result) Collect(e Entry) error {
 	r.Entries = append(r.Entries, e)
 	return nil
+}
+
+// ReaderLogger is the logger a reader of kind keeps: logger (nil discards)
+// with the store kind attached to every record.
+func ReaderLogger(logger *slog.Logger, kind Kind) *slog.Logger {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return logger.With("store", string(kind))
 }

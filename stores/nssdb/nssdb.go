@@ -14,7 +14,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -54,10 +53,7 @@ func WithRoot(dir string) Option { return func(r *Reader) { r.root = dir } }
 
 // New returns a Reader that logs to logger (nil discards).
 func New(logger *slog.Logger, opts ...Option) *Reader {
-	if logger == nil {
-		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	r := &Reader{log: logger.With("store", string(stores.KindNSSDB))}
+	r := &Reader{log: stores.ReaderLogger(logger, stores.KindNSSDB)}
 	for _, o := range opts {
 		o(r)
 	}

@@ -37,10 +37,7 @@ var _ stores.Reader = (*Reader)(nil)
 
 // New returns a Reader; logger may be nil.
 func New(logger *slog.Logger, opts ...Option) *Reader {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-	r := &Reader{log: logger.With("store", string(stores.KindPEM))}
+	r := &Reader{log: stores.ReaderLogger(logger, stores.KindPEM)}
 	for _, o := range opts {
 		o(r)
 	}

@@ -72,10 +72,7 @@ func WithRoot(dir string) Option { return func(r *Reader) { r.root = dir } }
 
 // New returns a Reader that logs to logger (nil discards).
 func New(logger *slog.Logger, opts ...Option) *Reader {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-	r := &Reader{log: logger.With("store", string(stores.KindWinstore))}
+	r := &Reader{log: stores.ReaderLogger(logger, stores.KindWinstore)}
 	for _, o := range opts {
 		o(r)
 	}
