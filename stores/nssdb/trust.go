@@ -1,6 +1,10 @@
 package nssdb
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/certsight/certsight/stores/nssdb/internal/certdb"
+)
 
 // Trust as `certutil -L` prints it. The read side follows NSS:
 // lib/dev/ckhelper.c get_nss_trust (stored value → level), lib/pki/pki3hack.c
@@ -64,30 +68,16 @@ func levelOf(class, v uint32) level {
 	return levelUnknown
 }
 
-// CERTDB_* flags (nss lib/certdb/certdb.h).
-const (
-	flagTerminalRecord  = 1 << 0
-	flagTrusted         = 1 << 1
-	flagSendWarn        = 1 << 2
-	flagValidCA         = 1 << 3
-	flagTrustedCA       = 1 << 4
-	flagNSTrustedCA     = 1 << 5
-	flagUser            = 1 << 6
-	flagTrustedClientCA = 1 << 7
-	flagInvisibleCA     = 1 << 8
-	flagGovtApprovedCA  = 1 << 9
-)
-
 func flagsOf(l level) uint32 {
 	switch l {
 	case levelTrusted:
-		return flagTerminalRecord | flagTrusted
+		return certdb.TerminalRecord | certdb.Trusted
 	case levelTrustedDelegator:
-		return flagValidCA | flagTrustedCA | flagNSTrustedCA
+		return certdb.ValidCA | certdb.TrustedCA | certdb.NSTrustedCA
 	case levelNotTrusted:
-		return flagTerminalRecord
+		return certdb.TerminalRecord
 	case levelValidDelegator:
-		return flagValidCA
+		return certdb.ValidCA
 	}
 	return 0
 }
@@ -107,13 +97,13 @@ type certTrust struct{ ssl, email, objSign uint32 }
 func (t trustObject) toCertTrust() certTrust {
 	ssl := flagsOf(levelOf(t.class, t.serverAuth))
 	client := flagsOf(levelOf(t.class, t.clientAuth))
-	if client&(flagTrustedCA|flagNSTrustedCA) != 0 {
-		client &^= flagTrustedCA | flagNSTrustedCA
-		ssl |= flagTrustedClientCA
+	if client&(certdb.TrustedCA|certdb.NSTrustedCA) != 0 {
+		client &^= certdb.TrustedCA | certdb.NSTrustedCA
+		ssl |= certdb.TrustedClientCA
 	}
 	ssl |= client
 	if t.stepUp {
-		ssl |= flagGovtApprovedCA
+		ssl |= certdb.GovtApprovedCA
 	}
 	return certTrust{
 		ssl:     ssl,
@@ -131,9 +121,9 @@ func trustString(obj *trustObject, hasKey bool) string {
 		t = obj.toCertTrust()
 	}
 	if hasKey {
-		t.ssl |= flagUser
-		t.email |= flagUser
-		t.objSign |= flagUser
+		t.ssl |= certdb.User
+		t.email |= certdb.User
+		t.objSign |= certdb.User
 	}
 	var b strings.Builder
 	b.Grow(12)
@@ -147,31 +137,31 @@ func trustString(obj *trustObject, hasKey bool) string {
 
 // printFlags is secutil.c printflags.
 func printFlags(b *strings.Builder, f uint32) {
-	if f&flagValidCA != 0 && f&(flagTrustedCA|flagTrustedClientCA) == 0 {
+	if f&certdb.ValidCA != 0 && f&(certdb.TrustedCA|certdb.TrustedClientCA) == 0 {
 		b.WriteByte('c')
 	}
-	if f&flagTerminalRecord != 0 && f&flagTrusted == 0 {
+	if f&certdb.TerminalRecord != 0 && f&certdb.Trusted == 0 {
 		b.WriteByte('p')
 	}
-	if f&flagTrustedCA != 0 {
+	if f&certdb.TrustedCA != 0 {
 		b.WriteByte('C')
 	}
-	if f&flagTrustedClientCA != 0 {
+	if f&certdb.TrustedClientCA != 0 {
 		b.WriteByte('T')
 	}
-	if f&flagTrusted != 0 {
+	if f&certdb.Trusted != 0 {
 		b.WriteByte('P')
 	}
-	if f&flagUser != 0 {
+	if f&certdb.User != 0 {
 		b.WriteByte('u')
 	}
-	if f&flagSendWarn != 0 {
+	if f&certdb.SendWarn != 0 {
 		b.WriteByte('w')
 	}
-	if f&flagInvisibleCA != 0 {
+	if f&certdb.InvisibleCA != 0 {
 		b.WriteByte('I')
 	}
-	if f&flagGovtApprovedCA != 0 {
+	if f&certdb.GovtApprovedCA != 0 {
 		b.WriteByte('G')
 	}
 }

@@ -37,6 +37,8 @@ import (
 	"strings"
 
 	_ "modernc.org/sqlite" // pure-Go SQLite driver
+
+	"github.com/certsight/certsight/stores/nssdb/internal/certdb"
 )
 
 // TrustClass selects which class of trust object Create writes.
@@ -309,7 +311,7 @@ func trustObjects(t Trust, x *x509.Certificate, serial []byte, class TrustClass)
 		s1 := sha1.Sum(x.Raw)
 		m5 := md5.Sum(x.Raw)
 		step := byte(0)
-		if t.SSL&flagGovtApprovedCA != 0 {
+		if t.SSL&certdb.GovtApprovedCA != 0 {
 			step = 1
 		}
 		out = append(out, object{

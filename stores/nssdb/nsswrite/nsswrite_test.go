@@ -16,6 +16,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/certsight/certsight/internal/testtool"
+
+	"github.com/certsight/certsight/stores/nssdb/internal/certdb"
 )
 
 const fixture = "../testdata/basic"
@@ -106,9 +108,9 @@ func TestParseTrust(t *testing.T) {
 		err  string
 	}{
 		{",,", Trust{}, ""},
-		{"CT,C,C", Trust{SSL: flagTrustedCA | flagTrustedClientCA | flagValidCA, Email: flagTrustedCA | flagValidCA, ObjectSigning: flagTrustedCA | flagValidCA}, ""},
-		{"P,p,c", Trust{SSL: flagTrusted | flagTerminalRecord, Email: flagTerminalRecord, ObjectSigning: flagValidCA}, ""},
-		{"u,wg,i", Trust{SSL: flagUser, Email: flagSendWarn | flagGovtApprovedCA, ObjectSigning: flagInvisibleCA}, ""},
+		{"CT,C,C", Trust{SSL: certdb.TrustedCA | certdb.TrustedClientCA | certdb.ValidCA, Email: certdb.TrustedCA | certdb.ValidCA, ObjectSigning: certdb.TrustedCA | certdb.ValidCA}, ""},
+		{"P,p,c", Trust{SSL: certdb.Trusted | certdb.TerminalRecord, Email: certdb.TerminalRecord, ObjectSigning: certdb.ValidCA}, ""},
+		{"u,wg,i", Trust{SSL: certdb.User, Email: certdb.SendWarn | certdb.GovtApprovedCA, ObjectSigning: certdb.InvisibleCA}, ""},
 		{"C,C", Trust{}, "three"},
 		{"Z,,", Trust{}, "unknown flag"},
 	}

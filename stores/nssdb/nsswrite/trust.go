@@ -3,6 +3,8 @@ package nsswrite
 import (
 	"fmt"
 	"strings"
+
+	"github.com/certsight/certsight/stores/nssdb/internal/certdb"
 )
 
 // Trust is a certificate's trust as certutil -t parses it: three CERTDB_*
@@ -10,20 +12,6 @@ import (
 type Trust struct {
 	SSL, Email, ObjectSigning uint32
 }
-
-// CERTDB_* flags (nss lib/certdb/certdb.h).
-const (
-	flagTerminalRecord  = 1 << 0
-	flagTrusted         = 1 << 1
-	flagSendWarn        = 1 << 2
-	flagValidCA         = 1 << 3
-	flagTrustedCA       = 1 << 4
-	flagNSTrustedCA     = 1 << 5
-	flagUser            = 1 << 6
-	flagTrustedClientCA = 1 << 7
-	flagInvisibleCA     = 1 << 8
-	flagGovtApprovedCA  = 1 << 9
-)
 
 // ParseTrust parses a certutil -t string such as "CT,C,C" (nss
 // lib/certdb/certdb.c CERT_DecodeTrustString).
@@ -37,23 +25,23 @@ func ParseTrust(s string) (Trust, error) {
 		for _, r := range f {
 			switch r {
 			case 'p':
-				out[i] |= flagTerminalRecord
+				out[i] |= certdb.TerminalRecord
 			case 'P':
-				out[i] |= flagTrusted | flagTerminalRecord
+				out[i] |= certdb.Trusted | certdb.TerminalRecord
 			case 'w':
-				out[i] |= flagSendWarn
+				out[i] |= certdb.SendWarn
 			case 'c':
-				out[i] |= flagValidCA
+				out[i] |= certdb.ValidCA
 			case 'T':
-				out[i] |= flagTrustedClientCA | flagValidCA
+				out[i] |= certdb.TrustedClientCA | certdb.ValidCA
 			case 'C':
-				out[i] |= flagTrustedCA | flagValidCA
+				out[i] |= certdb.TrustedCA | certdb.ValidCA
 			case 'u':
-				out[i] |= flagUser
+				out[i] |= certdb.User
 			case 'i':
-				out[i] |= flagInvisibleCA
+				out[i] |= certdb.InvisibleCA
 			case 'g':
-				out[i] |= flagGovtApprovedCA
+				out[i] |= certdb.GovtApprovedCA
 			default:
 				return Trust{}, fmt.Errorf("trust %q: unknown flag %q", s, r)
 			}
@@ -76,18 +64,18 @@ const (
 
 func stanLevel(f uint32, clientAuth bool) stanLevelT {
 	if clientAuth {
-		if f&flagTrustedClientCA != 0 {
+		if f&certdb.TrustedClientCA != 0 {
 			return levelTrustedDelegator
 		}
-	} else if f&(flagTrustedCA|flagNSTrustedCA) != 0 {
+	} else if f&(certdb.TrustedCA|certdb.NSTrustedCA) != 0 {
 		return levelTrustedDelegator
 	}
 	switch {
-	case f&flagTrusted != 0:
+	case f&certdb.Trusted != 0:
 		return levelTrusted
-	case f&flagTerminalRecord != 0:
+	case f&certdb.TerminalRecord != 0:
 		return levelNotTrusted
-	case f&flagValidCA != 0:
+	case f&certdb.ValidCA != 0:
 		return levelValidDelegator
 	}
 	return levelMustVerify
