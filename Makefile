@@ -20,9 +20,9 @@ help: ## list the targets
 
 build: ## build the binaries into bin/
 	@mkdir -p $(BIN)
-	@for d in $$(ls -d extension edge/cmd/certsight-edge 2>/dev/null); do \
-		name=$$(basename $$d); [ $$d = extension ] && name=certsight.ext; \
-		echo "go build $$d -> $(BIN)/$$name"; \
+	@for d in cmd/*/; do \
+		name=$$(basename $$d); \
+		echo "go build ./$$d -> $(BIN)/$$name"; \
 		$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/$$name ./$$d || exit 1; \
 	done
 
@@ -57,8 +57,8 @@ cross: ## reproducible builds for every platform into dist/<os>_<arch>/
 	@set -e; for p in $(PLATFORMS); do \
 		os=$${p%/*}; arch=$${p#*/}; out=$(DIST)/$${os}_$${arch}; mkdir -p $$out; \
 		echo "cross $$os/$$arch -> $$out"; \
-		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build $(GOFLAGS_BUILD) -o $$out/certsight.ext ./extension; \
-		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build $(GOFLAGS_BUILD) -o $$out/certsight-edge$$( [ $$os = windows ] && echo .exe) ./edge/cmd/certsight-edge; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build $(GOFLAGS_BUILD) -o $$out/certsight.ext$$( [ $$os = windows ] && echo .exe) ./cmd/certsight.ext; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build $(GOFLAGS_BUILD) -o $$out/certsight-edge$$( [ $$os = windows ] && echo .exe) ./cmd/certsight-edge; \
 	done
 	@cd $(DIST) && sha256sum */* > SHA256SUMS && cat SHA256SUMS
 
@@ -69,7 +69,7 @@ package: cross ## .deb and .rpm for linux/amd64 and linux/arm64 into dist/
 	@ls -l $(DIST)/*.deb $(DIST)/*.rpm
 
 demo: build ## build, then query a throwaway PEM + NSS PKI (written by Go) and this machine's default stores
-	$(GO) run ./extension/demo -bin $(BIN)/certsight.ext
+	$(GO) run ./internal/demo -bin $(BIN)/certsight.ext
 
 clean: ## remove build output
 	rm -rf $(BIN) $(DIST)

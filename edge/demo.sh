@@ -24,7 +24,7 @@ wait_port() {
 	return 1
 }
 
-(cd "$ROOT" && go build -o "$WORK/certsight-edge" ./edge/cmd/certsight-edge && go build -o "$WORK/benchtool" ./tests/bench/edge/benchtool)
+(cd "$ROOT" && go build -o "$WORK/certsight-edge" ./cmd/certsight-edge && go build -o "$WORK/benchtool" ./tests/bench/edge/benchtool)
 "$WORK/benchtool" gen -dir "$WORK"
 "$WORK/benchtool" origin -echo -listen "127.0.0.1:$ORIGIN_PORT" & PIDS+=($!)
 wait_port "$ORIGIN_PORT"

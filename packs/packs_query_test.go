@@ -63,7 +63,7 @@ func extBin(t *testing.T) string {
 		if runtime.GOOS == "windows" {
 			extPath += ".exe"
 		}
-		out, err := exec.Command("go", "build", "-o", extPath, "github.com/certsight/certsight/extension").CombinedOutput()
+		out, err := exec.Command("go", "build", "-o", extPath, "github.com/certsight/certsight/cmd/certsight.ext").CombinedOutput()
 		if err != nil {
 			extErr = fmt.Errorf("building certsight.ext: %v\n%s", err, out)
 		}

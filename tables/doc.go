@@ -39,7 +39,7 @@
 //
 // Write the table in its own file (e.g. tables/cert_posture.go) as a
 // constructor from Deps, then add one line to All in registry.go
-// (`CertPosture(d),`). Both modes then serve it; nothing in extension/
+// (`CertPosture(d),`). Both modes then serve it; nothing in cmd/certsight.ext/
 // changes.
 //
 //	func CertPosture(d Deps) Table {

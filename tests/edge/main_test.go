@@ -48,7 +48,7 @@ func runMain(m *testing.M) int {
 	defer os.RemoveAll(tmp)
 	edgeBin = filepath.Join(tmp, "certsight-edge")
 	root, _ := filepath.Abs("../..")
-	cmd := exec.Command("go", "build", "-o", edgeBin, "./edge/cmd/certsight-edge")
+	cmd := exec.Command("go", "build", "-o", edgeBin, "./cmd/certsight-edge")
 	cmd.Dir = root
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {

@@ -50,7 +50,7 @@ func runTests(m *testing.M) int {
 		defer os.RemoveAll(tmp)
 		extBin = filepath.Join(tmp, "certsight.ext")
 		builtVersion = "e2e-test"
-		cmd := exec.Command("go", "build", "-o", extBin, "-ldflags", "-X main.version="+builtVersion, "github.com/certsight/certsight/extension")
+		cmd := exec.Command("go", "build", "-o", extBin, "-ldflags", "-X main.version="+builtVersion, "github.com/certsight/certsight/cmd/certsight.ext")
 		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 		if err := cmd.Run(); err != nil {
 			fmt.Fprintf(os.Stderr, "building certsight.ext: %v\n", err)

@@ -41,7 +41,7 @@ func buildDeb(t *testing.T, root string) string {
 	tmp := t.TempDir()
 	dist := filepath.Join(tmp, "dist")
 	bins := filepath.Join(dist, "linux_"+runtime.GOARCH)
-	for pkg, name := range map[string]string{"./extension": "certsight.ext", "./edge/cmd/certsight-edge": "certsight-edge"} {
+	for pkg, name := range map[string]string{"./cmd/certsight.ext": "certsight.ext", "./cmd/certsight-edge": "certsight-edge"} {
 		run(t, root, []string{"CGO_ENABLED=0"}, "go", "build", "-trimpath", "-ldflags", "-X main.version=0.0.0-pkgtest",
 			"-o", filepath.Join(bins, name), pkg)
 	}

@@ -49,7 +49,7 @@ wait_port() { # port name
 }
 
 echo "bench: building into $WORK" >&2
-(cd "$ROOT" && go build -o "$WORK/certsight-edge" ./edge/cmd/certsight-edge && go build -o "$WORK/benchtool" ./tests/bench/edge/benchtool)
+(cd "$ROOT" && go build -o "$WORK/certsight-edge" ./cmd/certsight-edge && go build -o "$WORK/benchtool" ./tests/bench/edge/benchtool)
 "$WORK/benchtool" gen -dir "$WORK"
 BT="$WORK/benchtool"
 
