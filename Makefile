@@ -9,7 +9,7 @@ FUZZTIME  ?= 20s
 FUZZMINIMIZE ?= 5s
 PKGS      := ./...
 
-.PHONY: help build test test-unit fuzz bench lint demo clean cross package
+.PHONY: help build test test-unit fuzz bench bench-edge lint demo clean cross package
 
 DIST      := dist
 PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64
@@ -43,7 +43,7 @@ fuzz: ## run every fuzz target for FUZZTIME each
 bench: ## run the Go benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
-bench-edge: ## proxy benchmark: certsight-edge vs nginx, HAProxy, bare Go proxy (DURATION, WORKERS, ROUNDS)
+bench-edge: ## proxy benchmark: certsight-edge vs HAProxy, nginx, Caddy, bare Go; req/s, latency, CPU/request -> docs/benchmarks/data/edge.json (DURATION, WORKERS, ROUNDS, ONLY)
 	tests/bench/edge/run.sh
 
 lint: ## gofmt check, go vet here and for darwin and windows

@@ -65,6 +65,7 @@ type options struct {
 	idleTimeout       time.Duration
 	shutdownTimeout   time.Duration
 	crlCheckInterval  time.Duration
+	pprofListen       string
 	showVersion       bool
 }
 
@@ -90,6 +91,7 @@ func newFlags(o *options, stderr io.Writer) *pflag.FlagSet {
 	fs.DurationVar(&o.idleTimeout, "idle-timeout", 120*time.Second, "keep-alive idle timeout")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 15*time.Second, "grace period for in-flight requests on SIGINT/SIGTERM")
 	fs.DurationVar(&o.crlCheckInterval, "crl-check-interval", time.Second, "how often CRL files are checked for changes (on use)")
+	fs.StringVar(&o.pprofListen, "pprof-listen", "", "debugging: serve net/http/pprof on this address (plain HTTP; keep it on loopback)")
 	fs.BoolVar(&o.showVersion, "version", false, "print the version and exit")
 	fs.String("config", "", "JSON file whose keys are these flags' names (flags given on the command line win)")
 	return fs
@@ -176,6 +178,13 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 		ready <- ln.Addr().String()
 	}
 	errc := make(chan error, 1)
+	if o.pprofListen != "" {
+		stopPprof, err := servePprof(o.pprofListen, log)
+		if err != nil {
+			return err
+		}
+		defer stopPprof()
+	}
 	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
