@@ -210,4 +210,3 @@ func bareproxy(args []string) error {
 	}
 	return nil
 }
-

@@ -26,13 +26,13 @@ type Document struct {
 
 // Machine says where the numbers come from and how busy it was.
 type Machine struct {
-	CPUs      int     `json:"cpus"`
-	CPUModel  string  `json:"cpu_model"`
-	Kernel    string  `json:"kernel"`
-	MemoryMB  int64   `json:"memory_mb"`
-	GoVersion string  `json:"go_version"`
-	LoadStart string  `json:"loadavg_start"`
-	LoadEnd   string  `json:"loadavg_end"`
+	CPUs      int    `json:"cpus"`
+	CPUModel  string `json:"cpu_model"`
+	Kernel    string `json:"kernel"`
+	MemoryMB  int64  `json:"memory_mb"`
+	GoVersion string `json:"go_version"`
+	LoadStart string `json:"loadavg_start"`
+	LoadEnd   string `json:"loadavg_end"`
 	// BusyShare is the machine's busy CPU time over the measured windows
 	// divided by their CPU capacity (1 = every core busy all the time);
 	// OtherShare the part of it used by neither the proxies, the origin nor
