@@ -19,6 +19,7 @@
 #   DURATION=3s ROUNDS=2 WORKERS=16 tests/bench/edge/run.sh
 #   ONLY="certsight-edge haproxy" OUT=/tmp/e.json tests/bench/edge/run.sh
 #   PROFILE=/tmp/prof tests/bench/edge/run.sh # certsight-edge only: cpu.pprof, allocs.pprof
+#   BASELINE_BIN=/tmp/old-certsight-edge tests/bench/edge/run.sh  # also "certsight-edge-baseline"
 #
 # Everything it starts is stopped on exit.
 set -euo pipefail
@@ -85,6 +86,12 @@ if [ -n "${PROFILE:-}" ]; then
 	EDGE_ARGS+=(--pprof-listen "127.0.0.1:$PPROF_PORT")
 fi
 start certsight-edge "$EDGE_PORT" "$WORK/certsight-edge" --listen "127.0.0.1:$EDGE_PORT" --access-log=false "${EDGE_ARGS[@]}" 2>"$WORK/edge.log"
+if [ -n "${BASELINE_BIN:-}" ]; then
+	BASELINE_PORT=$((BASE_PORT + 9))
+	start certsight-edge-baseline "$BASELINE_PORT" "$BASELINE_BIN" --listen "127.0.0.1:$BASELINE_PORT" --access-log=false \
+		--tls-cert "$WORK/server.pem" --tls-key "$WORK/server.key" --client-ca "$WORK/root.pem" \
+		--crl "$WORK/crls.pem" --origin "http://127.0.0.1:$ORIGIN_PORT" 2>"$WORK/baseline.log"
+fi
 if [ -z "${PROFILE:-}" ]; then
 	start certsight-edge+access-log "$EDGELOG_PORT" "$WORK/certsight-edge" --listen "127.0.0.1:$EDGELOG_PORT" "${EDGE_ARGS[@]}" 2>/dev/null
 	start go-bare-proxy "$BARE_PORT" "$BT" bareproxy -listen "127.0.0.1:$BARE_PORT" -origin "http://127.0.0.1:$ORIGIN_PORT" \
