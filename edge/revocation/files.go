@@ -53,7 +53,7 @@ func (f *Files) Load() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for i := range f.files {
-		if err := f.load(&f.files[i]); err != nil {
+		if _, err := f.load(&f.files[i]); err != nil {
 			return fmt.Errorf("CRL %s: %w", f.files[i].path, err)
 		}
 	}
@@ -61,19 +61,20 @@ func (f *Files) Load() error {
 	return nil
 }
 
-// load reads one file and offers its CRLs; it records the stat on success.
-func (f *Files) load(fs *fileState) error {
+// load reads one file and offers its CRLs, and reports whether the store
+// changed.
+func (f *Files) load(fs *fileState) (bool, error) {
 	st, err := os.Stat(fs.path)
 	if err != nil {
-		return err
+		return false, err
 	}
 	data, err := os.ReadFile(fs.path)
 	if err != nil {
-		return err
+		return false, err
 	}
 	ders, err := SplitCRLs(data)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrParse, err)
+		return false, fmt.Errorf("%w: %v", ErrParse, err)
 	}
 	var errs []error
 	changed := false
@@ -88,13 +89,7 @@ func (f *Files) load(fs *fileState) error {
 		changed = changed || ok
 	}
 	fs.size, fs.modTime = st.Size(), st.ModTime()
-	if err := errors.Join(errs...); err != nil {
-		return err
-	}
-	if changed {
-		f.log.Info("CRL reloaded", "path", fs.path, "crls", len(ders))
-	}
-	return nil
+	return changed, errors.Join(errs...)
 }
 
 // Poll re-reads changed and previously failed files, logging an ERROR
@@ -111,8 +106,11 @@ func (f *Files) Poll() {
 				continue
 			}
 		}
-		err := f.load(fs)
+		changed, err := f.load(fs)
 		fs.ok = err == nil
+		if changed {
+			f.log.Info("CRL reloaded", "path", fs.path)
+		}
 		if err == nil {
 			if fs.lastErr != "" {
 				f.log.Info("CRL file loads again", "path", fs.path)
