@@ -56,7 +56,8 @@ type fastProxy struct {
 }
 
 // newFastProxy returns nil when origin cannot take the fast path.
-func newFastProxy(e *Edge, origin *url.URL, next http.Handler, log *slog.Logger, bufs *bufferPool) *fastProxy {
+// The origin timeouts are the default transport's (ProxyOptions).
+func newFastProxy(e *Edge, origin *url.URL, next http.Handler, log *slog.Logger, bufs *bufferPool, opts ProxyOptions) *fastProxy {
 	if !peekSupported || origin.Scheme != "http" || origin.Opaque != "" || origin.User != nil ||
 		(origin.Path != "" && origin.Path != "/") || origin.RawPath != "" || origin.RawQuery != "" || origin.ForceQuery {
 		return nil
@@ -69,11 +70,11 @@ func newFastProxy(e *Edge, origin *url.URL, next http.Handler, log *slog.Logger,
 		e: e, next: next, host: origin.Host, log: log, bufs: bufs,
 		pool: &originPool{
 			addr:        addr,
-			dialer:      net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second},
+			dialer:      net.Dialer{Timeout: orDefault(opts.OriginDialTimeout, 5*time.Second), KeepAlive: 30 * time.Second},
 			maxIdle:     1024,
-			idleTimeout: 90 * time.Second,
+			idleTimeout: orDefault(opts.OriginIdleTimeout, 90*time.Second),
 		},
-		responseHeaderTimeout: 60 * time.Second,
+		responseHeaderTimeout: orDefault(opts.OriginResponseHeaderTimeout, 60*time.Second),
 		xfDirect:              true,
 	}
 	for _, n := range []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"} {

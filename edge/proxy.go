@@ -87,7 +87,7 @@ func (e *Edge) Proxy(origin *url.URL, opts ProxyOptions) http.Handler {
 	}
 	var h http.Handler = rp
 	if !custom {
-		if fp := newFastProxy(e, origin, rp, log, bufs); fp != nil {
+		if fp := newFastProxy(e, origin, rp, log, bufs, opts); fp != nil {
 			h = fp
 		}
 	}
