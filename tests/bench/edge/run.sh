@@ -80,8 +80,11 @@ TARGETS=()
 ORIGIN_PID=$!
 wait_port "$ORIGIN_PORT" origin
 
+# As nginx's keepalive_requests here: connections are not recycled during a
+# round (the benchmark measures requests, not handshakes).
 EDGE_ARGS=(--tls-cert "$WORK/server.pem" --tls-key "$WORK/server.key" --client-ca "$WORK/root.pem"
-	--crl "$WORK/crls.pem" --origin "http://127.0.0.1:$ORIGIN_PORT")
+	--client-intermediates "$WORK/inter.pem" --crl "$WORK/crls.pem" --origin "http://127.0.0.1:$ORIGIN_PORT"
+	--max-conn-requests 1000000)
 if [ -n "${PROFILE:-}" ]; then
 	EDGE_ARGS+=(--pprof-listen "127.0.0.1:$PPROF_PORT")
 fi
@@ -89,8 +92,7 @@ start certsight-edge "$EDGE_PORT" "$WORK/certsight-edge" --listen "127.0.0.1:$ED
 if [ -n "${BASELINE_BIN:-}" ]; then
 	BASELINE_PORT=$((BASE_PORT + 9))
 	start certsight-edge-baseline "$BASELINE_PORT" "$BASELINE_BIN" --listen "127.0.0.1:$BASELINE_PORT" --access-log=false \
-		--tls-cert "$WORK/server.pem" --tls-key "$WORK/server.key" --client-ca "$WORK/root.pem" \
-		--crl "$WORK/crls.pem" --origin "http://127.0.0.1:$ORIGIN_PORT" 2>"$WORK/baseline.log"
+		"${EDGE_ARGS[@]}" 2>"$WORK/baseline.log"
 fi
 if [ -z "${PROFILE:-}" ]; then
 	start certsight-edge+access-log "$EDGELOG_PORT" "$WORK/certsight-edge" --listen "127.0.0.1:$EDGELOG_PORT" "${EDGE_ARGS[@]}" 2>/dev/null

@@ -57,7 +57,7 @@ func main() {
 	}
 }
 
-// gen writes root.pem, client.pem (leaf + intermediate), client.key,
+// gen writes root.pem, inter.pem, client.pem (leaf + intermediate), client.key,
 // server.pem, server.key, server-combined.pem (HAProxy) and crls.pem (a
 // current CRL from the root and one from the intermediate, neither revoking
 // the client: nginx and HAProxy check every CA in the chain) into a
@@ -100,6 +100,7 @@ func gen(args []string) error {
 	}
 	files := map[string][]byte{
 		"root.pem":            testpki.CertPEM(root.Cert),
+		"inter.pem":           testpki.CertPEM(inter.Cert),
 		"client.pem":          testpki.CertPEM(leaf.Cert, inter.Cert),
 		"client.key":          lk,
 		"client-combined.pem": append(testpki.CertPEM(leaf.Cert, inter.Cert), lk...),
