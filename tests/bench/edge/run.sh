@@ -23,12 +23,13 @@
 #
 # Everything it starts is stopped on exit.
 set -euo pipefail
+trap 'echo "bench: failed at line $LINENO" >&2' ERR
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../../.." && pwd)
-DURATION=${DURATION:-4s}
+DURATION=${DURATION:-3s}
 WARMUP=${WARMUP:-1s}
 WORKERS=${WORKERS:-32}
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-5}
 OUT=${OUT:-$ROOT/docs/benchmarks/data/edge.json}
 BASE_PORT=${BASE_PORT:-18440}
 ORIGIN_PORT=$((BASE_PORT))
