@@ -197,7 +197,13 @@ func (p *fastProxy) exchange(ctx context.Context, oc *originConn, r *http.Reques
 			infos = append(infos, res)
 			continue
 		}
-		oc.c.SetReadDeadline(time.Time{})
+		// The header timeout ends here. A body already in the buffer is
+		// read without touching the connection, and the next exchange sets
+		// its own deadline, so the clearing (a timer update) is skipped
+		// then.
+		if !(res.ContentLength >= 0 && int64(oc.br.Buffered()) >= res.ContentLength) {
+			oc.c.SetReadDeadline(time.Time{})
+		}
 		return res, infos, nil
 	}
 }

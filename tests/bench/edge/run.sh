@@ -160,7 +160,8 @@ settings=(-set "workers=$WORKERS" -set "duration=$DURATION" -set "warmup=$WARMUP
 	-set "protocol=HTTP/1.1 keep-alive, one connection per worker"
 	-set "client certificate=ECDSA P-256 leaf + intermediate, on every connection")
 versions=(-version "certsight-edge=$(cd "$ROOT" && git describe --always --dirty 2>/dev/null || echo dev)")
-command -v haproxy >/dev/null && versions+=(-version "haproxy=$(haproxy -v | head -1 | awk '{print $3}')")
+# awk, not head: reading to the end spares haproxy a SIGPIPE (pipefail).
+command -v haproxy >/dev/null && versions+=(-version "haproxy=$(haproxy -v | awk 'NR == 1 {print $3}')")
 command -v nginx >/dev/null && versions+=(-version "nginx=$(nginx -v 2>&1 | sed 's#.*/##')")
 command -v caddy >/dev/null && versions+=(-version "caddy=$(caddy version | awk '{print $1}')")
 njs=$(dpkg-query -W -f '${Version}' libnginx-mod-http-js 2>/dev/null || true)

@@ -5,6 +5,7 @@
 //	nss.jsonl     make bench-nss: NSS database scan against certutil -L
 //	gobench.txt   make bench-go: go test -bench output (middleware, rules,
 //	              extension start)
+//	notes.md      hand-written notes, included as they are
 //
 // A missing input leaves its section saying how to produce it.
 //
@@ -72,6 +73,14 @@ func run(dataDir, outDir, ext string) error {
 		return err
 	}
 	r.extensionStart(gob)
+	// Hand-written notes (what was tried on the edge and what it did) go
+	// in verbatim.
+	if notes, err := os.ReadFile(filepath.Join(dataDir, "notes.md")); err == nil {
+		md.Write(notes)
+		md.WriteString("\n")
+	} else if !os.IsNotExist(err) {
+		return err
+	}
 	r.reproduce()
 	return os.WriteFile(filepath.Join(outDir, "benchmarks.md"), md.Bytes(), 0o644)
 }
