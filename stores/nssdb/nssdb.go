@@ -76,34 +76,56 @@ func IsDatabaseDir(dir string) bool {
 	return false
 }
 
-// trimPrefix removes the "sql:" / "dbm:" database type prefix of NSS tools.
-func trimPrefix(dir string) string {
-	for _, p := range []string{"sql:", "dbm:"} {
-		if strings.HasPrefix(dir, p) {
-			return dir[len(p):]
+// Database type prefixes that NSS tools take before a directory
+// (certutil -d sql:DIR); users copy them from command lines. This is the
+// one place that spells them.
+const (
+	PrefixSQL = "sql:"
+	PrefixDBM = "dbm:" // the legacy Berkeley DB format, which Read refuses
+)
+
+// SplitPrefix splits an NSS database type prefix off path: dir is the
+// directory, prefix "sql:", "dbm:" or "".
+func SplitPrefix(path string) (dir, prefix string) {
+	for _, p := range []string{PrefixSQL, PrefixDBM} {
+		if strings.HasPrefix(path, p) {
+			return path[len(p):], p
 		}
 	}
+	return path, ""
+}
+
+// JoinPrefix puts prefix back before dir.
+func JoinPrefix(prefix, dir string) string { return prefix + dir }
+
+// NamesDatabase reports whether name names the database directory dir: dir
+// itself, with an NSS prefix, or its cert9.db or cert8.db file.
+func NamesDatabase(name, dir string) bool {
+	p, _ := SplitPrefix(name)
+	p = filepath.Clean(p)
+	dir = filepath.Clean(dir)
+	if p == dir {
+		return true
+	}
+	base := filepath.Base(p)
+	return (base == CertDBName || base == LegacyDBName) && filepath.Dir(p) == dir
+}
+
+func trimPrefix(path string) string {
+	dir, _ := SplitPrefix(path)
 	return dir
 }
 
 // Read reads the database directory src.Path (or the directory of a
 // cert9.db named directly). Rows that cannot be read become ItemErrors; the
-// other rows are still returned.
-func (r *Reader) Read(ctx context.Context, src stores.Source) stores.Result {
-	var res stores.Result
-	errs := r.ReadEach(ctx, src, res.Collect)
-	res.Errors = errs
-	return res
+// other rows are still handed over, each as soon as it is built, in row
+// order, so only a bounded window of parsed certificates is alive at a time.
+func (r *Reader) Read(ctx context.Context, src stores.Source) stores.Seq {
+	return stores.Stream(func(fn func(stores.Entry) error) []error { return r.read(ctx, src, fn) })
 }
 
-var _ stores.EachReader = (*Reader)(nil)
-
-// ReadEach reads like Read but hands each entry to fn as soon as it is
-// built, in row order, so only a bounded window of parsed certificates is
-// alive at a time. When fn fails, reading stops and fn's error is the last
-// one returned.
-func (r *Reader) ReadEach(ctx context.Context, src stores.Source, fn func(stores.Entry) error) []error {
-	if strings.HasPrefix(src.Path, "dbm:") { // the caller asked for the legacy format itself
+func (r *Reader) read(ctx context.Context, src stores.Source, fn func(stores.Entry) error) []error {
+	if _, prefix := SplitPrefix(src.Path); prefix == PrefixDBM { // the caller asked for the legacy format itself
 		return []error{&stores.ItemError{Store: stores.KindNSSDB, Path: src.Path, Err: ErrLegacyDBM}}
 	}
 	dir := trimPrefix(src.Path)

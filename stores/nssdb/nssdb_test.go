@@ -21,7 +21,7 @@ import (
 
 func read(t *testing.T, path string) stores.Result {
 	t.Helper()
-	return New(nil).Read(context.Background(), stores.Source{Path: path, Location: stores.LocationPath, Username: "alice"})
+	return stores.Collect(New(nil).Read(context.Background(), stores.Source{Path: path, Location: stores.LocationPath, Username: "alice"}))
 }
 
 func byLabel(res stores.Result) map[string]stores.Entry {
@@ -334,7 +334,7 @@ func u32(n int) string { return fmt.Sprintf("x'%08x'", n) }
 func TestContextCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	res := New(nil).Read(ctx, stores.Source{Path: filepath.Join("testdata", "basic")})
+	res := stores.Collect(New(nil).Read(ctx, stores.Source{Path: filepath.Join("testdata", "basic")}))
 	require.NotEmpty(t, res.Errors)
 	found := false
 	for _, err := range res.Errors {
