@@ -19,8 +19,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/certsight/certsight/internal/testtool"
 	"github.com/certsight/certsight/internal/fsafe"
+	"github.com/certsight/certsight/internal/testtool"
 	"github.com/certsight/certsight/stores"
 	"github.com/certsight/certsight/stores/keychain/kctest"
 )

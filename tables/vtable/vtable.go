@@ -167,7 +167,6 @@ type cursor struct {
 	n    int64
 }
 
-
 func (c *cursor) Filter(_ int, idxStr string, vals []vtab.Value) error {
 	c.release()
 	qc, err := c.v.queryContext(idxStr, vals)
