@@ -49,6 +49,7 @@ const (
 	KeyLocked                   // a key is present but encrypted, so whether it matches is unknown
 	KeyPresent                  // the store links a key to the certificate (by id) without exposing its public half
 	KeyMismatch                 // a key was paired with the certificate but belongs to another one
+	KeyUnknown                  // the key store could not be read: whether a key is there is not known
 )
 
 func (k KeyMatch) String() string {
@@ -63,6 +64,8 @@ func (k KeyMatch) String() string {
 		return "present"
 	case KeyMismatch:
 		return "mismatch"
+	case KeyUnknown:
+		return "unknown"
 	}
 	return fmt.Sprintf("KeyMatch(%d)", int(k))
 }

@@ -180,7 +180,7 @@ func storeKinds(qc table.QueryContext) (kinds []stores.Kind, ok bool) {
 
 func clientCertificateRow(e *stores.Entry) map[string]string {
 	i := &e.Info
-	return map[string]string{ // a literal of 25 keys is allocated at its final size
+	row := map[string]string{ // a literal of 25 keys is allocated at its final size
 		"store":              string(e.Store),
 		"store_location":     string(e.Location),
 		"path":               e.Path,
@@ -207,6 +207,10 @@ func clientCertificateRow(e *stores.Entry) map[string]string {
 		"has_private_key":    boolInt(e.Key.HasPrivateKey()),
 		"trust":              e.Trust,
 	}
+	if e.Key == stores.KeyUnknown {
+		delete(row, "has_private_key") // NULL: the key store could not be read
+	}
+	return row
 }
 
 func boolInt(b bool) string {

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"syscall"
 	"testing"
 	"time"
 
@@ -28,7 +27,7 @@ func TestOpenRefusesWhatIsNotARegularFile(t *testing.T) {
 	}
 	dir := t.TempDir()
 	fifo := filepath.Join(dir, "key4.db")
-	require.NoError(t, syscall.Mkfifo(fifo, 0o644))
+	require.NoError(t, mkfifo(fifo))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	for _, p := range []string{fifo, dir, "/dev/null"} {

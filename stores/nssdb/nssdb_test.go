@@ -51,7 +51,7 @@ type fileState struct {
 	mode  os.FileMode
 }
 
-func snapshot(t *testing.T, dir string) map[string]fileState {
+func dirSnapshot(t *testing.T, dir string) map[string]fileState {
 	t.Helper()
 	des, err := os.ReadDir(dir)
 	require.NoError(t, err)
@@ -69,14 +69,14 @@ func TestReadLeavesDatabaseUntouched(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			dir := copyDir(t, filepath.Join("testdata", name))
 			old := time.Now().Add(-time.Hour).Truncate(time.Second)
-			for f := range snapshot(t, dir) {
+			for f := range dirSnapshot(t, dir) {
 				require.NoError(t, os.Chtimes(filepath.Join(dir, f), old, old))
 			}
-			before := snapshot(t, dir)
+			before := dirSnapshot(t, dir)
 			res := read(t, dir)
 			require.Empty(t, res.Errors)
 			require.NotEmpty(t, res.Entries)
-			assert.Equal(t, before, snapshot(t, dir), "no file added (-wal, -shm, -journal), changed or touched")
+			assert.Equal(t, before, dirSnapshot(t, dir), "no file added (-wal, -shm, -journal), changed or touched")
 		})
 	}
 }

@@ -5,7 +5,6 @@
 package scan
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -406,13 +405,14 @@ func (s *Scanner) nssDir(dir string) bool {
 }
 
 // isNSSFile reports a file that names its directory as an NSS database:
-// cert9.db (SQLite) or a legacy cert8.db (Berkeley DB, which the NSS reader
-// reports as unsupported). A PEM file that happens to bear the name is PEM.
+// cert9.db or a legacy cert8.db that is not PEM. A cert9.db that is not
+// SQLite (empty, a bad header) still makes an NSS database directory, so
+// that the NSS reader says what is wrong with it instead of the directory
+// being read as files and yielding nothing in silence; a PEM file that
+// happens to bear the name is PEM.
 func isNSSFile(path string, head []byte) bool {
 	switch filepath.Base(path) {
-	case nssdb.CertDBName:
-		return bytes.HasPrefix(head, []byte("SQLite format 3\x00"))
-	case nssdb.LegacyDBName:
+	case nssdb.CertDBName, nssdb.LegacyDBName:
 		return !pemfile.Sniff(head)
 	}
 	return false

@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -300,10 +301,11 @@ func TestPathsDispatchNSSAndWindows(t *testing.T) {
 	cert9, err := os.ReadFile(filepath.Join(basic, "cert9.db"))
 	require.NoError(t, err)
 	dir := tree(t, map[string][]byte{
-		"element.pem":  element(derOf(t, "client1.der"), "Windows Client"), // a store element named like PEM
-		"certs.db":     pemFixture(t, "combined.pem"),                      // PEM named like a database
-		"renamed.db":   cert9,                                              // an NSS database file under another name
-		"pem/cert9.db": pemFixture(t, "ca.pem"),                            // PEM named cert9.db
+		"element.pem":    element(derOf(t, "client1.der"), "Windows Client"), // a store element named like PEM
+		"certs.db":       pemFixture(t, "combined.pem"),                      // PEM named like a database
+		"renamed.db":     cert9,                                              // an NSS database file under another name
+		"pem/cert9.db":   pemFixture(t, "ca.pem"),                            // PEM named cert9.db
+		"empty/cert9.db": nil,                                                // an empty database file
 	})
 	in := func(name string) string { return filepath.Join(dir, filepath.FromSlash(name)) }
 	const nssCerts = 15 // certutil -L of the fixture (../nssdb/testdata/basic.L.txt)
@@ -340,6 +342,8 @@ func TestPathsDispatchNSSAndWindows(t *testing.T) {
 			want: map[stores.Kind]int{stores.KindWinstore: 1}},
 		{name: "a PEM file named cert9.db is PEM, and its directory a directory of files", paths: []string{in("pem/cert9.db"), in("pem")},
 			want: map[stores.Kind]int{stores.KindPEM: 1}},
+		{name: "an empty cert9.db in a named directory is an NSS error, not zero rows in silence", paths: []string{in("empty")},
+			want: map[stores.Kind]int{}, wantErr: []error{nil}},
 		{name: "an NSS database file under another name is not guessed", paths: []string{in("renamed.db")},
 			want: map[stores.Kind]int{}, wantErr: []error{ErrUnrecognised}},
 		{name: "a directory of mixed stores reads each by content", paths: []string{dir},
@@ -356,6 +360,10 @@ func TestPathsDispatchNSSAndWindows(t *testing.T) {
 			assert.Equal(t, tt.want, count(res.Entries))
 			require.Len(t, res.Errors, len(tt.wantErr), "errors: %v", res.Errors)
 			for i, w := range tt.wantErr {
+				if w == nil {
+					assert.ErrorContains(t, res.Errors[i], "empty")
+					continue
+				}
 				assert.ErrorIs(t, res.Errors[i], w)
 			}
 			for _, e := range res.Entries {
@@ -569,4 +577,43 @@ func TestPathsStreamsWhatCollectGathers(t *testing.T) {
 		}
 		assert.Equal(t, n, calls, "n=%d", n)
 	}
+}
+
+// TestNoHangNoProcfs: a FIFO anywhere a store file is expected, /proc named
+// or globbed, and globs through symlinks never block, never read kernel
+// pseudo files, and end quickly.
+func TestNoHangNoProcfs(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("FIFOs and procfs")
+	}
+	dir := tree(t, map[string][]byte{"ca.pem": pemFixture(t, "ca.pem")})
+	require.NoError(t, mkfifo(filepath.Join(dir, "fifo.pem")))
+	require.NoError(t, os.Symlink("/proc/self/status", filepath.Join(dir, "status.pem")))
+	for _, paths := range [][]string{
+		{dir},
+		{filepath.Join(dir, "*")},
+		{filepath.Join(dir, "fifo.pem")},
+		{"/proc"},
+		{"/proc/kmsg"},
+		{"/*"},
+		{"/proc/*/cwd"},
+		{"/sys/kernel/*"},
+	} {
+		t.Run(strings.Join(paths, ","), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			done := make(chan stores.Result, 1)
+			go func() { done <- stores.Collect(New(nil).Paths(ctx, paths)) }()
+			select {
+			case res := <-done:
+				for _, e := range res.Entries {
+					assert.False(t, strings.HasPrefix(e.Path, "/proc") || strings.HasPrefix(e.Path, "/sys"), e.Path)
+				}
+			case <-time.After(15 * time.Second):
+				t.Fatal("blocked")
+			}
+		})
+	}
+	res := stores.Collect(New(nil).Paths(context.Background(), []string{filepath.Join(dir, "fifo.pem"), "/proc/kmsg", "/proc"}))
+	require.Len(t, res.Errors, 3, "each named non-file says why: %v", res.Errors)
 }
