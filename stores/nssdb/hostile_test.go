@@ -15,16 +15,16 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/certsight/certsight/stores"
-	"github.com/certsight/certsight/stores/nssdb/nsswrite"
+	"github.com/certsight/certsight/internal/testnss"
 )
 
 // makeDB writes a database of n synthetic certificates (plus their CA).
 func makeDB(t *testing.T, n int) string {
 	t.Helper()
-	certs, err := nsswrite.Synthetic(n - 1)
+	certs, err := testnss.Synthetic(n - 1)
 	require.NoError(t, err)
 	dir := t.TempDir()
-	require.NoError(t, nsswrite.Create(context.Background(), dir, certs, nsswrite.Options{}))
+	require.NoError(t, testnss.Create(context.Background(), dir, certs, testnss.Options{}))
 	return dir
 }
 
