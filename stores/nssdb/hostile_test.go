@@ -14,8 +14,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/certsight/certsight/stores"
 	"github.com/certsight/certsight/internal/testnss"
+	"github.com/certsight/certsight/stores"
 )
 
 // makeDB writes a database of n synthetic certificates (plus their CA).
