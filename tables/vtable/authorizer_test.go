@@ -29,9 +29,11 @@ func TestShellIsReadOnly(t *testing.T) {
 	require.NoError(t, err)
 
 	tbl := tables.Table{
-		Name:     "t",
-		Columns:  []table.ColumnDefinition{table.TextColumn("x")},
-		Generate: tables.Collected(func(context.Context, table.QueryContext) ([]map[string]string, error) { return []map[string]string{{"x": "1"}}, nil }),
+		Name:    "t",
+		Columns: []table.ColumnDefinition{table.TextColumn("x")},
+		Generate: tables.Collected(func(context.Context, table.QueryContext) ([]map[string]string, error) {
+			return []map[string]string{{"x": "1"}}, nil
+		}),
 	}
 	db, err := Open(context.Background(), []tables.Table{tbl})
 	require.NoError(t, err)
