@@ -3,6 +3,7 @@ package tables
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"strconv"
@@ -109,9 +110,11 @@ func clientCertificates(ctx context.Context, sc Scanner, log *slog.Logger, qc ta
 	} else {
 		seq = sc.Defaults(ctx, kinds...)
 	}
+	var warn warnings
+	defer warn.flush(ctx, log)
 	for e, err := range seq {
 		if err != nil {
-			log.WarnContext(ctx, "skipped unreadable item", "err", err)
+			warn.add(ctx, log, err)
 			continue
 		}
 		row := clientCertificateRow(&e)
@@ -218,4 +221,34 @@ func boolInt(b bool) string {
 		return "1"
 	}
 	return "0"
+}
+
+// Warnings per query are capped in count and length: a store of junk (a
+// 4 MiB PEM of bad blocks, a crafted keychain) must not write megabytes of
+// log on every query.
+const (
+	maxWarnings    = 100
+	maxWarningSize = 1024
+)
+
+// warnings logs a query's per-item errors up to maxWarnings, each cut to
+// maxWarningSize bytes, and then how many more there were.
+type warnings struct{ n int }
+
+func (w *warnings) add(ctx context.Context, log *slog.Logger, err error) {
+	w.n++
+	if w.n > maxWarnings {
+		return
+	}
+	msg := err.Error()
+	if len(msg) > maxWarningSize {
+		msg = strings.ToValidUTF8(msg[:maxWarningSize], "") + fmt.Sprintf("… (%d bytes)", len(msg))
+	}
+	log.WarnContext(ctx, "skipped unreadable item", "err", msg)
+}
+
+func (w *warnings) flush(ctx context.Context, log *slog.Logger) {
+	if w.n > maxWarnings {
+		log.WarnContext(ctx, "more unreadable items not logged", "count", w.n-maxWarnings)
+	}
 }
