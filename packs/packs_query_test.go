@@ -128,8 +128,9 @@ func buildPKI(t *testing.T) *pki {
 	p.caID = posture.DerivedID(ca)
 	p.certs[ca.Subject.CommonName] = ca
 
+	keys := map[*x509.Certificate]*ecdsa.PrivateKey{}
 	client := func(cn string, notAfter time.Time) *x509.Certificate {
-		c, _ := issue(t, &x509.Certificate{
+		c, k := issue(t, &x509.Certificate{
 			Subject:     pkix.Name{CommonName: cn, Organization: []string{"certsight"}},
 			NotBefore:   now.Add(-time.Hour),
 			NotAfter:    notAfter,
@@ -137,6 +138,7 @@ func buildPKI(t *testing.T) *pki {
 			ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 		}, ca, caKey)
 		p.certs[cn] = c
+		keys[c] = k
 		return c
 	}
 	alice := client("alice", now.AddDate(1, 0, 0))
@@ -147,13 +149,13 @@ func buildPKI(t *testing.T) *pki {
 	ctx := context.Background()
 	require.NoError(t, nsswrite.Create(ctx, p.userDB, []nsswrite.Cert{
 		{Nickname: "Packs Test CA", DER: ca.Raw, Trust: "CT,C,C"},
-		{Nickname: "alice", DER: alice.Raw, Trust: "u,u,u", WithKey: true},
-		{Nickname: "alice expiring", DER: expiring.Raw, Trust: "u,u,u", WithKey: true},
+		{Nickname: "alice", DER: alice.Raw, Trust: "u,u,u", WithKey: true, Key: keys[alice]},
+		{Nickname: "alice expiring", DER: expiring.Raw, Trust: "u,u,u", WithKey: true, Key: keys[expiring]},
 		{Nickname: "alice without key", DER: keyless.Raw, Trust: ",,"},
-	}, nsswrite.Options{}))
+	}, nsswrite.Options{KeyMaterial: true}))
 	require.NoError(t, nsswrite.Create(ctx, p.systemDB, []nsswrite.Cert{
-		{Nickname: "machine", DER: machine.Raw, Trust: "u,u,u", WithKey: true},
-	}, nsswrite.Options{}))
+		{Nickname: "machine", DER: machine.Raw, Trust: "u,u,u", WithKey: true, Key: keys[machine]},
+	}, nsswrite.Options{KeyMaterial: true}))
 
 	yes := true
 	rule := func(name, cn string) posture.Rule {

@@ -46,7 +46,7 @@ func (t *trustTable) put(k trustKey, obj trustObject) {
 // readCertDB reads the trust objects of cert9.db, then streams its
 // certificate objects to fn (see streamCerts). errs are the errors so far;
 // the result adds the database's own.
-func (r *Reader) readCertDB(ctx context.Context, path string, src stores.Source, keyIDs map[string]bool,
+func (r *Reader) readCertDB(ctx context.Context, path string, src stores.Source, keys *keyIndex,
 	errs []error, fn func(stores.Entry) error) []error {
 	fail := func(err error) []error {
 		return append(errs, &stores.ItemError{Store: stores.KindNSSDB, Path: src.Path, Item: CertDBName, Err: err})
@@ -74,7 +74,7 @@ func (r *Reader) readCertDB(ctx context.Context, path string, src stores.Source,
 	for _, err := range trust.errors {
 		errs = append(errs, &stores.ItemError{Store: stores.KindNSSDB, Path: src.Path, Item: CertDBName, Err: err})
 	}
-	return r.streamCerts(ctx, db, cols, src, trust, keyIDs, errs, fn)
+	return r.streamCerts(ctx, db, cols, src, trust, keys, errs, fn)
 }
 
 // batchSize bounds how many certificate rows are parsed together: enough to
@@ -85,7 +85,7 @@ const batchSize = 256
 // streamCerts reads the certificate rows in id order, parses each batch on
 // all CPUs and hands the entries to fn in row order.
 func (r *Reader) streamCerts(ctx context.Context, db *sql.DB, cols map[string]bool, src stores.Source,
-	trust *trustTable, keyIDs map[string]bool, errs []error, fn func(stores.Entry) error) []error {
+	trust *trustTable, keys *keyIndex, errs []error, fn func(stores.Entry) error) []error {
 	q := "SELECT id, " + selectList(cols, colLabel, colValue, colCertType, colIssuer, colSerial, colID) +
 		" FROM nssPublic WHERE " + colClass + " = ? ORDER BY id"
 	rs, err := db.QueryContext(ctx, q, ulongBytes(classCertificate))
@@ -113,7 +113,7 @@ func (r *Reader) streamCerts(ctx context.Context, db *sql.DB, cols map[string]bo
 			break
 		}
 		var stop error
-		errs, stop = r.emitBatch(ctx, b, src, trust, keyIDs, errs, fn)
+		errs, stop = r.emitBatch(ctx, b, src, trust, keys, errs, fn)
 		if stop != nil {
 			return append(errs, stop)
 		}
@@ -312,7 +312,7 @@ func derElement(b []byte) (el, content []byte, ok bool) {
 
 // buildEntry fills e from one row. A panic in a parser becomes the row's
 // error: one bad certificate must not take the process down.
-func buildEntry(e *stores.Entry, row certRow, src stores.Source, trust *trustTable, keyIDs map[string]bool) (skip bool, err error) {
+func buildEntry(e *stores.Entry, row certRow, src stores.Source, trust *trustTable, keys *keyIndex) (skip bool, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			skip, err = false, fmt.Errorf("internal error decoding row: %v", p)
@@ -326,11 +326,8 @@ func buildEntry(e *stores.Entry, row certRow, src stores.Source, trust *trustTab
 	e.Label = d.label
 	e.Username = src.Username
 	e.SID = src.SID
-	hasKey := len(d.ckaID) > 0 && keyIDs[string(d.ckaID)]
-	if hasKey {
-		e.Key = stores.KeyPresent
-		e.KeyNote = keyNote
-	}
+	var hasKey bool
+	e.Key, e.KeyNote, hasKey = keys.state(d.cert, d.ckaID)
 	var obj *trustObject
 	if o, ok := trust.objs[d.key]; ok {
 		obj = &o
@@ -339,15 +336,12 @@ func buildEntry(e *stores.Entry, row certRow, src stores.Source, trust *trustTab
 	return false, nil
 }
 
-// keyNote explains KeyPresent for NSS entries.
-const keyNote = "private key in " + KeyDBName + " (linked by CKA_ID; encrypted, not read)"
-
 // emitBatch parses b.rows on all CPUs and hands the entries to fn in row
 // order, appending per-row errors to errs. stop is fn's error, or nil. When
 // ctx ends mid-batch the rows not yet parsed are left out (the caller
 // reports the context's error).
 func (r *Reader) emitBatch(ctx context.Context, b *batcher, src stores.Source, trust *trustTable,
-	keyIDs map[string]bool, errs []error, fn func(stores.Entry) error) (_ []error, stop error) {
+	keys *keyIndex, errs []error, fn func(stores.Entry) error) (_ []error, stop error) {
 	rows := b.rows
 	workers := min(runtime.GOMAXPROCS(0), 8, max(1, len(rows)/32))
 	var wg sync.WaitGroup
@@ -355,7 +349,7 @@ func (r *Reader) emitBatch(ctx context.Context, b *batcher, src stores.Source, t
 	for range workers {
 		wg.Go(func() {
 			for i := range next {
-				b.skips[i], b.errs[i] = buildEntry(&b.entries[i], rows[i], src, trust, keyIDs)
+				b.skips[i], b.errs[i] = buildEntry(&b.entries[i], rows[i], src, trust, keys)
 			}
 		})
 	}

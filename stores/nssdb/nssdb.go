@@ -1,17 +1,18 @@
 // Package nssdb reads NSS shared databases (cert9.db + key4.db, SQLite), as
 // used by Firefox, Thunderbird, Chrome on Linux and /etc/pki/nssdb, without
 // NSS: certificates with their nicknames, trust as `certutil -L` prints it,
-// and whether key4.db holds the private key (by CKA_ID, which is stored in
-// the clear, so password-protected databases need no password).
+// and what key4.db establishes about each certificate's private key (see
+// keys.go: the key object's clear public half is compared with the
+// certificate's; with the empty password most databases have, its private
+// half is decrypted in memory, checked, and dropped).
 //
 // Databases are opened read-only and immutable: nothing is written, no
 // journal file is created and no lock is taken, so a browser's live database
-// is safe. Private keys are never decrypted; only their CKA_ID is read.
+// is safe. No key material is kept or returned.
 package nssdb
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -125,52 +126,13 @@ func (r *Reader) ReadEach(ctx context.Context, src stores.Source, fn func(stores
 	}
 
 	var errs []error
-	keyIDs, err := readKeyIDs(ctx, filepath.Join(dir, KeyDBName))
+	keys, err := readKeys(ctx, filepath.Join(dir, KeyDBName))
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		r.log.Debug("no key database; private keys not checked", "path", dir)
+		r.log.Debug("no key database; no private keys", "path", dir)
 	case err != nil:
+		// Every certificate's key state is then "unknown", not "absent".
 		errs = append(errs, &stores.ItemError{Store: stores.KindNSSDB, Path: src.Path, Item: KeyDBName, Err: err})
 	}
-	return r.readCertDB(ctx, certPath, src, keyIDs, errs, fn)
-}
-
-// readKeyIDs returns the CKA_IDs of the private key objects in key4.db.
-// They are stored in the clear whatever the database password.
-func readKeyIDs(ctx context.Context, path string) (map[string]bool, error) {
-	if _, err := os.Stat(path); err != nil {
-		return nil, err
-	}
-	db, err := openReadOnly(path)
-	if err != nil {
-		return nil, err
-	}
-	defer db.Close()
-	cols, err := columns(ctx, db, "nssPrivate")
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
-	}
-	if !cols[colClass] || !cols[colID] {
-		return nil, fmt.Errorf("reading %s: table nssPrivate lacks %s or %s", path, colClass, colID)
-	}
-	q := "SELECT " + colID + " FROM nssPrivate WHERE " + colClass + " = ?"
-	rs, err := db.QueryContext(ctx, q, ulongBytes(classPrivateKey))
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
-	}
-	defer rs.Close()
-	ids := map[string]bool{}
-	for rs.Next() {
-		var id sql.RawBytes
-		if err := rs.Scan(&id); err != nil {
-			return nil, fmt.Errorf("reading %s: %w", path, err)
-		}
-		if id = blob(id); len(id) > 0 {
-			ids[string(id)] = true
-		}
-	}
-	if err := rs.Err(); err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
-	}
-	return ids, nil
+	return r.readCertDB(ctx, certPath, src, keys, errs, fn)
 }

@@ -105,8 +105,8 @@ func (f *fixture) writeNSS(t testing.TB) string {
 	t.Helper()
 	dir := filepath.Join(f.root, "nssdb")
 	require.NoError(t, nsswrite.Create(context.Background(), dir, []nsswrite.Cert{
-		{Nickname: "alice", DER: f.leafs["alice"].Cert.Raw, Trust: "u,u,u", WithKey: true},
+		{Nickname: "alice", DER: f.leafs["alice"].Cert.Raw, Trust: "u,u,u", WithKey: true, Key: f.leafs["alice"].Key},
 		{Nickname: "Fixture Root CA", DER: f.ca.Cert.Raw, Trust: "CT,C,C"},
-	}, nsswrite.Options{}))
+	}, nsswrite.Options{KeyMaterial: true}))
 	return dir
 }

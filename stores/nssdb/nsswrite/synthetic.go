@@ -20,7 +20,8 @@ var syntheticTrusts = []string{",,", "P,,", "", "C,,", "u,u,u", "p,p,p", ",C,", 
 // CA (trust "CT,C,C", with key) and n client certificates it issued, named
 // "client-00000"…, mixing RSA-2048 (every fourth, from a pool of four keys,
 // as renewed certificates share keys) and P-256 keys, with a key for every
-// third certificate and trust strings cycling through common values.
+// third certificate (its private half encrypted under the empty password,
+// as certutil writes it) and trust strings cycling through common values.
 func Synthetic(n int) ([]Cert, error) {
 	now := time.Now().UTC().Truncate(time.Second)
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -45,26 +46,28 @@ func Synthetic(n int) ([]Cert, error) {
 		return nil, err
 	}
 	out := make([]Cert, 0, n+1)
-	out = append(out, Cert{Nickname: "certsight synthetic root CA", DER: caDER, Trust: "CT,C,C", WithKey: true})
+	out = append(out, Cert{Nickname: "certsight synthetic root CA", DER: caDER, Trust: "CT,C,C", WithKey: true, Key: caKey})
 
-	var rsaPool []crypto.PublicKey
+	var rsaPool []*rsa.PrivateKey
 	for i := 0; i < min(4, (n+3)/4); i++ {
 		k, err := rsa.GenerateKey(rand.Reader, 2048)
 		if err != nil {
 			return nil, err
 		}
-		rsaPool = append(rsaPool, &k.PublicKey)
+		rsaPool = append(rsaPool, k)
 	}
 	for i := range n {
 		var pub crypto.PublicKey
+		var priv any
 		if i%4 == 0 {
-			pub = rsaPool[(i/4)%len(rsaPool)]
+			k := rsaPool[(i/4)%len(rsaPool)]
+			pub, priv = &k.PublicKey, k
 		} else {
 			k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 			if err != nil {
 				return nil, err
 			}
-			pub = &k.PublicKey
+			pub, priv = &k.PublicKey, k
 		}
 		name := fmt.Sprintf("client-%05d", i)
 		tmpl := &x509.Certificate{
@@ -80,7 +83,7 @@ func Synthetic(n int) ([]Cert, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, Cert{Nickname: name, DER: der, Trust: syntheticTrusts[i%len(syntheticTrusts)], WithKey: i%3 == 0})
+		out = append(out, Cert{Nickname: name, DER: der, Trust: syntheticTrusts[i%len(syntheticTrusts)], WithKey: i%3 == 0, Key: priv})
 	}
 	return out, nil
 }
