@@ -12,9 +12,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/certsight/certsight/internal/testnss"
 	"github.com/certsight/certsight/internal/testtool"
 	"github.com/certsight/certsight/stores"
-	"github.com/certsight/certsight/stores/nssdb/nsswrite"
 )
 
 // The certutil/pk12util-made fixtures: with the empty password every key
@@ -229,13 +229,13 @@ func TestKeyStatesLiveCertutil(t *testing.T) {
 	}
 }
 
-// nsswrite's KeyMaterial databases (demo, packs and extension tests) read as
+// testnss's KeyMaterial databases (demo, packs and extension tests) read as
 // matched where a key was written, and as absent for a bare link.
 func TestKeyMaterialWrittenByNsswrite(t *testing.T) {
-	certs, err := nsswrite.Synthetic(6)
+	certs, err := testnss.Synthetic(6)
 	require.NoError(t, err)
 	dir := t.TempDir()
-	require.NoError(t, nsswrite.Create(context.Background(), dir, certs, nsswrite.Options{KeyMaterial: true}))
+	require.NoError(t, testnss.Create(context.Background(), dir, certs, testnss.Options{KeyMaterial: true}))
 	res := read(t, dir)
 	require.Empty(t, res.Errors)
 	for i, e := range res.Entries {

@@ -15,9 +15,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/certsight/certsight/internal/testnss"
 	"github.com/certsight/certsight/internal/testtool"
 	"github.com/certsight/certsight/stores"
-	"github.com/certsight/certsight/stores/nssdb/nsswrite"
 )
 
 // listed is one line of `certutil -L`: nickname and trust.
@@ -155,21 +155,21 @@ func TestParityWithLiveCertutil(t *testing.T) {
 	}
 }
 
-// A database written by nsswrite reads the same in certutil and here, for
+// A database written by testnss reads the same in certutil and here, for
 // both trust object classes' writer and a synthetic mix of certificates.
 func TestParityWithCertutilOnWrittenDatabase(t *testing.T) {
 	certutil := testtool.Need(t, "certutil")
-	certs, err := nsswrite.Synthetic(30)
+	certs, err := testnss.Synthetic(30)
 	require.NoError(t, err)
 	dir := t.TempDir()
-	require.NoError(t, nsswrite.Create(context.Background(), dir, certs, nsswrite.Options{}))
+	require.NoError(t, testnss.Create(context.Background(), dir, certs, testnss.Options{}))
 	out, err := exec.Command(certutil, "-L", "-d", "sql:"+dir).Output()
 	require.NoError(t, err)
 	want := parseCertutilL(t, strings.NewReader(string(out)))
 	got, keys := fromReader(t, dir)
 	assert.Equal(t, want, got)
 	assert.Len(t, got, 31)
-	// nsswrite's key objects (without KeyMaterial) are links with no key
+	// testnss's key objects (without KeyMaterial) are links with no key
 	// material: NSS shows `u` for them, the key state is absent.
 	assert.Empty(t, keys)
 	res := New(nil).Read(context.Background(), stores.Source{Path: dir})

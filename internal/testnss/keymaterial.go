@@ -1,4 +1,4 @@
-package nsswrite
+package testnss
 
 import (
 	"crypto/aes"
