@@ -17,6 +17,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/certsight/certsight/internal/fsafe"
 	"github.com/certsight/certsight/stores"
 )
 
@@ -170,26 +171,41 @@ type keyRow struct {
 	oversize                                                     bool
 }
 
-// readKeys reads the private key objects of key4.db at path. A missing file
-// gives (nil, os.ErrNotExist); any other failure gives an index whose err
-// is set, so every certificate's key state is "unknown", not "absent".
-func readKeys(ctx context.Context, path string) (*keyIndex, error) {
-	if _, err := os.Stat(path); err != nil && errors.Is(err, os.ErrNotExist) {
-		return nil, err
+// readKeys reads the private key objects of key4.db at path, as one
+// committed state of the file (see openDB; warn says when that could not be
+// made sure). A missing file gives os.ErrNotExist; any other failure gives
+// an index whose err is set, so every certificate's key state is
+// "unknown", not "absent".
+func readKeys(ctx context.Context, fsys fsafe.FS, path string) (ix *keyIndex, warn, err error) {
+	if _, err := fsys.Stat(path); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil, err
+		}
+		return &keyIndex{err: err}, nil, err
 	}
-	ix, err := readKeysFrom(ctx, path)
-	if err != nil {
-		return &keyIndex{err: err}, err
+	for attempt := 0; ; attempt++ {
+		snap, err := openDB(ctx, fsys, path, attempt == retries)
+		if err != nil {
+			return &keyIndex{err: err}, nil, err
+		}
+		ix, err := keysIn(ctx, snap.db, path)
+		torn := snap.changed(ctx)
+		warn := snap.warn
+		snap.close()
+		if torn && attempt < retries {
+			continue
+		}
+		if torn {
+			warn = fmt.Errorf("%w: %s", ErrInconsistent, KeyDBName)
+		}
+		if err != nil {
+			return &keyIndex{err: err}, warn, err
+		}
+		return ix, warn, nil
 	}
-	return ix, nil
 }
 
-func readKeysFrom(ctx context.Context, path string) (*keyIndex, error) {
-	db, err := openReadOnly(path)
-	if err != nil {
-		return nil, err
-	}
-	defer db.Close()
+func keysIn(ctx context.Context, db *sql.DB, path string) (*keyIndex, error) {
 	cols, err := columns(ctx, db, "nssPrivate")
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
@@ -211,19 +227,22 @@ func readKeysFrom(ctx context.Context, path string) (*keyIndex, error) {
 			continue
 		}
 		sel[i] = fmt.Sprintf("CASE WHEN length(%s) <= %d THEN %s END", c, maxKeyValue, c)
-		sizes = append(sizes, fmt.Sprintf("length(%s) > %d", c, maxKeyValue))
+		sizes = append(sizes, fmt.Sprintf("coalesce(length(%s), 0) > %d", c, maxKeyValue))
 	}
 	over := "0"
 	if len(sizes) > 0 {
-		over = "coalesce(" + strings.Join(sizes, " OR ") + ", 0)"
+		over = "(" + strings.Join(sizes, " OR ") + ")"
 	}
-	q := "SELECT " + strings.Join(sel, ", ") + ", " + over + " FROM nssPrivate WHERE " + colClass + " = ?"
+	q := "SELECT " + strings.Join(sel, ", ") + ", " + over + " FROM nssPrivate WHERE " + colClass + " = ? LIMIT " + fmt.Sprint(maxRows+1)
 	rs, err := db.QueryContext(ctx, q, ulongBytes(classPrivateKey))
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}
 	defer rs.Close()
-	for rs.Next() {
+	for n := 0; rs.Next(); n++ {
+		if n == maxRows {
+			return nil, fmt.Errorf("reading %s: more than %d private keys", path, maxRows)
+		}
 		var r keyRow
 		var id, kt, mod, pt, par, val, p1, p2 sql.RawBytes
 		if err := rs.Scan(&id, &kt, &mod, &pt, &par, &val, &p1, &p2, &r.oversize); err != nil {
@@ -251,6 +270,9 @@ func readKeysFrom(ctx context.Context, path string) (*keyIndex, error) {
 // when that is the database's password (metaData's password-check value
 // decrypts with it), else nil and why the private halves stay unread.
 func passwordKey(ctx context.Context, db *sql.DB) (key []byte, locked string) {
+	if err := realTable(ctx, db, "metaData"); err != nil {
+		return nil, fmt.Sprintf("the password-check entry could not be read: %v", err)
+	}
 	var salt, check []byte
 	q := fmt.Sprintf("SELECT CASE WHEN length(item1) <= %d THEN item1 END, CASE WHEN length(item2) <= %d THEN item2 END "+
 		"FROM metaData WHERE id = 'password'", maxKeyValue, maxKeyValue)

@@ -10,7 +10,7 @@ import (
 // decrypting a private half, and the PBKDF2 budget is never overspent by
 // more than one value.
 func FuzzJudgeKey(f *testing.F) {
-	db, err := openReadOnly(filepath.Join("testdata", "basic", KeyDBName))
+	db, err := openTestDB(filepath.Join("testdata", "basic", KeyDBName))
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -51,7 +51,7 @@ func FuzzJudgeKey(f *testing.F) {
 // FuzzDecryptValue: arbitrary bytes never panic the PBES2 decoder, and a
 // plaintext never comes back longer than its ciphertext.
 func FuzzDecryptValue(f *testing.F) {
-	db, err := openReadOnly(filepath.Join("testdata", "basic", KeyDBName))
+	db, err := openTestDB(filepath.Join("testdata", "basic", KeyDBName))
 	if err != nil {
 		f.Fatal(err)
 	}

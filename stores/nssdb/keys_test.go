@@ -3,6 +3,7 @@ package nssdb
 import (
 	"context"
 	"crypto/rsa"
+	"database/sql"
 	"encoding/hex"
 	"os"
 	"os/exec"
@@ -49,7 +50,7 @@ func idOf(t *testing.T, dir, label string) string {
 	for _, e := range read(t, dir).Entries {
 		if e.Label == label {
 			// NSS's CKA_ID for RSA is SHA-1 of the modulus; read the stored one.
-			db, err := openReadOnly(filepath.Join(dir, CertDBName))
+			db, err := openTestDB(filepath.Join(dir, CertDBName))
 			require.NoError(t, err)
 			defer db.Close()
 			var id []byte
@@ -165,7 +166,7 @@ func TestForgedKeyObjects(t *testing.T) {
 // iteration count of 2^31-1.
 func hugeIterations(t *testing.T, dir, label string) string {
 	t.Helper()
-	db, err := openReadOnly(filepath.Join(dir, KeyDBName))
+	db, err := openTestDB(filepath.Join(dir, KeyDBName))
 	require.NoError(t, err)
 	defer db.Close()
 	id, err := hex.DecodeString(idOf(t, dir, label))
@@ -221,7 +222,7 @@ func TestKeyStatesLiveCertutil(t *testing.T) {
 			require.NoError(t, os.Mkdir(db, 0o700))
 			run(certutil, append([]string{"-N", "-d", "sql:" + db}, tc.init...)...)
 			run(pk12util, append([]string{"-i", "c.p12", "-d", "sql:" + db, "-W", "p12"}, tc.imp...)...)
-			res := New(nil).Read(context.Background(), stores.Source{Path: db})
+			res := stores.Collect(New(nil).Read(context.Background(), stores.Source{Path: db}))
 			require.Empty(t, res.Errors)
 			require.Len(t, res.Entries, 1)
 			assert.Equal(t, tc.want, res.Entries[0].Key, res.Entries[0].KeyNote)
@@ -245,4 +246,9 @@ func TestKeyMaterialWrittenByNsswrite(t *testing.T) {
 		}
 		assert.Equal(t, want, e.Key, "%s: %s", e.Label, e.KeyNote)
 	}
+}
+
+// openTestDB opens a fixture database read-only for a test's own queries.
+func openTestDB(path string) (*sql.DB, error) {
+	return sql.Open("sqlite", "file:"+filepath.ToSlash(path)+"?mode=ro")
 }

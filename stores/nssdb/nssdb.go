@@ -1,14 +1,12 @@
 // Package nssdb reads NSS shared databases (cert9.db + key4.db, SQLite), as
 // used by Firefox, Thunderbird, Chrome on Linux and /etc/pki/nssdb, without
 // NSS: certificates with their nicknames, trust as `certutil -L` prints it,
-// and what key4.db establishes about each certificate's private key (see
-// keys.go: the key object's clear public half is compared with the
-// certificate's; with the empty password most databases have, its private
-// half is decrypted in memory, checked, and dropped).
+// and whether key4.db holds the private key (by CKA_ID, which is stored in
+// the clear, so password-protected databases need no password).
 //
 // Databases are opened read-only and immutable: nothing is written, no
 // journal file is created and no lock is taken, so a browser's live database
-// is safe. No key material is kept or returned.
+// is safe. Private keys are never decrypted; only their CKA_ID is read.
 package nssdb
 
 import (
@@ -20,6 +18,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/certsight/certsight/internal/fsafe"
 	"github.com/certsight/certsight/stores"
 )
 
@@ -77,46 +76,69 @@ func IsDatabaseDir(dir string) bool {
 	return false
 }
 
-// trimPrefix removes the "sql:" / "dbm:" database type prefix of NSS tools.
-func trimPrefix(dir string) string {
-	for _, p := range []string{"sql:", "dbm:"} {
-		if strings.HasPrefix(dir, p) {
-			return dir[len(p):]
+// Database type prefixes that NSS tools take before a directory
+// (certutil -d sql:DIR); users copy them from command lines. This is the
+// one place that spells them.
+const (
+	PrefixSQL = "sql:"
+	PrefixDBM = "dbm:" // the legacy Berkeley DB format, which Read refuses
+)
+
+// SplitPrefix splits an NSS database type prefix off path: dir is the
+// directory, prefix "sql:", "dbm:" or "".
+func SplitPrefix(path string) (dir, prefix string) {
+	for _, p := range []string{PrefixSQL, PrefixDBM} {
+		if strings.HasPrefix(path, p) {
+			return path[len(p):], p
 		}
 	}
+	return path, ""
+}
+
+// JoinPrefix puts prefix back before dir.
+func JoinPrefix(prefix, dir string) string { return prefix + dir }
+
+// NamesDatabase reports whether name names the database directory dir: dir
+// itself, with an NSS prefix, or its cert9.db or cert8.db file.
+func NamesDatabase(name, dir string) bool {
+	p, _ := SplitPrefix(name)
+	p = filepath.Clean(p)
+	dir = filepath.Clean(dir)
+	if p == dir {
+		return true
+	}
+	base := filepath.Base(p)
+	return (base == CertDBName || base == LegacyDBName) && filepath.Dir(p) == dir
+}
+
+func trimPrefix(path string) string {
+	dir, _ := SplitPrefix(path)
 	return dir
 }
 
 // Read reads the database directory src.Path (or the directory of a
 // cert9.db named directly). Rows that cannot be read become ItemErrors; the
-// other rows are still returned.
-func (r *Reader) Read(ctx context.Context, src stores.Source) stores.Result {
-	var res stores.Result
-	errs := r.ReadEach(ctx, src, res.Collect)
-	res.Errors = errs
-	return res
+// other rows are still handed over, each as soon as it is built, in row
+// order, so only a bounded window of parsed certificates is alive at a time.
+func (r *Reader) Read(ctx context.Context, src stores.Source) stores.Seq {
+	return stores.Stream(func(fn func(stores.Entry) error) []error { return r.read(ctx, src, fn) })
 }
 
-var _ stores.EachReader = (*Reader)(nil)
-
-// ReadEach reads like Read but hands each entry to fn as soon as it is
-// built, in row order, so only a bounded window of parsed certificates is
-// alive at a time. When fn fails, reading stops and fn's error is the last
-// one returned.
-func (r *Reader) ReadEach(ctx context.Context, src stores.Source, fn func(stores.Entry) error) []error {
-	if strings.HasPrefix(src.Path, "dbm:") { // the caller asked for the legacy format itself
+func (r *Reader) read(ctx context.Context, src stores.Source, fn func(stores.Entry) error) []error {
+	if _, prefix := SplitPrefix(src.Path); prefix == PrefixDBM { // the caller asked for the legacy format itself
 		return []error{&stores.ItemError{Store: stores.KindNSSDB, Path: src.Path, Err: ErrLegacyDBM}}
 	}
+	fsys := fsafe.In(r.root)
 	dir := trimPrefix(src.Path)
-	if fi, err := os.Stat(dir); err == nil && fi.Mode().IsRegular() && filepath.Base(dir) == CertDBName {
+	if fi, err := fsys.Stat(dir); err == nil && fi.Mode().IsRegular() && filepath.Base(dir) == CertDBName {
 		dir = filepath.Dir(dir)
 	}
 	fail := func(item string, err error) []error {
 		return []error{&stores.ItemError{Store: stores.KindNSSDB, Path: src.Path, Item: item, Err: err}}
 	}
 	certPath := filepath.Join(dir, CertDBName)
-	if _, err := os.Stat(certPath); err != nil {
-		if _, lerr := os.Stat(filepath.Join(dir, LegacyDBName)); lerr == nil {
+	if _, err := fsys.Stat(certPath); err != nil {
+		if _, lerr := fsys.Stat(filepath.Join(dir, LegacyDBName)); lerr == nil {
 			return fail("", ErrLegacyDBM)
 		}
 		if errors.Is(err, os.ErrNotExist) {
@@ -126,13 +148,17 @@ func (r *Reader) ReadEach(ctx context.Context, src stores.Source, fn func(stores
 	}
 
 	var errs []error
-	keys, err := readKeys(ctx, filepath.Join(dir, KeyDBName))
+	keys, warn, err := readKeys(ctx, fsys, filepath.Join(dir, KeyDBName))
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		r.log.Debug("no key database; no private keys", "path", dir)
+		keys = nil
 	case err != nil:
 		// Every certificate's key state is then "unknown", not "absent".
 		errs = append(errs, &stores.ItemError{Store: stores.KindNSSDB, Path: src.Path, Item: KeyDBName, Err: err})
 	}
-	return r.readCertDB(ctx, certPath, src, keys, errs, fn)
+	if warn != nil {
+		errs = append(errs, &stores.ItemError{Store: stores.KindNSSDB, Path: src.Path, Item: KeyDBName, Err: warn})
+	}
+	return r.readCertDB(ctx, fsys, certPath, src, keys, errs, fn)
 }

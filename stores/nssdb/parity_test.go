@@ -77,7 +77,7 @@ func parseCertutilK(t *testing.T, r io.Reader) []string {
 // lists), whatever that object was found to hold.
 func fromReader(t *testing.T, dir string) ([]listed, []string) {
 	t.Helper()
-	res := New(nil).Read(context.Background(), stores.Source{Path: dir, Location: stores.LocationPath})
+	res := stores.Collect(New(nil).Read(context.Background(), stores.Source{Path: dir, Location: stores.LocationPath}))
 	require.Empty(t, res.Errors)
 	var l []listed
 	var keys []string
@@ -172,7 +172,7 @@ func TestParityWithCertutilOnWrittenDatabase(t *testing.T) {
 	// testnss's key objects (without KeyMaterial) are links with no key
 	// material: NSS shows `u` for them, the key state is absent.
 	assert.Empty(t, keys)
-	res := New(nil).Read(context.Background(), stores.Source{Path: dir})
+	res := stores.Collect(New(nil).Read(context.Background(), stores.Source{Path: dir}))
 	links := 0
 	for _, e := range res.Entries {
 		if strings.Contains(e.Trust, "u") {
