@@ -18,9 +18,9 @@ import (
 // Scanner finds candidate certificates; *scan.Scanner satisfies it.
 type Scanner interface {
 	// Paths reads files, directories, globs and store files by content.
-	Paths(ctx context.Context, paths []string, kinds ...stores.Kind) stores.Result
+	Paths(ctx context.Context, paths []string, kinds ...stores.Kind) stores.Seq
 	// DefaultsAt reads the platform's default stores of one location.
-	DefaultsAt(ctx context.Context, loc stores.Location, kinds ...stores.Kind) stores.Result
+	DefaultsAt(ctx context.Context, loc stores.Location, kinds ...stores.Kind) stores.Seq
 }
 
 // Identity answers ${hostname} and ${serial_number}; *identity.Device
@@ -98,9 +98,9 @@ func (p Policy) Evaluate(ctx context.Context, env Env) []Result {
 // building); inside its validity period (unless switched off); common name
 // equal to the expanded cn, ignoring case (when cn is set); every listed
 // SAN present; every listed EKU present; and, with check_private_key, its
-// own private key present (KeyMatched, or KeyPresent where the store links
-// key and certificate itself; an encrypted key cannot be confirmed and
-// fails). A failed rule's reason describes its nearest candidates: those
+// own private key present: KeyMatched only (a link by identifier, an
+// encrypted key whose private half was not checked, a mismatch or an
+// unreadable key store all fail, each with its reason). A failed rule's reason describes its nearest candidates: those
 // directly issued by the CA if any, then those failing the fewest checks.
 func EvaluateCheck(ctx context.Context, ck Check, env Env) Result {
 	res := evaluateCheck(ctx, ck, env)
@@ -237,10 +237,10 @@ func Expand(ctx context.Context, s string, dev Identity) (string, error) {
 func collect(ctx context.Context, ck Check, env Env) stores.Result {
 	var r stores.Result
 	if len(ck.Paths) > 0 {
-		r.Add(env.Scanner.Paths(ctx, ck.Paths))
+		r.Add(stores.Collect(env.Scanner.Paths(ctx, ck.Paths)))
 	}
 	for _, loc := range ck.TrustStores {
-		r.Add(env.Scanner.DefaultsAt(ctx, loc))
+		r.Add(stores.Collect(env.Scanner.DefaultsAt(ctx, loc)))
 	}
 	return r
 }
@@ -358,14 +358,25 @@ func hasSAN(info cert.Info, want string) bool {
 
 func keyFailure(e *stores.Entry) string {
 	switch e.Key {
-	case stores.KeyMatched, stores.KeyPresent:
+	case stores.KeyMatched:
 		return ""
 	case stores.KeyLocked:
 		return "its private key is encrypted, so it cannot be confirmed to belong to the certificate"
+	case stores.KeyLinked:
+		return "its store only links a private key to it (" + keyNote(e) + "); no key material was checked"
+	case stores.KeyUnknown:
+		return "its key store could not be read (" + keyNote(e) + ")"
 	case stores.KeyMismatch:
 		return "the private key found with it belongs to another certificate"
 	}
 	return "no private key found for it"
+}
+
+func keyNote(e *stores.Entry) string {
+	if e.KeyNote == "" {
+		return "no detail"
+	}
+	return e.KeyNote
 }
 
 func describeEntry(e stores.Entry) string {
@@ -472,27 +483,33 @@ func newMemo(s Scanner) Scanner {
 	return &memo{s: s, cache: map[string]stores.Result{}}
 }
 
-func (m *memo) Paths(ctx context.Context, paths []string, kinds ...stores.Kind) stores.Result {
+func (m *memo) Paths(ctx context.Context, paths []string, kinds ...stores.Kind) stores.Seq {
 	key := fmt.Sprintf("paths\x00%q\x00%q", paths, kinds)
-	if r, ok := m.cache[key]; ok {
-		return copyResult(r)
-	}
-	r := m.s.Paths(ctx, paths, kinds...)
-	m.cache[key] = r
-	return copyResult(r)
+	return m.once(key, func() stores.Seq { return m.s.Paths(ctx, paths, kinds...) })
 }
 
-func (m *memo) DefaultsAt(ctx context.Context, loc stores.Location, kinds ...stores.Kind) stores.Result {
+func (m *memo) DefaultsAt(ctx context.Context, loc stores.Location, kinds ...stores.Kind) stores.Seq {
 	key := fmt.Sprintf("at\x00%s\x00%q", loc, kinds)
-	if r, ok := m.cache[key]; ok {
-		return copyResult(r)
-	}
-	r := m.s.DefaultsAt(ctx, loc, kinds...)
-	m.cache[key] = r
-	return copyResult(r)
+	return m.once(key, func() stores.Seq { return m.s.DefaultsAt(ctx, loc, kinds...) })
 }
 
-// copyResult keeps sorting by one rule from reordering another's view.
-func copyResult(r stores.Result) stores.Result {
-	return stores.Result{Entries: append([]stores.Entry(nil), r.Entries...), Errors: append([]error(nil), r.Errors...)}
+// once reads a location the first time it is asked for and replays it after.
+func (m *memo) once(key string, read func() stores.Seq) stores.Seq {
+	return func(yield func(stores.Entry, error) bool) {
+		r, ok := m.cache[key]
+		if !ok {
+			r = stores.Collect(read())
+			m.cache[key] = r
+		}
+		for _, e := range r.Entries {
+			if !yield(e, nil) {
+				return
+			}
+		}
+		for _, err := range r.Errors {
+			if !yield(stores.Entry{}, err) {
+				return
+			}
+		}
+	}
 }

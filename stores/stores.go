@@ -10,7 +10,9 @@ package stores
 import (
 	"context"
 	"crypto/x509"
+	"errors"
 	"fmt"
+	"iter"
 	"log/slog"
 
 	"github.com/certsight/certsight/cert"
@@ -37,16 +39,36 @@ const (
 	LocationPath   Location = "path"   // a path the caller named
 )
 
-// KeyMatch is what is known about the private key of an entry.
+// KeyMatch is what was actually established about the private key of an
+// entry, printed in the client_certificates "private_key" column. Only
+// KeyMatched is evidence that the certificate's own key is present: every
+// other state is something short of it, and says which.
 type KeyMatch int
 
-// Key states. Only KeyMatched means the matching key is present.
+// Key states. The zero value is KeyAbsent.
 const (
-	KeyAbsent   KeyMatch = iota // no private key for this certificate was found
-	KeyMatched                  // a private key was found and its public half equals the certificate's
-	KeyLocked                   // a key is present but encrypted, so whether it matches is unknown
-	KeyPresent                  // the store links a key to the certificate (by id) without exposing its public half
-	KeyMismatch                 // a key was paired with the certificate but belongs to another one
+	// KeyAbsent: the store was read and holds no key for this certificate
+	// (or a key object that holds no key material).
+	KeyAbsent KeyMatch = iota
+	// KeyMatched: key material was found and its public half equals the
+	// certificate's (for a key stored encrypted, the private half was
+	// decrypted and checked against it).
+	KeyMatched
+	// KeyLocked: key material is present but encrypted, so whether its
+	// private half belongs to the certificate is unknown (an NSS database
+	// with a password whose key object's clear public half matches; an
+	// encrypted PEM key).
+	KeyLocked
+	// KeyLinked: the store links a key to the certificate by an identifier
+	// (NSS CKA_ID without checkable material, Windows key-provider info,
+	// keychain label = public-key hash), but no key material was checked.
+	KeyLinked
+	// KeyMismatch: a key was paired with the certificate but belongs to
+	// another one (or its private half does not belong to its public half).
+	KeyMismatch
+	// KeyUnknown: the key store could not be read, so nothing is known;
+	// the reason is in KeyNote and in the read's errors.
+	KeyUnknown
 )
 
 func (k KeyMatch) String() string {
@@ -57,18 +79,21 @@ func (k KeyMatch) String() string {
 		return "matched"
 	case KeyLocked:
 		return "locked"
-	case KeyPresent:
-		return "present"
+	case KeyLinked:
+		return "linked"
 	case KeyMismatch:
 		return "mismatch"
+	case KeyUnknown:
+		return "unknown"
 	}
 	return fmt.Sprintf("KeyMatch(%d)", int(k))
 }
 
-// HasPrivateKey reports whether the certificate's own private key is present
-// in the same store or key file (KeyMatched, or KeyPresent where the store
-// links key and certificate by its own identifiers).
-func (k KeyMatch) HasPrivateKey() bool { return k == KeyMatched || k == KeyPresent }
+// HasPrivateKey is the has_private_key column: true only for KeyMatched. A
+// link (KeyLinked) or an encrypted key whose private half was not checked
+// (KeyLocked) is not evidence that the certificate's own key is present:
+// anyone who copies a certificate can add a link beside it.
+func (k KeyMatch) HasPrivateKey() bool { return k == KeyMatched }
 
 // Entry is one certificate found in a store.
 type Entry struct {
@@ -132,8 +157,8 @@ func (e *ItemError) Error() string {
 
 func (e *ItemError) Unwrap() error { return e.Err }
 
-// Result is what one read returns: every entry that could be read, and an
-// error for every item that could not.
+// Result is a whole read gathered in memory (see Collect): every entry that
+// could be read, and an error for every item that could not.
 type Result struct {
 	Entries []Entry
 	Errors  []error
@@ -154,9 +179,17 @@ type Source struct {
 	SID      string
 }
 
+// Seq is how every read hands over what it finds, one item at a time: an
+// entry with a nil error, or a per-item error (an ItemError, or the
+// context's error when the deadline ends the read) with a zero Entry. A
+// consumer that stops early (break) stops the read; nothing is read ahead,
+// so a caller that turns each entry into a row and drops it never holds a
+// whole store's parsed certificates. Readers, the scanner and the tables
+// all use this one form.
+type Seq = iter.Seq2[Entry, error]
+
 // Reader reads certificates from one kind of store. Read honours ctx's
-// deadline between items and returns what it read so far when it expires,
-// with the context's error among Errors.
+// deadline between items and ends with the context's error when it expires.
 type Reader interface {
 	// Kind names the store format this reader understands.
 	Kind() Kind
@@ -164,48 +197,69 @@ type Reader interface {
 	// (system and per-user), skipping those that do not exist.
 	Defaults(ctx context.Context) []Source
 	// Read reads one source.
-	Read(ctx context.Context, src Source) Result
+	Read(ctx context.Context, src Source) Seq
 }
 
-// EachReader is a Reader that hands over its entries one at a time, so a
-// caller that turns each entry into a row and drops it never holds a whole
-// store's parsed certificates (issue 4's memory budget).
-type EachReader interface {
-	Reader
-	// ReadEach reads one source like Read, calling fn with each entry in
-	// Read's order, and returns the per-item errors. When fn returns an
-	// error, reading stops and that error is the last one returned.
-	ReadEach(ctx context.Context, src Source, fn func(Entry) error) []error
-}
-
-// ReadEach reads src with r one entry at a time: natively when r is an
-// EachReader, else by reading it whole and handing the entries over,
-// dropping each after fn returns.
-func ReadEach(ctx context.Context, r Reader, src Source, fn func(Entry) error) []error {
-	if er, ok := r.(EachReader); ok {
-		return er.ReadEach(ctx, src, fn)
+// Collect gathers a whole read, for callers that need every entry at once
+// (posture's evaluation, tests).
+func Collect(seq Seq) Result {
+	var res Result
+	for e, err := range seq {
+		if err != nil {
+			res.Errors = append(res.Errors, err)
+			continue
+		}
+		res.Entries = append(res.Entries, e)
 	}
-	return Each(r.Read(ctx, src), fn)
+	return res
 }
 
-// Each hands res's entries to fn in order, dropping each after fn returns,
-// and returns res's errors; when fn fails it stops, and fn's error is the
-// last one returned.
-func Each(res Result, fn func(Entry) error) []error {
-	for i := range res.Entries {
-		e := res.Entries[i]
-		res.Entries[i] = Entry{}
-		if err := fn(e); err != nil {
-			return append(res.Errors, err)
+// errStop is what a Stream producer's emit returns once the consumer has
+// stopped; the producer returns at once and its errors are dropped.
+var errStop = errors.New("stores: consumer stopped")
+
+// Stream adapts a producer written as "call emit for each entry, return
+// the per-item errors" to a Seq. emit's error must end the producer (it
+// appends that error last and returns). Errors are handed over after the
+// entries.
+func Stream(produce func(emit func(Entry) error) []error) Seq {
+	return func(yield func(Entry, error) bool) {
+		errs := produce(func(e Entry) error {
+			if !yield(e, nil) {
+				return errStop
+			}
+			return nil
+		})
+		for _, err := range errs {
+			if err == errStop || !yield(Entry{}, err) {
+				return
+			}
 		}
 	}
-	return res.Errors
 }
 
-// Collect is the fn of a ReadEach that gathers every entry into res.
-func (r *Result) Collect(e Entry) error {
-	r.Entries = append(r.Entries, e)
-	return nil
+// Concat reads seqs one after the other as one Seq.
+func Concat(seqs ...Seq) Seq {
+	return func(yield func(Entry, error) bool) {
+		for _, s := range seqs {
+			for e, err := range s {
+				if !yield(e, err) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// Errors is a Seq of errors alone.
+func Errors(errs ...error) Seq {
+	return func(yield func(Entry, error) bool) {
+		for _, err := range errs {
+			if !yield(Entry{}, err) {
+				return
+			}
+		}
+	}
 }
 
 // ReaderLogger is the logger a reader of kind keeps: logger (nil discards)

@@ -3,15 +3,16 @@ package tables
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/osquery/osquery-go/plugin/table"
 
 	"github.com/certsight/certsight/stores"
+	"github.com/certsight/certsight/stores/nssdb"
 )
 
 // ClientCertificatesName is the table's name. It cannot be "certificates":
@@ -55,7 +56,13 @@ func clientCertificatesColumns() []table.ColumnDefinition {
 		text("authority_key_id", "Authority key identifier, uppercase hex"),
 		integer("ca", "1 when basic constraints say CA"),
 		integer("self_signed", "1 when the certificate's own key verifies its signature"),
-		integer("has_private_key", "1 when the matching private key is in the same store or key file"),
+		integer("has_private_key", "1 exactly when private_key is matched (kept for compatibility: a key link or an encrypted, unchecked key is 0)"),
+		text("private_key", "What was established about the certificate's private key: matched (key material found, its public half "+
+			"equals the certificate's; for an NSS database with the empty password the private half was decrypted and checked too), "+
+			"linked (the store links a key by identifier -- NSS CKA_ID, keychain label, Windows key-provider info -- but no key material "+
+			"was checked), locked (key material present but encrypted under a password; whether it matches is unknown), "+
+			"mismatch (the key found belongs to another public key), absent (no key), unknown (the key store could not be read; "+
+			"the reason is logged)"),
 		text("trust", "NSS trust flags as certutil -L prints them (CTu,Cu,Cu); empty elsewhere"),
 	}
 }
@@ -72,7 +79,7 @@ func ClientCertificates(d Deps) Table {
 		Notes: "Without a path constraint the platform's default stores are read. SQLite re-filters every row, " +
 			"so any WHERE clause is correct; constraints on path and store only decide what is read.",
 		Examples: []string{
-			"SELECT common_name, issuer, extended_key_usage, has_private_key FROM client_certificates",
+			"SELECT common_name, issuer, extended_key_usage, private_key FROM client_certificates",
 			"SELECT * FROM client_certificates WHERE path = '/etc/pki/nssdb'",
 			"SELECT path, common_name FROM client_certificates WHERE path LIKE '/home/%/.pki/nssdb'",
 			"SELECT common_name, not_valid_after FROM client_certificates WHERE store = 'nssdb' " +
@@ -80,62 +87,50 @@ func ClientCertificates(d Deps) Table {
 		},
 		Columns: clientCertificatesColumns(),
 		Timeout: d.Timeout,
-		Generate: func(ctx context.Context, qc table.QueryContext) ([]map[string]string, error) {
-			var rows []map[string]string
-			err := streamClientCertificates(ctx, d.Scanner, log, qc, func(row map[string]string) error {
-				rows = append(rows, row)
-				return nil
-			})
-			return rows, err
-		},
-		Stream: func(ctx context.Context, qc table.QueryContext, emit func(map[string]string) error) error {
-			return streamClientCertificates(ctx, d.Scanner, log, qc, emit)
+		Generate: func(ctx context.Context, qc table.QueryContext) Rows {
+			return func(yield func(map[string]string, error) bool) {
+				clientCertificates(ctx, d.Scanner, log, qc, yield)
+			}
 		},
 	}
 }
 
-// streamClientCertificates reads the stores the query names and emits a
-// row per certificate as soon as it is read; the entry, with its parsed
+// clientCertificates reads the stores the query names and yields a row
+// per certificate as soon as it is read; the entry, with its parsed
 // certificate, is dropped at once (with thousands of certificates the x509
-// structures would dominate memory). Per-item errors are logged. When emit
-// fails, reading stops and emit's error is returned.
-func streamClientCertificates(ctx context.Context, sc Scanner, log *slog.Logger, qc table.QueryContext,
-	emit func(map[string]string) error) error {
+// structures would dominate memory). Per-item errors are logged.
+func clientCertificates(ctx context.Context, sc Scanner, log *slog.Logger, qc table.QueryContext,
+	yield func(map[string]string, error) bool) {
 	if sc == nil {
-		return errors.New("no store scanner configured")
+		yield(nil, errors.New("no store scanner configured"))
+		return
 	}
 	kinds, ok := storeKinds(qc)
 	if !ok {
-		return nil // only unknown store names asked for: nothing can match
+		return // only unknown store names asked for: nothing can match
 	}
 	paths := Patterns(qc, "path")
-	var emitErr error
-	fn := func(e stores.Entry) error {
+	var seq stores.Seq
+	if len(paths) > 0 {
+		seq = sc.Paths(ctx, paths, kinds...)
+	} else {
+		seq = sc.Defaults(ctx, kinds...)
+	}
+	var warn warnings
+	defer warn.flush(ctx, log)
+	for e, err := range seq {
+		if err != nil {
+			warn.add(ctx, log, err)
+			continue
+		}
 		row := clientCertificateRow(&e)
 		if len(paths) > 0 {
 			row["path"] = namedPath(e.Path, paths)
 		}
-		emitErr = emit(row)
-		return emitErr
+		if !yield(row, nil) {
+			return
+		}
 	}
-	var errs []error
-	es, each := sc.(EachScanner)
-	switch {
-	case each && len(paths) > 0:
-		errs = es.PathsEach(ctx, paths, fn, kinds...)
-	case each:
-		errs = es.DefaultsEach(ctx, fn, kinds...)
-	case len(paths) > 0:
-		errs = stores.Each(sc.Paths(ctx, paths, kinds...), fn)
-	default:
-		errs = stores.Each(sc.Defaults(ctx, kinds...), fn)
-	}
-	if emitErr != nil {
-		logErrors(ctx, log, slices.DeleteFunc(errs, func(err error) bool { return err == emitErr }))
-		return emitErr
-	}
-	logErrors(ctx, log, errs)
-	return nil
 }
 
 // namedPath returns the path as the query named it, so that SQLite's
@@ -173,17 +168,7 @@ func namedPath(entryPath string, patterns []string) string {
 
 // namesStore reports whether pattern names the store at path: the path
 // itself, an NSS "sql:"/"dbm:" form of it, or its cert9.db / cert8.db file.
-func namesStore(pattern, path string) bool {
-	for _, prefix := range []string{"sql:", "dbm:"} {
-		pattern = strings.TrimPrefix(pattern, prefix)
-	}
-	p := filepath.Clean(pattern)
-	if p == path {
-		return true
-	}
-	base := filepath.Base(p)
-	return (base == "cert9.db" || base == "cert8.db") && filepath.Dir(p) == path
-}
+func namesStore(pattern, path string) bool { return nssdb.NamesDatabase(pattern, path) }
 
 // storeKinds returns the kinds named by `store =` constraints; ok is false
 // when some were named but none is a known kind.
@@ -204,7 +189,7 @@ func storeKinds(qc table.QueryContext) (kinds []stores.Kind, ok bool) {
 
 func clientCertificateRow(e *stores.Entry) map[string]string {
 	i := &e.Info
-	return map[string]string{ // a literal of 25 keys is allocated at its final size
+	row := map[string]string{ // a literal of 26 keys is allocated at its final size
 		"store":              string(e.Store),
 		"store_location":     string(e.Location),
 		"path":               e.Path,
@@ -229,8 +214,13 @@ func clientCertificateRow(e *stores.Entry) map[string]string {
 		"ca":                 boolInt(i.IsCA),
 		"self_signed":        boolInt(i.SelfSigned),
 		"has_private_key":    boolInt(e.Key.HasPrivateKey()),
+		"private_key":        e.Key.String(),
 		"trust":              e.Trust,
 	}
+	if e.Key == stores.KeyUnknown {
+		delete(row, "has_private_key") // NULL: the key store could not be read
+	}
+	return row
 }
 
 func boolInt(b bool) string {
@@ -238,4 +228,34 @@ func boolInt(b bool) string {
 		return "1"
 	}
 	return "0"
+}
+
+// Warnings per query are capped in count and length: a store of junk (a
+// 4 MiB PEM of bad blocks, a crafted keychain) must not write megabytes of
+// log on every query.
+const (
+	maxWarnings    = 100
+	maxWarningSize = 1024
+)
+
+// warnings logs a query's per-item errors up to maxWarnings, each cut to
+// maxWarningSize bytes, and then how many more there were.
+type warnings struct{ n int }
+
+func (w *warnings) add(ctx context.Context, log *slog.Logger, err error) {
+	w.n++
+	if w.n > maxWarnings {
+		return
+	}
+	msg := err.Error()
+	if len(msg) > maxWarningSize {
+		msg = strings.ToValidUTF8(msg[:maxWarningSize], "") + fmt.Sprintf("… (%d bytes)", len(msg))
+	}
+	log.WarnContext(ctx, "skipped unreadable item", "err", msg)
+}
+
+func (w *warnings) flush(ctx context.Context, log *slog.Logger) {
+	if w.n > maxWarnings {
+		log.WarnContext(ctx, "more unreadable items not logged", "count", w.n-maxWarnings)
+	}
 }

@@ -30,7 +30,7 @@ var wantColumns = []struct{ name, typ string }{
 	{"signing_algorithm", "TEXT"}, {"key_algorithm", "TEXT"}, {"key_strength", "TEXT"}, {"key_usage", "TEXT"},
 	{"extended_key_usage", "TEXT"}, {"subject_alt_names", "TEXT"}, {"subject_key_id", "TEXT"},
 	{"authority_key_id", "TEXT"}, {"ca", "INTEGER"}, {"self_signed", "INTEGER"}, {"has_private_key", "INTEGER"},
-	{"trust", "TEXT"},
+	{"private_key", "TEXT"}, {"trust", "TEXT"},
 }
 
 func entry(t *testing.T, c *testpki.Cert, kind stores.Kind, path string, key stores.KeyMatch) stores.Entry {
@@ -127,7 +127,7 @@ func TestClientCertificatesRows(t *testing.T) {
 
 	var logs bytes.Buffer
 	fs := &testtables.FakeScanner{Respond: func(context.Context, testtables.Call) stores.Result {
-		e := entry(t, leaf, stores.KindNSSDB, "/db", stores.KeyPresent)
+		e := entry(t, leaf, stores.KindNSSDB, "/db", stores.KeyLinked)
 		e.Label, e.Username, e.Trust, e.Location = "alice cert", "alice", "u,u,u", stores.LocationUser
 		return stores.Result{
 			Entries: []stores.Entry{e, entry(t, ca, stores.KindPEM, "/ca.pem", stores.KeyAbsent)},
@@ -152,7 +152,7 @@ func TestClientCertificatesRows(t *testing.T) {
 		"signing_algorithm": "ECDSA-SHA256", "key_algorithm": "ECDSA", "key_strength": "P-256",
 		"key_usage": "digitalSignature", "extended_key_usage": "clientAuth,emailProtection",
 		"subject_alt_names": "DNS:alice.example,email:alice@example.com",
-		"ca":                "0", "self_signed": "0", "has_private_key": "1", "trust": "u,u,u",
+		"ca":                "0", "self_signed": "0", "has_private_key": "0", "private_key": "linked", "trust": "u,u,u",
 	}
 	for k, v := range want {
 		assert.Equal(t, v, rows[0][k], k)
@@ -163,6 +163,7 @@ func TestClientCertificatesRows(t *testing.T) {
 	assert.Equal(t, "1", rows[1]["ca"])
 	assert.Equal(t, "1", rows[1]["self_signed"])
 	assert.Equal(t, "0", rows[1]["has_private_key"])
+	assert.Equal(t, "absent", rows[1]["private_key"])
 	assert.Equal(t, "digitalSignature,keyCertSign,cRLSign", rows[1]["key_usage"])
 }
 
@@ -174,7 +175,7 @@ func TestClientCertificatesDeadline(t *testing.T) {
 	tbl := tables.ClientCertificates(tables.Deps{Scanner: fs, Timeout: 50 * time.Millisecond})
 	start := time.Now()
 	rows, err := tbl.Rows(context.Background(), table.QueryContext{})
-	require.NoError(t, err)
+	require.ErrorIs(t, err, context.DeadlineExceeded, "a query that ran out of time fails; it never passes for a shorter answer")
 	assert.Empty(t, rows)
 	assert.Less(t, time.Since(start), 2*time.Second, "generate ends at its deadline")
 }
@@ -194,9 +195,6 @@ func TestAllHasUniqueNames(t *testing.T) {
 	}
 	assert.True(t, seen["client_certificates"])
 }
-
-// plainScanner hides the streaming methods of the scanner it wraps.
-type plainScanner struct{ tables.Scanner }
 
 func TestClientCertificatesStreamsLikeGenerate(t *testing.T) {
 	ca, err := testpki.NewRoot("Stream Root CA")
@@ -218,38 +216,31 @@ func TestClientCertificatesStreamsLikeGenerate(t *testing.T) {
 	pathQC := qc(map[string][]table.Constraint{"path": {{Operator: table.OperatorEquals, Expression: "/d"}}})
 
 	streaming := &testtables.FakeScanner{Respond: respond}
-	var _ tables.EachScanner = streaming
 	want, err := tables.ClientCertificates(tables.Deps{Scanner: streaming}).Rows(context.Background(), pathQC)
 	require.NoError(t, err)
 	require.Len(t, want, len(leaves))
 	assert.Equal(t, "/d", want[0]["path"], "path as the query named it")
 
-	for name, sc := range map[string]tables.Scanner{"streaming": streaming, "plain": plainScanner{&testtables.FakeScanner{Respond: respond}}} {
+	for name, sc := range map[string]tables.Scanner{"streaming": streaming} {
 		t.Run(name, func(t *testing.T) {
 			var logs bytes.Buffer
 			tbl := tables.ClientCertificates(tables.Deps{Scanner: sc, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 			var got []map[string]string
-			require.NoError(t, tbl.Each(context.Background(), pathQC, func(row map[string]string) error {
+			for row, err := range tbl.Stream(context.Background(), pathQC) {
+				require.NoError(t, err)
 				got = append(got, row)
-				return nil
-			}))
-			assert.Equal(t, want, got, "Each emits what Rows returns")
+			}
+			assert.Equal(t, want, got, "Stream yields what Rows returns")
 			assert.Contains(t, logs.String(), "truncated PEM")
 
 			logs.Reset()
-			errStop := errors.New("enough")
 			emitted := 0
-			err := tbl.Each(context.Background(), pathQC, func(map[string]string) error {
-				emitted++
-				if emitted == 2 {
-					return errStop
+			for range tbl.Stream(context.Background(), pathQC) {
+				if emitted++; emitted == 2 {
+					break // range panics if the table yields again
 				}
-				return nil
-			})
-			assert.Same(t, errStop, err, "emit's error comes back unwrapped")
-			assert.Equal(t, 2, emitted, "nothing is emitted after emit fails")
-			assert.Contains(t, logs.String(), "truncated PEM", "item errors are still logged")
-			assert.NotContains(t, logs.String(), "enough", "emit's own error is not an item error")
+			}
+			assert.Equal(t, 2, emitted)
 		})
 	}
 }
