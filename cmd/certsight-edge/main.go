@@ -22,6 +22,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -211,6 +212,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	if err != nil {
 		return err
 	}
+	inflight := srv.Handler.(*inflightHandler)
 	bctx, cancelBackground := context.WithCancel(ctx)
 	defer cancelBackground()
 	for _, f := range background {
@@ -238,6 +240,16 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	sctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
+		// Cut the requests still running; their handlers see the
+		// cancellation, answer, and write their access-log lines, which
+		// are worth a short wait.
+		srv.Close()
+		done := make(chan struct{})
+		go func() { inflight.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(2 * time.Second):
+		}
 		return fmt.Errorf("shutting down: %w", err)
 	}
 	return nil
@@ -336,6 +348,10 @@ func buildServer(o options, log *slog.Logger) (srv *http.Server, ln net.Listener
 			return nil, nil, nil, fmt.Errorf("loading --rules %s: %w", o.rulesFile, err)
 		}
 		cfg.Rules = rs
+		if names := rs.UncheckedForwarding(); len(names) > 0 {
+			log.Warn("rules forward certificate fields without checking cf.tls_client_auth.cert_verified: unverified or revoked certificates reach the origin looking the same as good ones",
+				"rules", o.rulesFile, "rule", names)
+		}
 	}
 	if cfg.Legacy, err = edge.ParseLegacyMode(o.legacy); err != nil {
 		return nil, nil, nil, err
@@ -389,7 +405,7 @@ func buildServer(o options, log *slog.Logger) (srv *http.Server, ln net.Listener
 		return nil, nil, nil, fmt.Errorf("listening on %s: %w", o.listen, err)
 	}
 	srv = &http.Server{
-		Handler:           mux,
+		Handler:           &inflightHandler{next: mux},
 		ReadHeaderTimeout: o.readHeaderTimeout,
 		IdleTimeout:       o.idleTimeout,
 		HTTP2: &http.HTTP2Config{SendPingTimeout: o.h2ReadIdle, PingTimeout: o.h2PingTimeout,
@@ -406,6 +422,19 @@ func buildServer(o options, log *slog.Logger) (srv *http.Server, ln net.Listener
 	log.Info("client authentication", "mode", mode.String(), "trust_anchors", o.clientCA != "", "crls", len(o.crls),
 		"revocation_fail", verifier.Policy.String(), "legacy_forwarding", cfg.Legacy.String(), "rules", cmp(o.rulesFile, "default"))
 	return srv, e.Listener(guard.Listener(tcp), tlsCfg), background, nil
+}
+
+// inflightHandler counts running requests, so shutdown can wait for the
+// access-log lines of the ones it cut.
+type inflightHandler struct {
+	next http.Handler
+	sync.WaitGroup
+}
+
+func (h *inflightHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.Add(1)
+	defer h.Done()
+	h.next.ServeHTTP(w, r)
 }
 
 // readCerts reads a PEM bundle that must hold at least one certificate.

@@ -18,6 +18,7 @@ func FuzzParseKeychain(f *testing.F) {
 	f.Add(testkeychain.Keychain{Certs: []testkeychain.Cert{{DER: c.Raw, PrintName: "fuzz", PublicKeyHash: h}}, KeyLabels: [][]byte{h}}.Bytes())
 	f.Add(testkeychain.Keychain{Certs: []testkeychain.Cert{{DER: c.Raw}}, NoSchema: true}.Bytes())
 	f.Add(testkeychain.Keychain{NoCertTable: true}.Bytes())
+	f.Add(craftRepeats(f, c.Raw, 50, 50)) // offsets that repeat: parsed once
 	for _, name := range []string{realKeychain, realNoCertTable} {
 		b, err := os.ReadFile(name)
 		if err != nil {
