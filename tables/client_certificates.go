@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"log/slog"
 	"path/filepath"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/osquery/osquery-go/plugin/table"
 
+	"github.com/certsight/certsight/internal/fsafe"
 	"github.com/certsight/certsight/stores"
 	"github.com/certsight/certsight/stores/nssdb"
 )
@@ -109,7 +111,10 @@ func clientCertificates(ctx context.Context, sc Scanner, log *slog.Logger, qc ta
 	if !ok {
 		return // only unknown store names asked for: nothing can match
 	}
-	paths := Patterns(qc, "path")
+	paths := readablePaths(ctx, log, qc)
+	if len(paths) == 0 && len(qc.Constraints["path"].Constraints) > 0 && len(Patterns(qc, "path")) > 0 {
+		return // every path named was a literal glob: nothing SQLite would keep
+	}
 	var seq stores.Seq
 	if len(paths) > 0 {
 		seq = sc.Paths(ctx, paths, kinds...)
@@ -131,6 +136,31 @@ func clientCertificates(ctx context.Context, sc Scanner, log *slog.Logger, qc ta
 			return
 		}
 	}
+}
+
+// readablePaths are the path constraints worth reading. `path = '/d/*.pem'`
+// compares literally: SQLite keeps only rows whose path is that very string,
+// so the files a glob would match are not read (they would be dropped after
+// the work), unless a file of that literal name exists; the log says to use
+// LIKE or GLOB.
+func readablePaths(ctx context.Context, log *slog.Logger, qc table.QueryContext) []string {
+	var out []string
+	for _, c := range qc.Constraints["path"].Constraints {
+		if c.Operator == table.OperatorEquals && fsafe.HasMeta(c.Expression) {
+			if _, err := os.Lstat(c.Expression); err != nil {
+				log.WarnContext(ctx, "path = compares literally and no file has this name; use LIKE or GLOB to match files",
+					"path", c.Expression)
+				continue
+			}
+		}
+		switch c.Operator {
+		case table.OperatorEquals, table.OperatorGlob:
+			out = appendUnique(out, c.Expression)
+		case table.OperatorLike:
+			out = appendUnique(out, LikeToGlob(c.Expression))
+		}
+	}
+	return out
 }
 
 // namedPath returns the path as the query named it, so that SQLite's
