@@ -17,7 +17,7 @@ import (
 
 // Info holds every derived fact about one certificate, in the formats that the
 // client_certificates columns and the edge's cf.tls_client_auth fields print
-// (design.md, "Value formats").
+// (docs/contracts.md, "Value formats").
 type Info struct {
 	CommonName string
 	// Subject and Issuer are RFC 2253 strings, most specific RDN first, with

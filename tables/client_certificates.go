@@ -3,13 +3,16 @@ package tables
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/osquery/osquery-go/plugin/table"
 
+	"github.com/certsight/certsight/internal/fsafe"
 	"github.com/certsight/certsight/stores"
 	"github.com/certsight/certsight/stores/nssdb"
 )
@@ -114,16 +117,21 @@ func clientCertificates(ctx context.Context, sc Scanner, log *slog.Logger, qc ta
 	if !ok {
 		return // only unknown store names asked for: nothing can match
 	}
-	paths := Patterns(qc, "path")
+	paths := readablePaths(ctx, log, qc)
+	if len(paths) == 0 && len(qc.Constraints["path"].Constraints) > 0 && len(Patterns(qc, "path")) > 0 {
+		return // every path named was a literal glob: nothing SQLite would keep
+	}
 	var seq stores.Seq
 	if len(paths) > 0 {
 		seq = sc.Paths(ctx, paths, kinds...)
 	} else {
 		seq = sc.Defaults(ctx, kinds...)
 	}
+	var warn warnings
+	defer warn.flush(ctx, log)
 	for e, err := range seq {
 		if err != nil {
-			log.WarnContext(ctx, "skipped unreadable item", "err", err)
+			warn.add(ctx, log, err)
 			continue
 		}
 		row := clientCertificateRow(&e)
@@ -134,6 +142,31 @@ func clientCertificates(ctx context.Context, sc Scanner, log *slog.Logger, qc ta
 			return
 		}
 	}
+}
+
+// readablePaths are the path constraints worth reading. `path = '/d/*.pem'`
+// compares literally: SQLite keeps only rows whose path is that very string,
+// so the files a glob would match are not read (they would be dropped after
+// the work), unless a file of that literal name exists; the log says to use
+// LIKE or GLOB.
+func readablePaths(ctx context.Context, log *slog.Logger, qc table.QueryContext) []string {
+	var out []string
+	for _, c := range qc.Constraints["path"].Constraints {
+		if c.Operator == table.OperatorEquals && fsafe.HasMeta(c.Expression) {
+			if _, err := os.Lstat(c.Expression); err != nil {
+				log.WarnContext(ctx, "path = compares literally and no file has this name; use LIKE or GLOB to match files",
+					"path", c.Expression)
+				continue
+			}
+		}
+		switch c.Operator {
+		case table.OperatorEquals, table.OperatorGlob:
+			out = appendUnique(out, c.Expression)
+		case table.OperatorLike:
+			out = appendUnique(out, LikeToGlob(c.Expression))
+		}
+	}
+	return out
 }
 
 // namedPath returns the path as the query named it, so that SQLite's
@@ -233,4 +266,34 @@ func boolInt(b bool) string {
 		return "1"
 	}
 	return "0"
+}
+
+// Warnings per query are capped in count and length: a store of junk (a
+// 4 MiB PEM of bad blocks, a crafted keychain) must not write megabytes of
+// log on every query.
+const (
+	maxWarnings    = 100
+	maxWarningSize = 1024
+)
+
+// warnings logs a query's per-item errors up to maxWarnings, each cut to
+// maxWarningSize bytes, and then how many more there were.
+type warnings struct{ n int }
+
+func (w *warnings) add(ctx context.Context, log *slog.Logger, err error) {
+	w.n++
+	if w.n > maxWarnings {
+		return
+	}
+	msg := err.Error()
+	if len(msg) > maxWarningSize {
+		msg = strings.ToValidUTF8(msg[:maxWarningSize], "") + fmt.Sprintf("… (%d bytes)", len(msg))
+	}
+	log.WarnContext(ctx, "skipped unreadable item", "err", msg)
+}
+
+func (w *warnings) flush(ctx context.Context, log *slog.Logger) {
+	if w.n > maxWarnings {
+		log.WarnContext(ctx, "more unreadable items not logged", "count", w.n-maxWarnings)
+	}
 }

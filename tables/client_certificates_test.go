@@ -244,3 +244,23 @@ func TestClientCertificatesStreamsLikeGenerate(t *testing.T) {
 		})
 	}
 }
+
+// TestLiteralGlobIsNotRead: `path = '/d/*.pem'` compares literally, so the
+// files a glob would match are not read (SQLite would drop every row), and
+// the log says so; LIKE and GLOB still expand.
+func TestLiteralGlobIsNotRead(t *testing.T) {
+	fs := &testtables.FakeScanner{}
+	var logs bytes.Buffer
+	tbl := tables.ClientCertificates(tables.Deps{Scanner: fs, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	eq := qc(map[string][]table.Constraint{"path": {{Operator: table.OperatorEquals, Expression: "/nonexistent-dir/*.pem"}}})
+	_, err := tbl.Rows(context.Background(), eq)
+	require.NoError(t, err)
+	assert.Empty(t, fs.Calls(), "nothing read")
+	assert.Contains(t, logs.String(), "use LIKE or GLOB")
+
+	like := qc(map[string][]table.Constraint{"path": {{Operator: table.OperatorLike, Expression: "/nonexistent-dir/%.pem"}}})
+	_, err = tbl.Rows(context.Background(), like)
+	require.NoError(t, err)
+	require.Len(t, fs.Calls(), 1)
+	assert.Equal(t, []string{"/nonexistent-dir/*.pem"}, fs.Calls()[0].Paths)
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/thrift/lib/go/thrift"
@@ -33,7 +34,9 @@ func serveOsquery(ctx context.Context, o options, log *slog.Logger) error {
 		return err
 	}
 	defer mc.Close()
+	var registered atomic.Bool
 	mc.onRegistered = func(st *gen.ExtensionStatus) {
+		registered.Store(true)
 		log.Debug("registered", "uuid", st.UUID, "code", st.Code, "message", st.Message, "since_start", time.Since(start))
 	}
 
@@ -84,6 +87,12 @@ func serveOsquery(ctx context.Context, o options, log *slog.Logger) error {
 			st, err := mc.Ping()
 			if err == nil && st.Code != 0 {
 				err = fmt.Errorf("ping status %d: %s", st.Code, st.Message)
+			}
+			if err != nil && !registered.Load() {
+				// Never registered: osquery never saw this extension, so
+				// this is a failure to start, not a normal end.
+				_ = shutdown(srv, served)
+				return fmt.Errorf("the extension manager at %s never answered registration: %w", o.socket, err)
 			}
 			if err != nil {
 				log.Info("extension manager went away, exiting", "err", err)

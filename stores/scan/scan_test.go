@@ -21,7 +21,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/certsight/certsight/internal/testkeychain"
-	"github.com/certsight/certsight/internal/testtool"
 	"github.com/certsight/certsight/stores"
 	"github.com/certsight/certsight/stores/nssdb"
 )
@@ -378,7 +377,7 @@ func TestPathsDispatchNSSAndWindows(t *testing.T) {
 }
 
 func TestPathsRealWindowsElements(t *testing.T) {
-	dir := testtool.SharedFixture(t, "winstore")
+	dir := filepath.Join("..", "winstore", "testdata", "real")
 	res := stores.Collect(New(nil).Paths(context.Background(), []string{filepath.Join(dir, "*.blob")}))
 	// 71CB4E2B has a negative serial, which Go refuses without GODEBUG
 	// x509negativeserial=1: an item error that hides none of the others.
@@ -393,7 +392,7 @@ func TestPathsRealWindowsElements(t *testing.T) {
 }
 
 func TestPathsRealKeychain(t *testing.T) {
-	p := testtool.SharedFixture(t, "keychain/keychainbreaker-test.keychain-db")
+	p := filepath.Join("..", "keychain", "testdata", "real", "keychainbreaker-test.keychain-db")
 	data, err := os.ReadFile(p)
 	require.NoError(t, err)
 	renamed := filepath.Join(t.TempDir(), "client.pem")

@@ -21,7 +21,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/certsight/certsight/internal/testtool"
 	"github.com/certsight/certsight/stores"
 )
 
@@ -123,7 +122,7 @@ func TestRealElements(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.cn, func(t *testing.T) {
-			p := testtool.SharedFixture(t, "winstore/"+tc.file)
+			p := filepath.Join("testdata", "real", tc.file)
 			data, err := os.ReadFile(p)
 			require.NoError(t, err)
 			assert.True(t, Sniff(data[:min(len(data), 512)]))
@@ -189,7 +188,7 @@ func TestRealElements(t *testing.T) {
 }
 
 func TestRealElementsDirectory(t *testing.T) {
-	p := testtool.SharedFixture(t, "winstore/README.md")
+	p := filepath.Join("testdata", "real", "README.md")
 	res := stores.Collect(New(nil).Read(context.Background(), stores.Source{Path: filepath.Dir(p)}))
 	// 71CB4E2B (negative serial) fails to parse unless GODEBUG allows it;
 	// README.md is passed over, not an error.
