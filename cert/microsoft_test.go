@@ -33,8 +33,8 @@ func TestMicrosoftNames(t *testing.T) {
 			upns: []string{"alice@corp.example"}, sid: "S-1-5-21-3623811015-3361044348-30300820-1013",
 			template: "SmartcardUser (1.3.6.1.4.1.311.21.8.8147228.1416744.14353476.6224716.12474437.60.12409617.7291041 v100.7)"},
 		{file: "sid_uri.pem",
-			sans: []string{"DNS:ws-0042.corp.example", "URI:tag:microsoft.com,2022-09-14:sid:S-1-5-21-3623811015-3361044348-30300820-1104"},
-			sid:  "S-1-5-21-3623811015-3361044348-30300820-1104",
+			sans:     []string{"DNS:ws-0042.corp.example", "URI:tag:microsoft.com,2022-09-14:sid:S-1-5-21-3623811015-3361044348-30300820-1104"},
+			sid:      "S-1-5-21-3623811015-3361044348-30300820-1104",
 			template: "1.3.6.1.4.1.311.21.8.8147228.1416744.14353476.6224716.12474437.60.1.2"},
 		{file: "leaf.pem", sans: []string{"DNS:client.example", "email:client@example.com"}},
 	} {
