@@ -54,7 +54,13 @@ func clientCertificatesColumns() []table.ColumnDefinition {
 		text("key_strength", "RSA modulus bits, EC curve name, 256 for Ed25519"),
 		text("key_usage", "Key usage names, comma-separated (digitalSignature,keyEncipherment,...)"),
 		text("extended_key_usage", "Extended key usage names in certificate order, comma-separated (clientAuth,serverAuth,...); unknown as dotted OID"),
-		text("subject_alt_names", "Subject alternative names, comma-separated (DNS:, email:, IP:, URI:)"),
+		text("subject_alt_names", "Subject alternative names, comma-separated, in the order DNS:, email:, IP:, URI:, then "+
+			"otherNames: UPN:user@domain for a user principal name (1.3.6.1.4.1.311.20.2.3), othername:<oid>:<value> for others "+
+			"(the value as text when it is a string, else hex DER)"),
+		text("ms_sid", "Windows SID of Microsoft's strong certificate mapping: from extension 1.3.6.1.4.1.311.25.2, "+
+			"else from a SAN URI tag:microsoft.com,2022-09-14:sid:<SID>; empty when neither"),
+		text("template", "Microsoft certificate template: its name (extension 1.3.6.1.4.1.311.20.2), its OID and "+
+			"version (1.3.6.1.4.1.311.21.7, \"<oid> v<major>.<minor>\"), or \"name (oid vM.m)\" when both are present"),
 		text("subject_key_id", "Subject key identifier, uppercase hex"),
 		text("authority_key_id", "Authority key identifier, uppercase hex"),
 		integer("ca", "1 when basic constraints say CA"),
@@ -220,7 +226,7 @@ func storeKinds(qc table.QueryContext) (kinds []stores.Kind, ok bool) {
 
 func clientCertificateRow(e *stores.Entry) map[string]string {
 	i := &e.Info
-	row := map[string]string{ // a literal of 26 keys is allocated at its final size
+	row := map[string]string{ // a literal of 28 keys is allocated at its final size
 		"store":              string(e.Store),
 		"store_location":     string(e.Location),
 		"path":               intern(e.Path),
@@ -240,6 +246,8 @@ func clientCertificateRow(e *stores.Entry) map[string]string {
 		"key_usage":          intern(strings.Join(i.KeyUsage, ",")),
 		"extended_key_usage": intern(strings.Join(i.ExtKeyUsage, ",")),
 		"subject_alt_names":  strings.Join(i.SubjectAltNames(), ","),
+		"ms_sid":             i.MSSID,
+		"template":           i.Template,
 		"subject_key_id":     i.SubjectKeyID,
 		"authority_key_id":   intern(i.AuthorityKeyID),
 		"ca":                 boolInt(i.IsCA),

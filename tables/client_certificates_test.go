@@ -28,7 +28,7 @@ var wantColumns = []struct{ name, typ string }{
 	{"common_name", "TEXT"}, {"subject", "TEXT"}, {"issuer", "TEXT"}, {"serial", "TEXT"},
 	{"not_valid_before", "BIGINT"}, {"not_valid_after", "BIGINT"}, {"sha1", "TEXT"}, {"sha256", "TEXT"},
 	{"signing_algorithm", "TEXT"}, {"key_algorithm", "TEXT"}, {"key_strength", "TEXT"}, {"key_usage", "TEXT"},
-	{"extended_key_usage", "TEXT"}, {"subject_alt_names", "TEXT"}, {"subject_key_id", "TEXT"},
+	{"extended_key_usage", "TEXT"}, {"subject_alt_names", "TEXT"}, {"ms_sid", "TEXT"}, {"template", "TEXT"}, {"subject_key_id", "TEXT"},
 	{"authority_key_id", "TEXT"}, {"ca", "INTEGER"}, {"self_signed", "INTEGER"}, {"has_private_key", "INTEGER"},
 	{"private_key", "TEXT"}, {"trust", "TEXT"},
 }
