@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"unique"
 
 	"github.com/osquery/osquery-go/plugin/table"
 
@@ -228,32 +229,32 @@ func clientCertificateRow(e *stores.Entry) map[string]string {
 	row := map[string]string{ // a literal of 28 keys is allocated at its final size
 		"store":              string(e.Store),
 		"store_location":     string(e.Location),
-		"path":               e.Path,
+		"path":               intern(e.Path),
 		"username":           e.Username,
 		"label":              e.Label,
 		"common_name":        i.CommonName,
 		"subject":            i.Subject,
-		"issuer":             i.Issuer,
+		"issuer":             intern(i.Issuer),
 		"serial":             i.Serial,
-		"not_valid_before":   strconv.FormatInt(i.NotBefore.Unix(), 10),
-		"not_valid_after":    strconv.FormatInt(i.NotAfter.Unix(), 10),
+		"not_valid_before":   intern(strconv.FormatInt(i.NotBefore.Unix(), 10)),
+		"not_valid_after":    intern(strconv.FormatInt(i.NotAfter.Unix(), 10)),
 		"sha1":               i.SHA1,
 		"sha256":             i.SHA256,
-		"signing_algorithm":  i.SignatureAlgorithm,
-		"key_algorithm":      i.KeyAlgorithm,
-		"key_strength":       i.KeyStrength,
-		"key_usage":          strings.Join(i.KeyUsage, ","),
-		"extended_key_usage": strings.Join(i.ExtKeyUsage, ","),
+		"signing_algorithm":  intern(i.SignatureAlgorithm),
+		"key_algorithm":      intern(i.KeyAlgorithm),
+		"key_strength":       intern(i.KeyStrength),
+		"key_usage":          intern(strings.Join(i.KeyUsage, ",")),
+		"extended_key_usage": intern(strings.Join(i.ExtKeyUsage, ",")),
 		"subject_alt_names":  strings.Join(i.SubjectAltNames(), ","),
 		"ms_sid":             i.MSSID,
 		"template":           i.Template,
 		"subject_key_id":     i.SubjectKeyID,
-		"authority_key_id":   i.AuthorityKeyID,
+		"authority_key_id":   intern(i.AuthorityKeyID),
 		"ca":                 boolInt(i.IsCA),
 		"self_signed":        boolInt(i.SelfSigned),
 		"has_private_key":    boolInt(e.Key.HasPrivateKey()),
 		"private_key":        e.Key.String(),
-		"trust":              e.Trust,
+		"trust":              intern(e.Trust),
 	}
 	if e.Key == stores.KeyUnknown {
 		delete(row, "has_private_key") // NULL: the key store could not be read
@@ -297,3 +298,8 @@ func (w *warnings) flush(ctx context.Context, log *slog.Logger) {
 		log.WarnContext(ctx, "more unreadable items not logged", "count", w.n-maxWarnings)
 	}
 }
+
+// intern returns the one shared copy of a value that many rows repeat
+// (issuer, algorithms, usages, validity, path): osquery needs all rows of a
+// query at once, and 10,000 copies of the same issuer name add up.
+func intern(s string) string { return unique.Make(s).Value() }
