@@ -76,7 +76,7 @@ func TestRealKeychainWithIdentity(t *testing.T) {
 	assert.Equal(t, "alice", e.Username)
 	assert.Equal(t, p, e.Path)
 	assert.Equal(t, stores.KeyLinked, e.Key, e.KeyNote)
-	assert.True(t, e.Key.HasPrivateKey())
+	assert.False(t, e.Key.HasPrivateKey(), "a label link is not evidence of the key")
 	assert.True(t, e.Info.SelfSigned)
 	assert.Equal(t, "RSA", e.Info.KeyAlgorithm)
 

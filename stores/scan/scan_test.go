@@ -402,7 +402,7 @@ func TestPathsRealKeychain(t *testing.T) {
 	require.Len(t, res.Entries, 1)
 	assert.Equal(t, stores.KindKeychain, res.Entries[0].Store)
 	assert.Equal(t, "keychainbreaker-test", res.Entries[0].Info.CommonName)
-	assert.True(t, res.Entries[0].Key.HasPrivateKey())
+	assert.Equal(t, stores.KeyLinked, res.Entries[0].Key, "a keychain label links the key; its blob is encrypted")
 }
 
 func TestRegistryPathGoesToWinstore(t *testing.T) {

@@ -175,7 +175,8 @@ func TestRealElements(t *testing.T) {
 			assert.Equal(t, stores.LocationUser, e.Location)
 			assert.Equal(t, "u", e.Username)
 			assert.Equal(t, "S-1-5-21-1", e.SID)
-			assert.Equal(t, tc.key, e.Key.HasPrivateKey())
+			assert.Equal(t, tc.key, e.Key == stores.KeyLinked)
+			assert.False(t, e.Key.HasPrivateKey(), "property 2 is a link, never evidence of the key")
 			if tc.key {
 				assert.Equal(t, stores.KeyLinked, e.Key)
 				assert.Contains(t, e.KeyNote, tc.container)
@@ -203,7 +204,7 @@ func TestRealElementsDirectory(t *testing.T) {
 	for _, e := range res.Entries {
 		assert.Equal(t, strings.ToLower(strings.TrimSuffix(filepath.Base(e.Path), ".blob")), e.Info.SHA1)
 		assert.Equal(t, stores.LocationPath, e.Location)
-		if e.Key.HasPrivateKey() {
+		if e.Key == stores.KeyLinked {
 			keys++
 		}
 	}
