@@ -2,9 +2,9 @@ package nssdb
 
 import (
 	"context"
-	"encoding/asn1"
 	"crypto/x509"
 	"database/sql"
+	"encoding/asn1"
 	"errors"
 	"fmt"
 	"runtime"
