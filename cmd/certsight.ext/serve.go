@@ -75,8 +75,11 @@ func serveOsquery(ctx context.Context, o options, log *slog.Logger) error {
 	for {
 		select {
 		case err := <-served:
+			if err != nil && !registered.Load() {
+				return fmt.Errorf("registering with the extension manager at %s failed: %w", o.socket, err)
+			}
 			if err != nil {
-				return err // registration failed, or the socket could not be served
+				return err // the socket could not be served
 			}
 			log.Info("shut down by osquery")
 			return nil
