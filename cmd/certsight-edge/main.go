@@ -123,27 +123,32 @@ func newFlags(o *options, stderr io.Writer) *pflag.FlagSet {
 	fs.DurationVar(&o.crlCheckInterval, "crl-check-interval", time.Second, "how often CRL files are checked for changes and CRLs for staleness")
 	fs.StringVar(&o.pprofListen, "pprof-listen", "", "debugging: serve net/http/pprof on this address (plain HTTP; keep it on loopback)")
 	fs.BoolVar(&o.showVersion, "version", false, "print the version and exit")
-	fs.String("config", "", "JSON file whose keys are these flags' names (flags given on the command line win)")
+	fs.String("flags-file", "", "JSON file whose keys are these flags' names (flags given on the command line win)")
+	// --config was the old name of --flags-file. It keeps working for
+	// existing units and scripts, but only certsight.ext's --config (the
+	// posture config) is documented, so one flag name means one thing.
+	fs.String("config", "", "old name of --flags-file")
+	_ = fs.MarkDeprecated("config", "use --flags-file (same meaning)")
 	return fs
 }
 
-// applyConfig sets every flag named in the JSON file that the command line
+// applyFlagsFile sets every flag named in the JSON file that the command line
 // did not set. Unknown keys are errors.
-func applyConfig(fs *pflag.FlagSet, path string) error {
+func applyFlagsFile(fs *pflag.FlagSet, path string) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return fmt.Errorf("reading config: %w", err)
+		return fmt.Errorf("reading flags file: %w", err)
 	}
 	var m map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	if err := dec.Decode(&m); err != nil {
-		return fmt.Errorf("decoding config %s: %w", path, err)
+		return fmt.Errorf("decoding flags file %s: %w", path, err)
 	}
 	for key, raw := range m {
 		f := fs.Lookup(key)
-		if f == nil || key == "config" {
-			return fmt.Errorf("config %s: unknown key %q", path, key)
+		if f == nil || key == "flags-file" || key == "config" {
+			return fmt.Errorf("flags file %s: unknown key %q", path, key)
 		}
 		if f.Changed {
 			continue
@@ -158,11 +163,11 @@ func applyConfig(fs *pflag.FlagSet, path string) error {
 		} else if err := json.Unmarshal(raw, &one); err == nil {
 			vals = []string{fmt.Sprint(one)}
 		} else {
-			return fmt.Errorf("config %s: key %q: %w", path, key, err)
+			return fmt.Errorf("flags file %s: key %q: %w", path, key, err)
 		}
 		for _, v := range vals {
 			if err := fs.Set(key, v); err != nil {
-				return fmt.Errorf("config %s: key %q: %w", path, key, err)
+				return fmt.Errorf("flags file %s: key %q: %w", path, key, err)
 			}
 		}
 	}
@@ -181,8 +186,12 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 		fmt.Fprintln(stderr, "certsight-edge", version)
 		return nil
 	}
-	if p, _ := fs.GetString("config"); p != "" {
-		if err := applyConfig(fs, p); err != nil {
+	p, _ := fs.GetString("flags-file")
+	if old, _ := fs.GetString("config"); p == "" {
+		p = old
+	}
+	if p != "" {
+		if err := applyFlagsFile(fs, p); err != nil {
 			return err
 		}
 	}
