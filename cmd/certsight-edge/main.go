@@ -66,6 +66,7 @@ type options struct {
 	shutdownTimeout   time.Duration
 	crlCheckInterval  time.Duration
 	showVersion       bool
+	featureOptions
 }
 
 func newFlags(o *options, stderr io.Writer) *pflag.FlagSet {
@@ -91,6 +92,7 @@ func newFlags(o *options, stderr io.Writer) *pflag.FlagSet {
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 15*time.Second, "grace period for in-flight requests on SIGINT/SIGTERM")
 	fs.DurationVar(&o.crlCheckInterval, "crl-check-interval", time.Second, "how often CRL files are checked for changes (on use)")
 	fs.BoolVar(&o.showVersion, "version", false, "print the version and exit")
+	addFeatureFlags(fs, &o.featureOptions)
 	fs.String("config", "", "JSON file whose keys are these flags' names (flags given on the command line win)")
 	return fs
 }
@@ -249,7 +251,8 @@ func build(o options, log *slog.Logger) (*http.Server, net.Listener, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	cfg := edge.Config{Verifier: verifier, ManagedTransform: o.managedTransform, WorkersHeaders: o.workersHeaders}
+	cfg := edge.Config{Verifier: verifier, ManagedTransform: o.managedTransform, WorkersHeaders: o.workersHeaders,
+		XFCC: o.xfcc, XFCCBy: edge.XFCCByFromCertificate(serverCert.Leaf)}
 	if o.rulesFile != "" {
 		f, err := os.Open(o.rulesFile)
 		if err != nil {
