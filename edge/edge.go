@@ -38,6 +38,10 @@ type Config struct {
 	// XFCCBy are the By values of that header: the URI SANs of the edge's
 	// own server certificate (see XFCCByFromCertificate).
 	XFCCBy []string
+	// OnStrip, when set, is called with the name of every client-sent copy
+	// of a managed header the edge removes (spoof attempts, for metrics).
+	// It runs on the request path and must be cheap.
+	OnStrip func(name string)
 }
 
 // Edge applies a Config to requests. Build it once with New; it is safe for
@@ -101,6 +105,7 @@ func New(cfg Config) (*Edge, error) {
 		}
 	}
 	e.san = newSanitizer(names, prefixes)
+	e.san.onStrip = cfg.OnStrip
 	return e, nil
 }
 

@@ -22,6 +22,9 @@ type ProxyOptions struct {
 	Logger *slog.Logger
 	// AccessLog turns the per-request record on.
 	AccessLog bool
+	// OnOriginError, when set, is called for every request the origin could
+	// not answer (before the 502 is written), for metrics.
+	OnOriginError func(r *http.Request, err error)
 }
 
 // Proxy returns a reverse proxy to origin that applies the edge to every
@@ -61,6 +64,9 @@ func (e *Edge) Proxy(origin *url.URL, opts ProxyOptions) http.Handler {
 			}
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if opts.OnOriginError != nil {
+				opts.OnOriginError(r, err)
+			}
 			log.Warn("origin request failed", "method", r.Method, "host", r.Host, "path", r.URL.Path, "err", err)
 			w.WriteHeader(http.StatusBadGateway)
 		},

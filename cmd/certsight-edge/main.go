@@ -169,10 +169,11 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	}
 	log := slog.New(handler)
 
-	srv, ln, err := build(o, log)
+	srv, ln, feat, err := build(o, log)
 	if err != nil {
 		return err
 	}
+	feat.start(ctx)
 	log.Info("certsight-edge listening", "addr", ln.Addr().String(), "origin", o.origin, "version", version)
 	if ready != nil {
 		ready <- ln.Addr().String()
@@ -193,20 +194,28 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	return nil
 }
 
-func build(o options, log *slog.Logger) (*http.Server, net.Listener, error) {
+func build(o options, log *slog.Logger) (_ *http.Server, _ net.Listener, feat *features, err error) {
 	if o.tlsCert == "" || o.tlsKey == "" {
-		return nil, nil, errors.New("--tls-cert and --tls-key are required")
+		return nil, nil, nil, errors.New("--tls-cert and --tls-key are required")
 	}
 	if o.origin == "" {
-		return nil, nil, errors.New("--origin is required")
+		return nil, nil, nil, errors.New("--origin is required")
 	}
 	origin, err := url.Parse(o.origin)
 	if err != nil || (origin.Scheme != "http" && origin.Scheme != "https") || origin.Host == "" {
-		return nil, nil, fmt.Errorf("--origin %q: want an http:// or https:// URL", o.origin)
+		return nil, nil, nil, fmt.Errorf("--origin %q: want an http:// or https:// URL", o.origin)
 	}
+	if feat, err = newFeatures(o.featureOptions, log); err != nil {
+		return nil, nil, nil, err
+	}
+	defer func() {
+		if err != nil {
+			feat.close()
+		}
+	}()
 	serverCert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
 	if err != nil {
-		return nil, nil, fmt.Errorf("loading server certificate: %w", err)
+		return nil, nil, nil, fmt.Errorf("loading server certificate: %w", err)
 	}
 	base := &tls.Config{Certificates: []tls.Certificate{serverCert}}
 	switch o.tlsMin {
@@ -215,18 +224,18 @@ func build(o options, log *slog.Logger) (*http.Server, net.Listener, error) {
 	case "1.3":
 		base.MinVersion = tls.VersionTLS13
 	default:
-		return nil, nil, fmt.Errorf("--tls-min-version %q: want 1.2 or 1.3", o.tlsMin)
+		return nil, nil, nil, fmt.Errorf("--tls-min-version %q: want 1.2 or 1.3", o.tlsMin)
 	}
 
 	verifier := &edge.Verifier{}
 	if o.clientCA != "" {
 		data, err := os.ReadFile(o.clientCA)
 		if err != nil {
-			return nil, nil, fmt.Errorf("reading --client-ca: %w", err)
+			return nil, nil, nil, fmt.Errorf("reading --client-ca: %w", err)
 		}
 		certs, err := cert.ParseCertificates(data)
 		if err != nil || len(certs) == 0 {
-			return nil, nil, fmt.Errorf("--client-ca %s: no certificates (%v)", o.clientCA, err)
+			return nil, nil, nil, fmt.Errorf("--client-ca %s: no certificates (%v)", o.clientCA, err)
 		}
 		verifier.Roots = x509.NewCertPool()
 		for _, c := range certs {
@@ -236,7 +245,7 @@ func build(o options, log *slog.Logger) (*http.Server, net.Listener, error) {
 	if len(o.crls) > 0 {
 		set, err := edge.NewCRLSet(o.crls, log)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		set.CheckInterval = o.crlCheckInterval
 		verifier.CRLs = set
@@ -249,46 +258,46 @@ func build(o options, log *slog.Logger) (*http.Server, net.Listener, error) {
 	}
 	mode, err := edge.ParseClientAuth(o.clientAuth)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	cfg := edge.Config{Verifier: verifier, ManagedTransform: o.managedTransform, WorkersHeaders: o.workersHeaders,
-		XFCC: o.xfcc, XFCCBy: edge.XFCCByFromCertificate(serverCert.Leaf)}
+		XFCC: o.xfcc, XFCCBy: edge.XFCCByFromCertificate(serverCert.Leaf), OnStrip: feat.onStrip()}
 	if o.rulesFile != "" {
 		f, err := os.Open(o.rulesFile)
 		if err != nil {
-			return nil, nil, fmt.Errorf("opening --rules: %w", err)
+			return nil, nil, nil, fmt.Errorf("opening --rules: %w", err)
 		}
 		rs, err := rules.LoadRuleset(f, rules.NewSchema(rules.CloudflareFields()))
 		f.Close()
 		if err != nil {
-			return nil, nil, fmt.Errorf("loading --rules %s: %w", o.rulesFile, err)
+			return nil, nil, nil, fmt.Errorf("loading --rules %s: %w", o.rulesFile, err)
 		}
 		cfg.Rules = rs
 	}
 	if cfg.Legacy, err = edge.ParseLegacyMode(o.legacy); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if o.hostnameSettings != "" {
 		f, err := os.Open(o.hostnameSettings)
 		if err != nil {
-			return nil, nil, fmt.Errorf("opening --hostname-settings: %w", err)
+			return nil, nil, nil, fmt.Errorf("opening --hostname-settings: %w", err)
 		}
 		hs, err := edge.LoadHostnameSettings(f)
 		f.Close()
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", o.hostnameSettings, err)
+			return nil, nil, nil, fmt.Errorf("%s: %w", o.hostnameSettings, err)
 		}
 		cfg.LegacyHosts = hs
 	}
 	e, err := edge.New(cfg)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	tlsCfg, err := e.TLSConfig(base, mode)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	proxy := e.Proxy(origin, edge.ProxyOptions{Logger: log, AccessLog: o.accessLog})
+	proxy := e.Proxy(origin, edge.ProxyOptions{Logger: log, AccessLog: o.accessLog, OnOriginError: feat.onOriginError()})
 	mux := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/healthz" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -300,18 +309,19 @@ func build(o options, log *slog.Logger) (*http.Server, net.Listener, error) {
 	})
 	tcp, err := net.Listen("tcp", o.listen)
 	if err != nil {
-		return nil, nil, fmt.Errorf("listening on %s: %w", o.listen, err)
+		return nil, nil, nil, fmt.Errorf("listening on %s: %w", o.listen, err)
 	}
 	srv := &http.Server{
-		Handler:           mux,
+		Handler:           feat.wrap(mux),
+		ConnState:         feat.connState(),
 		ReadHeaderTimeout: o.readHeaderTimeout,
 		IdleTimeout:       o.idleTimeout,
 		ConnContext:       e.ConnContext,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ErrorLog:          feat.errorLog(slog.NewLogLogger(log.Handler(), slog.LevelWarn)),
 	}
 	log.Info("client authentication", "mode", mode.String(), "trust_anchors", o.clientCA != "", "crls", len(o.crls),
 		"legacy_forwarding", cfg.Legacy.String(), "rules", cmp(o.rulesFile, "default"))
-	return srv, e.Listener(tcp, tlsCfg), nil
+	return srv, e.Listener(tcp, tlsCfg), feat, nil
 }
 
 func cmp(a, b string) string {

@@ -44,6 +44,10 @@ type Options struct {
 	// oversized certificates.
 	Padding int
 	Key     crypto.Signer // default: a new P-256 key
+	// OCSPServer and CRLDistributionPoints name where revocation data for
+	// the certificate is published (AIA OCSP, CRL distribution points).
+	OCSPServer            []string
+	CRLDistributionPoints []string
 }
 
 var serialCounter = big.NewInt(0x1000)
@@ -89,6 +93,12 @@ func NewRoot(cn string) (*Authority, error) {
 
 // NewIntermediate makes a CA signed by a.
 func (a *Authority) NewIntermediate(cn string) (*Authority, error) {
+	return a.NewIntermediateWith(cn, Options{})
+}
+
+// NewIntermediateWith makes a CA signed by a; of o only OCSPServer and
+// CRLDistributionPoints are used.
+func (a *Authority) NewIntermediateWith(cn string, o Options) (*Authority, error) {
 	key := newKey()
 	tmpl := &x509.Certificate{
 		SerialNumber:          nextSerial(),
@@ -98,6 +108,8 @@ func (a *Authority) NewIntermediate(cn string) (*Authority, error) {
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
 		BasicConstraintsValid: true,
 		IsCA:                  true,
+		OCSPServer:            o.OCSPServer,
+		CRLDistributionPoints: o.CRLDistributionPoints,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, a.Cert, key.Public(), a.Key)
 	if err != nil {
@@ -141,6 +153,9 @@ func (a *Authority) Issue(o Options) (*Leaf, error) {
 		DNSNames:     o.DNSNames,
 		IPAddresses:  o.IPs,
 		SubjectKeyId: keyID(key),
+
+		OCSPServer:            o.OCSPServer,
+		CRLDistributionPoints: o.CRLDistributionPoints,
 	}
 	if o.Padding > 0 {
 		tmpl.ExtraExtensions = []pkix.Extension{{
