@@ -27,7 +27,7 @@ build: ## build the binaries into bin/
 	done
 
 test: build ## run every test with the race detector (end-to-end tests use bin/)
-	$(GO) test -race -count=1 $(PKGS)
+	CERTSIGHT_BIN_DIR=$(CURDIR)/$(BIN) $(GO) test -race -count=1 $(PKGS)
 
 test-unit: ## unit tests only, no race detector (fast loop)
 	$(GO) test -count=1 $(PKGS)

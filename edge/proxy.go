@@ -25,6 +25,19 @@ type ProxyOptions struct {
 	// OnOriginError, when set, is called for every request the origin could
 	// not answer (before the 502 is written), for metrics.
 	OnOriginError func(r *http.Request, err error)
+	// Origin timeouts of the default transport: connecting, waiting for the
+	// response header after the request was written, keeping an idle
+	// connection. Zero means 5s, 60s and 90s.
+	OriginDialTimeout           time.Duration
+	OriginResponseHeaderTimeout time.Duration
+	OriginIdleTimeout           time.Duration
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
 }
 
 // Proxy returns a reverse proxy to origin that applies the edge to every
@@ -42,11 +55,11 @@ func (e *Edge) Proxy(origin *url.URL, opts ProxyOptions) http.Handler {
 	if tr == nil {
 		tr = &http.Transport{
 			Proxy:                 nil, // never an environment proxy between edge and origin
-			DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			DialContext:           (&net.Dialer{Timeout: orDefault(opts.OriginDialTimeout, 5*time.Second), KeepAlive: 30 * time.Second}).DialContext,
 			MaxIdleConns:          1024,
 			MaxIdleConnsPerHost:   1024,
-			IdleConnTimeout:       90 * time.Second,
-			ResponseHeaderTimeout: 60 * time.Second,
+			IdleConnTimeout:       orDefault(opts.OriginIdleTimeout, 90*time.Second),
+			ResponseHeaderTimeout: orDefault(opts.OriginResponseHeaderTimeout, 60*time.Second),
 			ExpectContinueTimeout: time.Second,
 		}
 	}

@@ -67,6 +67,6 @@
 // add IndexColumn (or AdditionalColumn) to keep them. What a table needs from
 // the program goes in Deps (Scanner for the stores, ConfigPath for the
 // posture config, Logger, Timeout). Test Generate with
-// tablestest.FakeScanner and a table.QueryContext, SQL through vtable.Open;
+// testtables.FakeScanner and a table.QueryContext, SQL through vtable.Open;
 // tests/extension drives the real binary.
 package tables

@@ -45,16 +45,19 @@ func newFeatures(o featureOptions, log *slog.Logger) (*features, error) {
 	return f, nil
 }
 
-// start runs the background parts until ctx ends.
-func (f *features) start(ctx context.Context) {
+// background returns the loops to run while serving, until their context
+// ends.
+func (f *features) background() []func(context.Context) {
+	var out []func(context.Context)
 	if f.metricsLn != nil {
-		f.log.Info("metrics listening", "addr", f.metricsLn.Addr().String(), "path", "/metrics")
-		go func() {
+		out = append(out, func(ctx context.Context) {
+			f.log.Info("metrics listening", "addr", f.metricsLn.Addr().String(), "path", "/metrics")
 			if err := f.metrics.Serve(ctx, f.metricsLn); err != nil {
 				f.log.Error("metrics server stopped", "err", err)
 			}
-		}()
+		})
 	}
+	return out
 }
 
 // close releases what start would have used, for a build that fails later.
@@ -85,11 +88,17 @@ func (f *features) wrap(h http.Handler) http.Handler {
 	return f.metrics.Wrap(h)
 }
 
-func (f *features) connState() func(net.Conn, http.ConnState) {
+// connState chains the metrics' ConnState hook after next.
+func (f *features) connState(next func(net.Conn, http.ConnState)) func(net.Conn, http.ConnState) {
 	if f.metrics == nil {
-		return nil
+		return next
 	}
-	return f.metrics.ConnState
+	return func(c net.Conn, st http.ConnState) {
+		if next != nil {
+			next(c, st)
+		}
+		f.metrics.ConnState(c, st)
+	}
 }
 
 func (f *features) errorLog(l *log.Logger) *log.Logger {

@@ -29,6 +29,7 @@ import (
 
 	"github.com/certsight/certsight/cert"
 	"github.com/certsight/certsight/edge"
+	"github.com/certsight/certsight/edge/revocation"
 	"github.com/certsight/certsight/edge/rules"
 )
 
@@ -52,6 +53,10 @@ type options struct {
 	clientCA          string
 	clientAuth        string
 	crls              []string
+	intermediates     string
+	revocationFail    string
+	maxChainCerts     int
+	maxChainBytes     int
 	origin            string
 	rulesFile         string
 	legacy            string
@@ -63,6 +68,16 @@ type options struct {
 	logFormat         string
 	readHeaderTimeout time.Duration
 	idleTimeout       time.Duration
+	bodyReadTimeout   time.Duration
+	h2IdleTimeout     time.Duration
+	h2ReadIdle        time.Duration
+	h2PingTimeout     time.Duration
+	originDial        time.Duration
+	originResponse    time.Duration
+	maxConnAge        time.Duration
+	maxConnRequests   int64
+	maxConns          int
+	allowUpgrade      []string
 	shutdownTimeout   time.Duration
 	crlCheckInterval  time.Duration
 	showVersion       bool
@@ -77,7 +92,11 @@ func newFlags(o *options, stderr io.Writer) *pflag.FlagSet {
 	fs.StringVar(&o.tlsKey, "tls-key", "", "server private key PEM")
 	fs.StringVar(&o.clientCA, "client-ca", "", "PEM bundle of trust anchors for client certificates")
 	fs.StringVar(&o.clientAuth, "client-auth", "", "request, require, verify-if-given or require-and-verify (default verify-if-given with --client-ca, else request)")
-	fs.StringArrayVar(&o.crls, "crl", nil, "CRL file, PEM or DER; repeatable; reloaded when it changes")
+	fs.StringArrayVar(&o.crls, "crl", nil, "CRL file, PEM or DER; repeatable; reloaded when it changes, and after a failed load on every check; its issuer must be a --client-ca or --client-intermediates certificate")
+	fs.StringVar(&o.intermediates, "client-intermediates", "", "PEM bundle of intermediate CAs (not trust anchors): used to build client chains and to check their CRLs")
+	fs.StringVar(&o.revocationFail, "revocation-fail", "closed", `issuer with a CRL but none current: closed (not verified, "CRL has expired") or open (counted as not revoked)`)
+	fs.IntVar(&o.maxChainCerts, "max-client-chain", edge.DefaultMaxChainCerts, "most certificates a client may present; more ends the handshake (bad_certificate)")
+	fs.IntVar(&o.maxChainBytes, "max-client-chain-bytes", edge.DefaultMaxChainBytes, "most bytes of certificates a client may present; more ends the handshake (bad_certificate)")
 	fs.StringVar(&o.origin, "origin", "", "origin URL, e.g. http://127.0.0.1:8080")
 	fs.StringVar(&o.rulesFile, "rules", "", "Cloudflare ruleset JSON for request header transforms (default: the four RFC 9440 rules)")
 	fs.StringVar(&o.legacy, "legacy-forwarding", "off", "Cf-Client-Cert-Der-Base64/-Sha256: off, first-request or every-request (first-request when --hostname-settings is given)")
@@ -87,10 +106,20 @@ func newFlags(o *options, stderr io.Writer) *pflag.FlagSet {
 	fs.BoolVar(&o.workersHeaders, "workers-headers", false, "also add the nine X-CERT-* headers of Cloudflare's Workers mTLS example")
 	fs.BoolVar(&o.accessLog, "access-log", true, "log one structured record per request")
 	fs.StringVar(&o.logFormat, "log-format", "json", "log format: json or text")
-	fs.DurationVar(&o.readHeaderTimeout, "read-header-timeout", 10*time.Second, "time allowed to read request headers")
-	fs.DurationVar(&o.idleTimeout, "idle-timeout", 120*time.Second, "keep-alive idle timeout")
+	fs.DurationVar(&o.readHeaderTimeout, "read-header-timeout", 10*time.Second, "time allowed for the TLS handshake and an HTTP/1.1 request's headers")
+	fs.DurationVar(&o.idleTimeout, "idle-timeout", 60*time.Second, "HTTP/1.1 keep-alive idle timeout")
+	fs.DurationVar(&o.bodyReadTimeout, "body-read-timeout", 30*time.Second, "longest wait for the next bytes of a request body (HTTP/1.1 and each HTTP/2 stream)")
+	fs.DurationVar(&o.h2IdleTimeout, "h2-idle-timeout", 30*time.Second, "HTTP/2 connection with no open stream (also a header block in progress) is closed after this")
+	fs.DurationVar(&o.h2ReadIdle, "h2-read-idle-timeout", 30*time.Second, "HTTP/2: send a PING after this long without a frame from the client")
+	fs.DurationVar(&o.h2PingTimeout, "h2-ping-timeout", 15*time.Second, "HTTP/2: close the connection when a PING is not answered within this")
+	fs.DurationVar(&o.originDial, "origin-dial-timeout", 5*time.Second, "time allowed to connect to the origin")
+	fs.DurationVar(&o.originResponse, "origin-response-timeout", 60*time.Second, "time allowed for the origin's response header once the request is sent")
+	fs.DurationVar(&o.maxConnAge, "max-conn-age", 10*time.Minute, "client connections older than this are closed gracefully (Connection: close; idle HTTP/2 closed)")
+	fs.Int64Var(&o.maxConnRequests, "max-conn-requests", 1000, "requests per client connection before it is closed gracefully")
+	fs.IntVar(&o.maxConns, "max-conns", 4096, "most open client connections; more wait in the listen backlog")
+	fs.StringSliceVar(&o.allowUpgrade, "allow-upgrade", []string{"websocket"}, `Upgrade protocols forwarded to the origin ("" for none; h2c is never allowed); others are removed from the request`)
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 15*time.Second, "grace period for in-flight requests on SIGINT/SIGTERM")
-	fs.DurationVar(&o.crlCheckInterval, "crl-check-interval", time.Second, "how often CRL files are checked for changes (on use)")
+	fs.DurationVar(&o.crlCheckInterval, "crl-check-interval", time.Second, "how often CRL files are checked for changes and CRLs for staleness")
 	fs.BoolVar(&o.showVersion, "version", false, "print the version and exit")
 	addFeatureFlags(fs, &o.featureOptions)
 	fs.String("config", "", "JSON file whose keys are these flags' names (flags given on the command line win)")
@@ -169,11 +198,15 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	}
 	log := slog.New(handler)
 
-	srv, ln, feat, err := build(o, log)
+	srv, ln, background, err := build(o, log)
 	if err != nil {
 		return err
 	}
-	feat.start(ctx)
+	bctx, cancelBackground := context.WithCancel(ctx)
+	defer cancelBackground()
+	for _, f := range background {
+		go f(bctx)
+	}
 	log.Info("certsight-edge listening", "addr", ln.Addr().String(), "origin", o.origin, "version", version)
 	if ready != nil {
 		ready <- ln.Addr().String()
@@ -194,7 +227,14 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	return nil
 }
 
-func build(o options, log *slog.Logger) (_ *http.Server, _ net.Listener, feat *features, err error) {
+// build makes the server and its listener, and the background loops (CRL
+// polling) to run while it serves.
+func build(o options, log *slog.Logger) (*http.Server, net.Listener, []func(context.Context), error) {
+	srv, ln, bg, err := buildServer(o, log)
+	return srv, ln, bg, err
+}
+
+func buildServer(o options, log *slog.Logger) (srv *http.Server, ln net.Listener, background []func(context.Context), err error) {
 	if o.tlsCert == "" || o.tlsKey == "" {
 		return nil, nil, nil, errors.New("--tls-cert and --tls-key are required")
 	}
@@ -205,7 +245,8 @@ func build(o options, log *slog.Logger) (_ *http.Server, _ net.Listener, feat *f
 	if err != nil || (origin.Scheme != "http" && origin.Scheme != "https") || origin.Host == "" {
 		return nil, nil, nil, fmt.Errorf("--origin %q: want an http:// or https:// URL", o.origin)
 	}
-	if feat, err = newFeatures(o.featureOptions, log); err != nil {
+	feat, err := newFeatures(o.featureOptions, log)
+	if err != nil {
 		return nil, nil, nil, err
 	}
 	defer func() {
@@ -227,28 +268,44 @@ func build(o options, log *slog.Logger) (_ *http.Server, _ net.Listener, feat *f
 		return nil, nil, nil, fmt.Errorf("--tls-min-version %q: want 1.2 or 1.3", o.tlsMin)
 	}
 
-	verifier := &edge.Verifier{}
+	verifier := &edge.Verifier{MaxChainCerts: o.maxChainCerts, MaxChainBytes: o.maxChainBytes}
+	if verifier.Policy, err = revocation.ParsePolicy(o.revocationFail); err != nil {
+		return nil, nil, nil, err
+	}
+	var issuers []*x509.Certificate
 	if o.clientCA != "" {
-		data, err := os.ReadFile(o.clientCA)
+		certs, err := readCerts("--client-ca", o.clientCA)
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("reading --client-ca: %w", err)
-		}
-		certs, err := cert.ParseCertificates(data)
-		if err != nil || len(certs) == 0 {
-			return nil, nil, nil, fmt.Errorf("--client-ca %s: no certificates (%v)", o.clientCA, err)
+			return nil, nil, nil, err
 		}
 		verifier.Roots = x509.NewCertPool()
 		for _, c := range certs {
 			verifier.Roots.AddCert(c)
 		}
+		issuers = append(issuers, certs...)
 	}
-	if len(o.crls) > 0 {
-		set, err := edge.NewCRLSet(o.crls, log)
+	if o.intermediates != "" {
+		certs, err := readCerts("--client-intermediates", o.intermediates)
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		set.CheckInterval = o.crlCheckInterval
-		verifier.CRLs = set
+		verifier.Intermediates = x509.NewCertPool()
+		for _, c := range certs {
+			verifier.Intermediates.AddCert(c)
+		}
+		issuers = append(issuers, certs...)
+	}
+	if len(o.crls) > 0 {
+		if o.clientCA == "" {
+			return nil, nil, nil, errors.New("--crl needs --client-ca: a CRL's issuer must be a trust anchor or a --client-intermediates certificate")
+		}
+		store := revocation.NewStore(revocation.Options{Issuers: issuers, Logger: log})
+		files := revocation.NewFiles(store, o.crls, log)
+		if err := files.Load(); err != nil {
+			return nil, nil, nil, err
+		}
+		verifier.Revocation = store
+		background = append(background, func(ctx context.Context) { files.Run(ctx, o.crlCheckInterval) })
 	}
 	if o.clientAuth == "" {
 		o.clientAuth = "request"
@@ -297,7 +354,22 @@ func build(o options, log *slog.Logger) (_ *http.Server, _ net.Listener, feat *f
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	proxy := e.Proxy(origin, edge.ProxyOptions{Logger: log, AccessLog: o.accessLog, OnOriginError: feat.onOriginError()})
+	var upgrades []string
+	for _, u := range o.allowUpgrade {
+		if u != "" {
+			upgrades = append(upgrades, u)
+		}
+	}
+	guard, err := edge.NewGuard(edge.GuardOptions{MaxConns: o.maxConns, H2IdleTimeout: o.h2IdleTimeout,
+		BodyIdleTimeout: o.bodyReadTimeout, MaxConnAge: o.maxConnAge, MaxConnRequests: o.maxConnRequests,
+		AllowUpgrade: upgrades})
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("--allow-upgrade: %w", err)
+	}
+	background = append(background, func(ctx context.Context) { guard.Run(ctx, time.Second) })
+	proxy := guard.Handler(e.Proxy(origin, edge.ProxyOptions{Logger: log, AccessLog: o.accessLog,
+		OriginDialTimeout: o.originDial, OriginResponseHeaderTimeout: o.originResponse,
+		OnOriginError: feat.onOriginError()}))
 	mux := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/healthz" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -311,17 +383,38 @@ func build(o options, log *slog.Logger) (_ *http.Server, _ net.Listener, feat *f
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("listening on %s: %w", o.listen, err)
 	}
-	srv := &http.Server{
+	srv = &http.Server{
 		Handler:           feat.wrap(mux),
-		ConnState:         feat.connState(),
 		ReadHeaderTimeout: o.readHeaderTimeout,
 		IdleTimeout:       o.idleTimeout,
-		ConnContext:       e.ConnContext,
-		ErrorLog:          feat.errorLog(slog.NewLogLogger(log.Handler(), slog.LevelWarn)),
+		HTTP2: &http.HTTP2Config{SendPingTimeout: o.h2ReadIdle, PingTimeout: o.h2PingTimeout,
+			WriteByteTimeout: o.bodyReadTimeout},
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			return guard.ConnContext(e.ConnContext(ctx, c), c)
+		},
+		ConnState: feat.connState(guard.ConnState),
+		ErrorLog:  feat.errorLog(slog.NewLogLogger(log.Handler(), slog.LevelWarn)),
+	}
+	if o.readHeaderTimeout <= 0 {
+		log.Warn("--read-header-timeout 0: a client can hold a connection open forever by sending headers slowly")
 	}
 	log.Info("client authentication", "mode", mode.String(), "trust_anchors", o.clientCA != "", "crls", len(o.crls),
-		"legacy_forwarding", cfg.Legacy.String(), "rules", cmp(o.rulesFile, "default"))
-	return srv, e.Listener(tcp, tlsCfg), feat, nil
+		"revocation_fail", verifier.Policy.String(), "legacy_forwarding", cfg.Legacy.String(), "rules", cmp(o.rulesFile, "default"))
+	background = append(background, feat.background()...)
+	return srv, e.Listener(guard.Listener(tcp), tlsCfg), background, nil
+}
+
+// readCerts reads a PEM bundle that must hold at least one certificate.
+func readCerts(flag, path string) ([]*x509.Certificate, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", flag, err)
+	}
+	certs, err := cert.ParseCertificates(data)
+	if err != nil || len(certs) == 0 {
+		return nil, fmt.Errorf("%s %s: no certificates (%v)", flag, path, err)
+	}
+	return certs, nil
 }
 
 func cmp(a, b string) string {

@@ -19,9 +19,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/certsight/certsight/internal/testkeychain"
 	"github.com/certsight/certsight/internal/testtool"
 	"github.com/certsight/certsight/stores"
-	"github.com/certsight/certsight/stores/keychain/kctest"
 )
 
 // newCert makes a self-signed certificate with a fresh P-256 key.
@@ -121,14 +121,14 @@ func TestSynthesizedKeychains(t *testing.T) {
 	}
 	cases := []struct {
 		name  string
-		kc    kctest.Keychain
+		kc    testkeychain.Keychain
 		wants []want
 		errs  int
 	}{
 		{
 			name: "key paired by public-key hash, the other certificate has none",
-			kc: kctest.Keychain{
-				Certs: []kctest.Cert{
+			kc: testkeychain.Keychain{
+				Certs: []testkeychain.Cert{
 					{DER: withKey.Raw, PrintName: "Work ID", PublicKeyHash: hashOf(t, withKey)},
 					{DER: noKey.Raw, PrintName: "Some CA", PublicKeyHash: hashOf(t, noKey)},
 				},
@@ -138,8 +138,8 @@ func TestSynthesizedKeychains(t *testing.T) {
 		},
 		{
 			name: "schema table absent: built-in layouts still read both tables",
-			kc: kctest.Keychain{
-				Certs:     []kctest.Cert{{DER: withKey.Raw, PrintName: "Work ID", PublicKeyHash: hashOf(t, withKey)}},
+			kc: testkeychain.Keychain{
+				Certs:     []testkeychain.Cert{{DER: withKey.Raw, PrintName: "Work ID", PublicKeyHash: hashOf(t, withKey)}},
 				KeyLabels: [][]byte{hashOf(t, withKey)},
 				NoSchema:  true,
 			},
@@ -147,36 +147,36 @@ func TestSynthesizedKeychains(t *testing.T) {
 		},
 		{
 			name:  "no certificate table means no certificates and no error",
-			kc:    kctest.Keychain{NoCertTable: true, KeyLabels: [][]byte{hashOf(t, withKey)}},
+			kc:    testkeychain.Keychain{NoCertTable: true, KeyLabels: [][]byte{hashOf(t, withKey)}},
 			wants: nil,
 		},
 		{
 			name: "a key of another certificate does not count",
-			kc: kctest.Keychain{
-				Certs:     []kctest.Cert{{DER: noKey.Raw, PrintName: "x", PublicKeyHash: hashOf(t, noKey)}},
+			kc: testkeychain.Keychain{
+				Certs:     []testkeychain.Cert{{DER: noKey.Raw, PrintName: "x", PublicKeyHash: hashOf(t, noKey)}},
 				KeyLabels: [][]byte{hashOf(t, other)},
 			},
 			wants: []want{{"no key", "x", stores.KeyAbsent, ""}},
 		},
 		{
 			name: "a forged stored hash cannot borrow another certificate's key",
-			kc: kctest.Keychain{
-				Certs:     []kctest.Cert{{DER: noKey.Raw, PrintName: "forged", PublicKeyHash: hashOf(t, withKey)}},
+			kc: testkeychain.Keychain{
+				Certs:     []testkeychain.Cert{{DER: noKey.Raw, PrintName: "forged", PublicKeyHash: hashOf(t, withKey)}},
 				KeyLabels: [][]byte{hashOf(t, withKey)},
 			},
 			wants: []want{{"no key", "forged", stores.KeyAbsent, "differs"}},
 		},
 		{
 			name: "missing stored hash and print name: key still paired by the computed hash",
-			kc: kctest.Keychain{
-				Certs:     []kctest.Cert{{DER: withKey.Raw}},
+			kc: testkeychain.Keychain{
+				Certs:     []testkeychain.Cert{{DER: withKey.Raw}},
 				KeyLabels: [][]byte{[]byte("unrelated label"), hashOf(t, withKey)},
 			},
 			wants: []want{{"with key", "", stores.KeyPresent, ""}},
 		},
 		{
 			name: "a record that is not a certificate is an item error, the rest is read",
-			kc: kctest.Keychain{Certs: []kctest.Cert{
+			kc: testkeychain.Keychain{Certs: []testkeychain.Cert{
 				{DER: []byte("not DER"), PrintName: "junk"},
 				{DER: noKey.Raw, PrintName: "good"},
 			}},
@@ -211,8 +211,8 @@ func TestSynthesizedKeychains(t *testing.T) {
 // that was not in the file.
 func TestTruncatedKeychains(t *testing.T) {
 	c := newCert(t, "cut")
-	data, lay := kctest.Keychain{
-		Certs:     []kctest.Cert{{DER: c.Raw, PrintName: "cut", PublicKeyHash: hashOf(t, c)}},
+	data, lay := testkeychain.Keychain{
+		Certs:     []testkeychain.Cert{{DER: c.Raw, PrintName: "cut", PublicKeyHash: hashOf(t, c)}},
 		KeyLabels: [][]byte{hashOf(t, c)},
 	}.Build()
 	cuts := append(lay.Boundaries(), 0, 1, 3, len(data)-1)
@@ -240,11 +240,11 @@ func TestTruncatedKeychains(t *testing.T) {
 
 func TestCorruptKeychains(t *testing.T) {
 	c := newCert(t, "corrupt")
-	base, lay := kctest.Keychain{
-		Certs:     []kctest.Cert{{DER: c.Raw, PrintName: "corrupt", PublicKeyHash: hashOf(t, c)}},
+	base, lay := testkeychain.Keychain{
+		Certs:     []testkeychain.Cert{{DER: c.Raw, PrintName: "corrupt", PublicKeyHash: hashOf(t, c)}},
 		KeyLabels: [][]byte{hashOf(t, c)},
 	}.Build()
-	var certTable, keyTable kctest.TableLayout
+	var certTable, keyTable testkeychain.TableLayout
 	for _, tl := range lay.Tables {
 		switch tl.ID {
 		case TableX509Certificate:
@@ -310,7 +310,7 @@ func TestCorruptKeychains(t *testing.T) {
 
 func TestReadPaths(t *testing.T) {
 	c := newCert(t, "in dir")
-	kc := kctest.Keychain{Certs: []kctest.Cert{{DER: c.Raw, PrintName: "dir"}}}.Bytes()
+	kc := testkeychain.Keychain{Certs: []testkeychain.Cert{{DER: c.Raw, PrintName: "dir"}}}.Bytes()
 	dir := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "a.keychain-db"), kc, 0o600))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("hello"), 0o600))
@@ -367,7 +367,7 @@ func TestReadPaths(t *testing.T) {
 
 func TestReadLeavesFileUntouched(t *testing.T) {
 	c := newCert(t, "ro")
-	data := kctest.Keychain{Certs: []kctest.Cert{{DER: c.Raw}}, KeyLabels: [][]byte{hashOf(t, c)}}.Bytes()
+	data := testkeychain.Keychain{Certs: []testkeychain.Cert{{DER: c.Raw}}, KeyLabels: [][]byte{hashOf(t, c)}}.Bytes()
 	p := writeTemp(t, "ro.keychain-db", data)
 	require.NoError(t, os.Chmod(p, 0o400)) // a read-write open would fail
 	before, err := os.Stat(p)
@@ -385,7 +385,7 @@ func TestReadLeavesFileUntouched(t *testing.T) {
 
 func TestSniff(t *testing.T) {
 	assert.True(t, Sniff([]byte("kych\x00\x01\x00\x00")))
-	assert.True(t, Sniff(kctest.Keychain{}.Bytes()))
+	assert.True(t, Sniff(testkeychain.Keychain{}.Bytes()))
 	assert.False(t, Sniff([]byte("kyc")))
 	assert.False(t, Sniff(nil))
 	assert.False(t, Sniff([]byte("-----BEGIN CERTIFICATE-----")))
@@ -432,7 +432,7 @@ func exercise(f *File) {
 
 func TestOverlappingRecordsAreRefused(t *testing.T) {
 	a, b := newCert(t, "a"), newCert(t, "b")
-	data, lay := kctest.Keychain{Certs: []kctest.Cert{{DER: a.Raw}, {DER: b.Raw}}}.Build()
+	data, lay := testkeychain.Keychain{Certs: []testkeychain.Cert{{DER: a.Raw}, {DER: b.Raw}}}.Build()
 	ct := lay.Tables[len(lay.Tables)-1]
 	require.Equal(t, TableX509Certificate, ct.ID)
 	// Point the second slot at the first record.

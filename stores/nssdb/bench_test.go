@@ -4,8 +4,8 @@ import (
 	"context"
 	"testing"
 
+	"github.com/certsight/certsight/internal/testnss"
 	"github.com/certsight/certsight/stores"
-	"github.com/certsight/certsight/stores/nssdb/nsswrite"
 )
 
 // benchmarkRead scans a database of n synthetic certificates (mixed RSA and
@@ -13,12 +13,12 @@ import (
 // derived fact, key presence and trust: whole (Read) or streamed (ReadEach,
 // each entry dropped once counted, as client_certificates does).
 func benchmarkRead(b *testing.B, n int, each bool) {
-	certs, err := nsswrite.Synthetic(n - 1) // plus the root CA
+	certs, err := testnss.Synthetic(n - 1) // plus the root CA
 	if err != nil {
 		b.Fatal(err)
 	}
 	dir := b.TempDir()
-	if err := nsswrite.Create(context.Background(), dir, certs, nsswrite.Options{}); err != nil {
+	if err := testnss.Create(context.Background(), dir, certs, testnss.Options{}); err != nil {
 		b.Fatal(err)
 	}
 	r := New(nil)

@@ -9,18 +9,18 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/certsight/certsight/internal/testnss"
 	"github.com/certsight/certsight/stores"
-	"github.com/certsight/certsight/stores/nssdb/nsswrite"
 )
 
 // TestReadEachAcrossBatches reads a database of several batches: every
 // certificate once, in row order, and nothing after fn fails.
 func TestReadEachAcrossBatches(t *testing.T) {
 	const n = 2*batchSize + 89
-	certs, err := nsswrite.Synthetic(n - 1)
+	certs, err := testnss.Synthetic(n - 1)
 	require.NoError(t, err)
 	dir := t.TempDir()
-	require.NoError(t, nsswrite.Create(context.Background(), dir, certs, nsswrite.Options{}))
+	require.NoError(t, testnss.Create(context.Background(), dir, certs, testnss.Options{}))
 	r := New(nil)
 	src := stores.Source{Path: dir, Location: stores.LocationPath}
 

@@ -19,9 +19,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/certsight/certsight/internal/testkeychain"
 	"github.com/certsight/certsight/internal/testtool"
 	"github.com/certsight/certsight/stores"
-	"github.com/certsight/certsight/stores/keychain/kctest"
 	"github.com/certsight/certsight/stores/nssdb"
 )
 
@@ -79,7 +79,7 @@ func rows(t *testing.T, es []stores.Entry) []row {
 // mixedTree holds one of each kind of file, each under a misleading name.
 func mixedTree(t *testing.T) string {
 	t.Helper()
-	kc := kctest.Keychain{Certs: []kctest.Cert{{DER: derOf(t, "client1.der"), PrintName: "Keychain Client"}}}.Bytes()
+	kc := testkeychain.Keychain{Certs: []testkeychain.Cert{{DER: derOf(t, "client1.der"), PrintName: "Keychain Client"}}}.Bytes()
 	longText := append(bytes.Repeat([]byte("Certificate:\n    Data: ...\n"), 100), pemFixture(t, "bundle.pem")...)
 	return tree(t, map[string][]byte{
 		"certs.db":     pemFixture(t, "combined.pem"), // PEM named like a database
@@ -407,7 +407,7 @@ func TestRegistryPathGoesToWinstore(t *testing.T) {
 // BenchmarkPathsMixedDirectory dispatches a directory holding a PEM file with
 // its key, a DER file, a keychain, a text file and a subdirectory.
 func BenchmarkPathsMixedDirectory(b *testing.B) {
-	kc := kctest.Keychain{Certs: []kctest.Cert{{DER: derOfB(b, "client1.der"), PrintName: "Keychain Client"}}}.Bytes()
+	kc := testkeychain.Keychain{Certs: []testkeychain.Cert{{DER: derOfB(b, "client1.der"), PrintName: "Keychain Client"}}}.Bytes()
 	dir := b.TempDir()
 	for name, data := range map[string][]byte{
 		"certs.db":   readB(b, "combined.pem"),
@@ -458,7 +458,7 @@ func TestDefaultsWithRoot(t *testing.T) {
 	linuxUser := filepath.Join(root, "home", "alice", ".pki", "nssdb")
 	copyDB(t, linuxSystem)
 	copyDB(t, linuxUser)
-	kc := kctest.Keychain{Certs: []kctest.Cert{{DER: derOf(t, "client1.der"), PrintName: "Keychain Client"}}}.Bytes()
+	kc := testkeychain.Keychain{Certs: []testkeychain.Cert{{DER: derOf(t, "client1.der"), PrintName: "Keychain Client"}}}.Bytes()
 	macUser := filepath.Join(root, "Users", "alice", "Library", "Keychains", "login.keychain-db")
 	require.NoError(t, os.MkdirAll(filepath.Dir(macUser), 0o755))
 	require.NoError(t, os.WriteFile(macUser, kc, 0o600))

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Whole-program benchmark of the NSS reader against NSS's own `certutil -L`.
-# For each size it builds a database with nsswrite (seconds; pk12util takes
+# For each size it builds a database with testnss (seconds; pk12util takes
 # minutes), then times, on the same database in the same run:
 #   certutil -L -d sql:DIR          (only up to CERTUTIL_MAX certificates:
 #                                    it needs ~45 s at 10,000)

@@ -13,9 +13,9 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/certsight/certsight/internal/testnss"
 	"github.com/certsight/certsight/stores"
 	"github.com/certsight/certsight/stores/nssdb"
-	"github.com/certsight/certsight/stores/nssdb/nsswrite"
 )
 
 func main() {
@@ -40,11 +40,11 @@ func run(args []string) error {
 		if fs.NArg() != 1 || *n < 1 {
 			return fmt.Errorf("usage: nssbench make -n N DIR")
 		}
-		certs, err := nsswrite.Synthetic(*n - 1)
+		certs, err := testnss.Synthetic(*n - 1)
 		if err != nil {
 			return err
 		}
-		return nsswrite.Create(ctx, fs.Arg(0), certs, nsswrite.Options{})
+		return testnss.Create(ctx, fs.Arg(0), certs, testnss.Options{})
 	case "read", "each":
 		if len(args) != 2 {
 			return fmt.Errorf("usage: nssbench %s DIR", args[0])

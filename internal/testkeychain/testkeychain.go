@@ -1,11 +1,11 @@
-// Package kctest writes small keychain files ("kych" format) for tests: a
+// Package testkeychain writes small keychain files ("kych" format) for tests: a
 // certificate table holding given DERs and print names, and a private-key
 // table holding given labels, laid out as macOS lays them out (big-endian,
 // a schema section of tables, records with attribute offset words). It lets
 // tests of the keychain reader, and of anything that dispatches to it, stand
 // alone without real keychains. It is test support, not a keychain writer for
 // real use: it writes no indexes, no DB blob and no encrypted keys.
-package kctest
+package testkeychain
 
 import (
 	"encoding/binary"

@@ -1,10 +1,10 @@
-// Package posturetest builds the posture test matrix: a CA, a look-alike CA
+// Package testposture builds the posture test matrix: a CA, a look-alike CA
 // with the same name, an intermediate, and client certificates that each
 // break one criterion, written as PEM files into a temporary directory, with
 // one rule per case and its expected verdict. The same cases run through
 // posture.EvaluateCheck, the cert_posture table in standalone mode and the
 // extension under a fake osqueryd, so all three agree by construction.
-package posturetest
+package testposture
 
 import (
 	"context"
@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certsight/certsight/internal/testpki"
 	"github.com/certsight/certsight/posture"
 )
 
@@ -78,13 +79,13 @@ func Build(t testing.TB, dev posture.Identity) (*Fixture, []Case) {
 	other := newCA(t, pkix.Name{CommonName: "Unrelated CA"}, nil, now)
 
 	f := &Fixture{Dir: dir}
-	f.CAFile = write(t, filepath.Join(dir, "ca.pem"), certPEM(ca.cert))
-	f.CAID = posture.DerivedID(ca.cert)
+	f.CAFile = write(t, filepath.Join(dir, "ca.pem"), certPEM(ca.Cert))
+	f.CAID = posture.DerivedID(ca.Cert)
 	f.Hostname, _ = dev.Hostname()
 	f.Serial, f.SerialErr = dev.SerialNumber(context.Background())
 
 	// pair writes a certificate and its key into one file.
-	pair := func(name string, by *issuer, s leafSpec) string {
+	pair := func(name string, by *testpki.Cert, s leafSpec) string {
 		c, k := newLeaf(t, by, s)
 		return write(t, filepath.Join(dir, name), certPEM(c), keyPEM(t, k))
 	}
@@ -95,7 +96,7 @@ func Build(t testing.TB, dev posture.Identity) (*Fixture, []Case) {
 	forged := pair("forged.pem", lookalike, valid("device-1", client))
 	interLeaf, interKey := newLeaf(t, inter, valid("device-1", client))
 	interIssued := write(t, filepath.Join(dir, "intermediate-issued.pem"), certPEM(interLeaf), keyPEM(t, interKey))
-	interChain := write(t, filepath.Join(dir, "intermediate-chain.pem"), certPEM(interLeaf), keyPEM(t, interKey), certPEM(inter.cert))
+	interChain := write(t, filepath.Join(dir, "intermediate-chain.pem"), certPEM(interLeaf), keyPEM(t, interKey), certPEM(inter.Cert))
 	expired := pair("expired.pem", ca, leafSpec{cn: "device-1", ekus: []x509.ExtKeyUsage{client},
 		notBefore: now.Add(-60 * 24 * time.Hour), notAfter: now.Add(-24 * time.Hour)})
 	future := pair("future.pem", ca, leafSpec{cn: "device-1", ekus: []x509.ExtKeyUsage{client},
@@ -224,7 +225,7 @@ func Build(t testing.TB, dev posture.Identity) (*Fixture, []Case) {
 		cs[i].Rule.Name = cs[i].Name
 		cs[i].Inline = inline(f, cs[i].Rule)
 	}
-	f.ConfigFile = writeConfig(t, filepath.Join(dir, "posture.json"), ca.cert, cs)
+	f.ConfigFile = writeConfig(t, filepath.Join(dir, "posture.json"), ca.Cert, cs)
 	return f, cs
 }
 

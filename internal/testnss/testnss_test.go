@@ -1,4 +1,4 @@
-package nsswrite
+package testnss
 
 import (
 	"bufio"
@@ -17,10 +17,11 @@ import (
 
 	"github.com/certsight/certsight/internal/testtool"
 
-	"github.com/certsight/certsight/stores/nssdb/internal/certdb"
+	"github.com/certsight/certsight/internal/certdb"
 )
 
-const fixture = "../testdata/basic"
+// fixture is a database certutil made (see stores/nssdb/testdata/make.sh).
+const fixture = "../../stores/nssdb/testdata/basic"
 
 func openDB(t *testing.T, path string) *sql.DB {
 	t.Helper()

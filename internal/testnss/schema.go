@@ -1,4 +1,4 @@
-package nsswrite
+package testnss
 
 // columns87 are the attribute columns NSS 3.87 (Debian 12) creates in
 // nssPublic and nssPrivate, in its order ("a" + hex of the CKA_ type).

@@ -1,5 +1,5 @@
 // Package certdb holds the CERTDB_* trust flags of NSS (lib/certdb/certdb.h)
-// that both the reader (nssdb) and the test writer (nsswrite) translate to and
+// that both the reader (nssdb) and the test writer (internal/testnss) translate to and
 // from certutil's trust letters.
 package certdb
 

@@ -1,10 +1,10 @@
-package nsswrite
+package testnss
 
 import (
 	"fmt"
 	"strings"
 
-	"github.com/certsight/certsight/stores/nssdb/internal/certdb"
+	"github.com/certsight/certsight/internal/certdb"
 )
 
 // Trust is a certificate's trust as certutil -t parses it: three CERTDB_*

@@ -1,4 +1,4 @@
-// Package nsswrite creates NSS shared databases (cert9.db, key4.db,
+// Package testnss creates NSS shared databases (cert9.db, key4.db,
 // pkcs11.txt) with the schema and attribute encoding certutil writes. It is
 // a helper for tests, benchmarks and demos: it builds a database of
 // thousands of certificates in seconds (pk12util takes minutes) on a
@@ -16,7 +16,7 @@
 // integrity MACs it would keep for trust values; certutil -L reads it as is.
 // Commands that log in to the token (certutil -K, pk12util) ask for the
 // database to be initialised first (certutil -N) and fail without it.
-package nsswrite
+package testnss
 
 import (
 	"context"
@@ -38,7 +38,7 @@ import (
 
 	_ "modernc.org/sqlite" // pure-Go SQLite driver
 
-	"github.com/certsight/certsight/stores/nssdb/internal/certdb"
+	"github.com/certsight/certsight/internal/certdb"
 )
 
 // TrustClass selects which class of trust object Create writes.
