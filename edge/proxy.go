@@ -46,12 +46,17 @@ func orDefault(d, def time.Duration) time.Duration {
 // Connection:) have been removed, so a client cannot make the proxy drop a
 // header the edge set. X-Forwarded-For/-Host/-Proto are set from the
 // connection, never copied from the client.
+//
+// Requests without a body to an http:// origin take a fast path that does
+// the same in the handler's goroutine over pooled HTTP/1.1 connections
+// (see fastProxy); a custom opts.Transport turns it off.
 func (e *Edge) Proxy(origin *url.URL, opts ProxyOptions) http.Handler {
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	tr := opts.Transport
+	custom := tr != nil
 	if tr == nil {
 		tr = &http.Transport{
 			Proxy:                 nil, // never an environment proxy between edge and origin
@@ -63,9 +68,10 @@ func (e *Edge) Proxy(origin *url.URL, opts ProxyOptions) http.Handler {
 			ExpectContinueTimeout: time.Second,
 		}
 	}
+	bufs := &bufferPool{}
 	rp := &httputil.ReverseProxy{
 		Transport:  tr,
-		BufferPool: &bufferPool{},
+		BufferPool: bufs,
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(origin)
 			pr.SetXForwarded()
@@ -85,10 +91,16 @@ func (e *Edge) Proxy(origin *url.URL, opts ProxyOptions) http.Handler {
 		},
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	if !opts.AccessLog {
-		return rp
+	var h http.Handler = rp
+	if !custom {
+		if fp := newFastProxy(e, origin, rp, log, bufs, opts); fp != nil {
+			h = fp
+		}
 	}
-	return e.AccessLog(rp, log)
+	if !opts.AccessLog {
+		return h
+	}
+	return e.AccessLog(h, log)
 }
 
 // AccessLog wraps next with a structured access log: method, host, path,

@@ -80,6 +80,7 @@ type options struct {
 	allowUpgrade      []string
 	shutdownTimeout   time.Duration
 	crlCheckInterval  time.Duration
+	pprofListen       string
 	showVersion       bool
 	featureOptions
 }
@@ -120,6 +121,7 @@ func newFlags(o *options, stderr io.Writer) *pflag.FlagSet {
 	fs.StringSliceVar(&o.allowUpgrade, "allow-upgrade", []string{"websocket"}, `Upgrade protocols forwarded to the origin ("" for none; h2c is never allowed); others are removed from the request`)
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 15*time.Second, "grace period for in-flight requests on SIGINT/SIGTERM")
 	fs.DurationVar(&o.crlCheckInterval, "crl-check-interval", time.Second, "how often CRL files are checked for changes and CRLs for staleness")
+	fs.StringVar(&o.pprofListen, "pprof-listen", "", "debugging: serve net/http/pprof on this address (plain HTTP; keep it on loopback)")
 	fs.BoolVar(&o.showVersion, "version", false, "print the version and exit")
 	addFeatureFlags(fs, &o.featureOptions)
 	fs.String("config", "", "JSON file whose keys are these flags' names (flags given on the command line win)")
@@ -212,6 +214,13 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 		ready <- ln.Addr().String()
 	}
 	errc := make(chan error, 1)
+	if o.pprofListen != "" {
+		stopPprof, err := servePprof(o.pprofListen, log)
+		if err != nil {
+			return err
+		}
+		defer stopPprof()
+	}
 	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:

@@ -18,10 +18,9 @@ type Call struct {
 	Kinds    []stores.Kind
 }
 
-// FakeScanner is a tables.EachScanner that records its calls and answers
-// with Respond (an empty result when Respond is nil). PathsEach and
-// DefaultsEach record themselves as "Paths" and "Defaults" and hand
-// Respond's entries over one at a time.
+// FakeScanner is a tables.Scanner that records its calls and answers
+// with Respond (an empty result when Respond is nil), handing the answer's
+// entries over one at a time, then its errors.
 type FakeScanner struct {
 	Respond func(ctx context.Context, c Call) stores.Result
 
@@ -47,26 +46,33 @@ func (f *FakeScanner) answer(ctx context.Context, c Call) stores.Result {
 }
 
 // Paths records the call and answers it.
-func (f *FakeScanner) Paths(ctx context.Context, paths []string, kinds ...stores.Kind) stores.Result {
-	return f.answer(ctx, Call{Method: "Paths", Paths: paths, Kinds: kinds})
+func (f *FakeScanner) Paths(ctx context.Context, paths []string, kinds ...stores.Kind) stores.Seq {
+	return f.seq(ctx, Call{Method: "Paths", Paths: paths, Kinds: kinds})
 }
 
 // Defaults records the call and answers it.
-func (f *FakeScanner) Defaults(ctx context.Context, kinds ...stores.Kind) stores.Result {
-	return f.answer(ctx, Call{Method: "Defaults", Kinds: kinds})
+func (f *FakeScanner) Defaults(ctx context.Context, kinds ...stores.Kind) stores.Seq {
+	return f.seq(ctx, Call{Method: "Defaults", Kinds: kinds})
 }
 
 // DefaultsAt records the call and answers it.
-func (f *FakeScanner) DefaultsAt(ctx context.Context, loc stores.Location, kinds ...stores.Kind) stores.Result {
-	return f.answer(ctx, Call{Method: "DefaultsAt", Location: loc, Kinds: kinds})
+func (f *FakeScanner) DefaultsAt(ctx context.Context, loc stores.Location, kinds ...stores.Kind) stores.Seq {
+	return f.seq(ctx, Call{Method: "DefaultsAt", Location: loc, Kinds: kinds})
 }
 
-// PathsEach records the call as "Paths" and hands its answer to fn.
-func (f *FakeScanner) PathsEach(ctx context.Context, paths []string, fn func(stores.Entry) error, kinds ...stores.Kind) []error {
-	return stores.Each(f.Paths(ctx, paths, kinds...), fn)
-}
-
-// DefaultsEach records the call as "Defaults" and hands its answer to fn.
-func (f *FakeScanner) DefaultsEach(ctx context.Context, fn func(stores.Entry) error, kinds ...stores.Kind) []error {
-	return stores.Each(f.Defaults(ctx, kinds...), fn)
+// seq records the call when the read starts, as a real scanner reads then.
+func (f *FakeScanner) seq(ctx context.Context, c Call) stores.Seq {
+	return func(yield func(stores.Entry, error) bool) {
+		res := f.answer(ctx, c)
+		for _, e := range res.Entries {
+			if !yield(e, nil) {
+				return
+			}
+		}
+		for _, err := range res.Errors {
+			if !yield(stores.Entry{}, err) {
+				return
+			}
+		}
+	}
 }

@@ -46,7 +46,7 @@ func BenchmarkRead100(b *testing.B) {
 	}
 	r := New(nil)
 	for b.Loop() {
-		if res := r.Read(context.Background(), stores.Source{Path: p}); len(res.Entries) != 100 {
+		if res := stores.Collect(r.Read(context.Background(), stores.Source{Path: p})); len(res.Entries) != 100 {
 			b.Fatal("wrong count")
 		}
 	}

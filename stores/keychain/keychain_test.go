@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/certsight/certsight/internal/fsafe"
 	"github.com/certsight/certsight/internal/testkeychain"
 	"github.com/certsight/certsight/internal/testtool"
 	"github.com/certsight/certsight/stores"
@@ -59,7 +60,7 @@ func writeTemp(t *testing.T, name string, data []byte) string {
 
 func TestRealKeychainWithIdentity(t *testing.T) {
 	p := testtool.SharedFixture(t, "keychain/keychainbreaker-test.keychain-db")
-	res := New(nil).Read(context.Background(), stores.Source{Path: p, Location: stores.LocationUser, Username: "alice"})
+	res := stores.Collect(New(nil).Read(context.Background(), stores.Source{Path: p, Location: stores.LocationUser, Username: "alice"}))
 	require.Empty(t, res.Errors)
 	require.Len(t, res.Entries, 1)
 	e := res.Entries[0]
@@ -98,7 +99,7 @@ func TestRealKeychainWithIdentity(t *testing.T) {
 
 func TestRealKeychainWithoutCertificateTable(t *testing.T) {
 	p := testtool.SharedFixture(t, "keychain/dtformats-login.keychain")
-	res := New(nil).Read(context.Background(), stores.Source{Path: p})
+	res := stores.Collect(New(nil).Read(context.Background(), stores.Source{Path: p}))
 	assert.Empty(t, res.Errors)
 	assert.Empty(t, res.Entries)
 
@@ -187,7 +188,7 @@ func TestSynthesizedKeychains(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			p := writeTemp(t, "login.keychain-db", tc.kc.Bytes())
-			res := New(nil).Read(context.Background(), stores.Source{Path: p})
+			res := stores.Collect(New(nil).Read(context.Background(), stores.Source{Path: p}))
 			require.Len(t, res.Errors, tc.errs, "%v", res.Errors)
 			for _, err := range res.Errors {
 				var ie *stores.ItemError
@@ -221,7 +222,7 @@ func TestTruncatedKeychains(t *testing.T) {
 			continue
 		}
 		p := writeTemp(t, "cut.keychain", data[:n])
-		res := New(nil).Read(context.Background(), stores.Source{Path: p})
+		res := stores.Collect(New(nil).Read(context.Background(), stores.Source{Path: p}))
 		assert.NotEmpty(t, res.Errors, "cut at %d of %d", n, len(data))
 		for _, e := range res.Entries {
 			assert.Equal(t, c.Raw, e.Certificate.Raw, "cut at %d", n)
@@ -298,7 +299,7 @@ func TestCorruptKeychains(t *testing.T) {
 				exercise(f)
 			}
 			p := writeTemp(t, "bad.keychain", data)
-			res := New(nil).Read(context.Background(), stores.Source{Path: p})
+			res := stores.Collect(New(nil).Read(context.Background(), stores.Source{Path: p}))
 			assert.NotEmpty(t, res.Errors)
 			require.Len(t, res.Entries, tc.entries)
 			for _, e := range res.Entries {
@@ -320,19 +321,19 @@ func TestReadPaths(t *testing.T) {
 	ctx := context.Background()
 
 	t.Run("directory: keychains by content, other files passed over", func(t *testing.T) {
-		res := r.Read(ctx, stores.Source{Path: dir, Location: stores.LocationPath})
+		res := stores.Collect(r.Read(ctx, stores.Source{Path: dir, Location: stores.LocationPath}))
 		assert.Empty(t, res.Errors)
 		require.Len(t, res.Entries, 1)
 		assert.Equal(t, filepath.Join(dir, "a.keychain-db"), res.Entries[0].Path)
 	})
 	t.Run("a named file of another kind is an item error", func(t *testing.T) {
-		res := r.Read(ctx, stores.Source{Path: filepath.Join(dir, "notes.txt")})
+		res := stores.Collect(r.Read(ctx, stores.Source{Path: filepath.Join(dir, "notes.txt")}))
 		require.Len(t, res.Errors, 1)
 		assert.ErrorIs(t, res.Errors[0], ErrNotKeychain)
 		assert.Empty(t, res.Entries)
 	})
 	t.Run("missing path", func(t *testing.T) {
-		res := r.Read(ctx, stores.Source{Path: filepath.Join(dir, "nope")})
+		res := stores.Collect(r.Read(ctx, stores.Source{Path: filepath.Join(dir, "nope")}))
 		require.Len(t, res.Errors, 1)
 		assert.ErrorIs(t, res.Errors[0], os.ErrNotExist)
 	})
@@ -342,7 +343,7 @@ func TestReadPaths(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, f.Truncate(MaxFileSize+1)) // sparse
 		require.NoError(t, f.Close())
-		res := r.Read(ctx, stores.Source{Path: p})
+		res := stores.Collect(r.Read(ctx, stores.Source{Path: p}))
 		require.Len(t, res.Errors, 1)
 		assert.Contains(t, res.Errors[0].Error(), "limit")
 		require.NoError(t, os.Remove(p))
@@ -350,13 +351,13 @@ func TestReadPaths(t *testing.T) {
 	t.Run("cancelled context", func(t *testing.T) {
 		cctx, cancel := context.WithCancel(ctx)
 		cancel()
-		res := r.Read(cctx, stores.Source{Path: dir})
+		res := stores.Collect(r.Read(cctx, stores.Source{Path: dir}))
 		require.Len(t, res.Errors, 1)
 		assert.True(t, errors.Is(res.Errors[0], context.Canceled))
 		assert.Empty(t, res.Entries)
 	})
 	t.Run("owner and location carried from the source", func(t *testing.T) {
-		res := r.Read(ctx, stores.Source{Path: filepath.Join(dir, "a.keychain-db"), Location: stores.LocationUser, Username: "bob", SID: "x"})
+		res := stores.Collect(r.Read(ctx, stores.Source{Path: filepath.Join(dir, "a.keychain-db"), Location: stores.LocationUser, Username: "bob", SID: "x"}))
 		require.Len(t, res.Entries, 1)
 		e := res.Entries[0]
 		assert.Equal(t, stores.LocationUser, e.Location)
@@ -372,7 +373,7 @@ func TestReadLeavesFileUntouched(t *testing.T) {
 	require.NoError(t, os.Chmod(p, 0o400)) // a read-write open would fail
 	before, err := os.Stat(p)
 	require.NoError(t, err)
-	res := New(nil).Read(context.Background(), stores.Source{Path: p})
+	res := stores.Collect(New(nil).Read(context.Background(), stores.Source{Path: p}))
 	require.Empty(t, res.Errors)
 	require.Len(t, res.Entries, 1)
 	after, err := os.Stat(p)
@@ -407,14 +408,14 @@ func TestFindDefaults(t *testing.T) {
 	require.NoError(t, os.MkdirAll(filepath.Join(users, "carol"), 0o700)) // no keychain
 	mk("Shared/Library/Keychains/login.keychain-db")
 
-	got := findDefaults(context.Background(), New(nil).log, system, users)
+	got := findDefaults(context.Background(), New(nil).log, fsafe.FS{}, system, users)
 	assert.Equal(t, []stores.Source{
 		{Path: system, Location: stores.LocationSystem},
 		{Path: filepath.Join(users, "alice/Library/Keychains/login.keychain-db"), Location: stores.LocationUser, Username: "alice"},
 		{Path: filepath.Join(users, "bob/Library/Keychains/login.keychain"), Location: stores.LocationUser, Username: "bob"},
 	}, got)
 
-	assert.Empty(t, findDefaults(context.Background(), New(nil).log, filepath.Join(root, "none"), filepath.Join(root, "none")))
+	assert.Empty(t, findDefaults(context.Background(), New(nil).log, fsafe.FS{}, filepath.Join(root, "none"), filepath.Join(root, "none")))
 }
 
 // exercise calls every accessor of a parsed file, as a reader would.

@@ -2,7 +2,6 @@ package nssdb
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"testing"
 
@@ -13,9 +12,9 @@ import (
 	"github.com/certsight/certsight/stores"
 )
 
-// TestReadEachAcrossBatches reads a database of several batches: every
-// certificate once, in row order, and nothing after fn fails.
-func TestReadEachAcrossBatches(t *testing.T) {
+// TestReadAcrossBatches reads a database of several batches: every
+// certificate once, in row order, and nothing after the consumer stops.
+func TestReadAcrossBatches(t *testing.T) {
 	const n = 2*batchSize + 89
 	certs, err := testnss.Synthetic(n - 1)
 	require.NoError(t, err)
@@ -25,41 +24,42 @@ func TestReadEachAcrossBatches(t *testing.T) {
 	src := stores.Source{Path: dir, Location: stores.LocationPath}
 
 	var labels []string
-	errs := r.ReadEach(context.Background(), src, func(e stores.Entry) error {
+	res := stores.Collect(r.Read(context.Background(), src))
+	for _, e := range res.Entries {
 		labels = append(labels, e.Label)
-		return nil
-	})
-	require.Empty(t, errs)
+	}
+	require.Empty(t, res.Errors)
 	require.Len(t, labels, n)
 	for i, c := range certs {
 		assert.Equal(t, c.Nickname, labels[i], "row order")
 	}
 
-	errStop := errors.New("enough")
 	for _, stopAt := range []int{1, batchSize, batchSize + 1, n} {
 		t.Run(fmt.Sprint(stopAt), func(t *testing.T) {
 			calls := 0
-			errs := r.ReadEach(context.Background(), src, func(stores.Entry) error {
-				calls++
-				if calls == stopAt {
-					return errStop
+			for _, err := range r.Read(context.Background(), src) {
+				require.NoError(t, err)
+				if calls++; calls == stopAt {
+					break // the range statement panics if the reader yields again
 				}
-				return nil
-			})
+			}
 			assert.Equal(t, stopAt, calls)
-			require.Len(t, errs, 1)
-			assert.Same(t, errStop, errs[0])
 		})
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	calls := 0
-	errs = r.ReadEach(ctx, src, func(stores.Entry) error {
+	var errs []error
+	for _, err := range r.Read(ctx, src) {
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
 		if calls++; calls == batchSize+3 {
 			cancel()
 		}
-		return nil
-	})
+	}
 	assert.Less(t, calls, n, "reading stops at the batch after the deadline")
 	require.NotEmpty(t, errs)
 	assert.ErrorIs(t, errs[len(errs)-1], context.Canceled)

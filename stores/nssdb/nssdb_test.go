@@ -21,7 +21,7 @@ import (
 
 func read(t *testing.T, path string) stores.Result {
 	t.Helper()
-	return New(nil).Read(context.Background(), stores.Source{Path: path, Location: stores.LocationPath, Username: "alice"})
+	return stores.Collect(New(nil).Read(context.Background(), stores.Source{Path: path, Location: stores.LocationPath, Username: "alice"}))
 }
 
 func byLabel(res stores.Result) map[string]stores.Entry {
@@ -51,7 +51,7 @@ type fileState struct {
 	mode  os.FileMode
 }
 
-func snapshot(t *testing.T, dir string) map[string]fileState {
+func dirSnapshot(t *testing.T, dir string) map[string]fileState {
 	t.Helper()
 	des, err := os.ReadDir(dir)
 	require.NoError(t, err)
@@ -69,14 +69,14 @@ func TestReadLeavesDatabaseUntouched(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			dir := copyDir(t, filepath.Join("testdata", name))
 			old := time.Now().Add(-time.Hour).Truncate(time.Second)
-			for f := range snapshot(t, dir) {
+			for f := range dirSnapshot(t, dir) {
 				require.NoError(t, os.Chtimes(filepath.Join(dir, f), old, old))
 			}
-			before := snapshot(t, dir)
+			before := dirSnapshot(t, dir)
 			res := read(t, dir)
 			require.Empty(t, res.Errors)
 			require.NotEmpty(t, res.Entries)
-			assert.Equal(t, before, snapshot(t, dir), "no file added (-wal, -shm, -journal), changed or touched")
+			assert.Equal(t, before, dirSnapshot(t, dir), "no file added (-wal, -shm, -journal), changed or touched")
 		})
 	}
 }
@@ -334,7 +334,7 @@ func u32(n int) string { return fmt.Sprintf("x'%08x'", n) }
 func TestContextCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	res := New(nil).Read(ctx, stores.Source{Path: filepath.Join("testdata", "basic")})
+	res := stores.Collect(New(nil).Read(ctx, stores.Source{Path: filepath.Join("testdata", "basic")}))
 	require.NotEmpty(t, res.Errors)
 	found := false
 	for _, err := range res.Errors {

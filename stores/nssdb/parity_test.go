@@ -75,7 +75,7 @@ func parseCertutilK(t *testing.T, r io.Reader) []string {
 // fromReader lists what Read returns in the same shapes.
 func fromReader(t *testing.T, dir string) ([]listed, []string) {
 	t.Helper()
-	res := New(nil).Read(context.Background(), stores.Source{Path: dir, Location: stores.LocationPath})
+	res := stores.Collect(New(nil).Read(context.Background(), stores.Source{Path: dir, Location: stores.LocationPath}))
 	require.Empty(t, res.Errors)
 	var l []listed
 	var keys []string

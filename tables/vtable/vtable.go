@@ -3,14 +3,13 @@
 // runs the same SQL as osquery with the same push-down: constraints on
 // pushed columns (tables.Pushed) reach Generate as an osquery-shaped
 // QueryContext, and SQLite re-filters every row, as osquery does. Rows are
-// pulled one at a time through tables.Table.Each.
+// pulled one at a time through tables.Table.Stream.
 package vtable
 
 import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
-	"errors"
 	"fmt"
 	"iter"
 	"strconv"
@@ -154,7 +153,7 @@ func (v *vtable) Open() (vtab.Cursor, error) { return &cursor{v: v}, nil }
 func (v *vtable) Disconnect() error          { return nil }
 func (v *vtable) Destroy() error             { return nil }
 
-// cursor pulls rows from Table.Each one at a time (iter.Pull runs the
+// cursor pulls rows from Table.Stream one at a time (iter.Pull runs the
 // producer as a coroutine), so a scan of thousands of certificates streams
 // through SQLite instead of being held whole; SQLite stopping early (LIMIT,
 // a closed statement) stops the producer.
@@ -168,9 +167,6 @@ type cursor struct {
 	n    int64
 }
 
-// errStopped tells the producer that SQLite wants no more rows.
-var errStopped = errors.New("cursor closed")
-
 func (c *cursor) Filter(_ int, idxStr string, vals []vtab.Value) error {
 	c.release()
 	qc, err := c.v.queryContext(idxStr, vals)
@@ -179,12 +175,15 @@ func (c *cursor) Filter(_ int, idxStr string, vals []vtab.Value) error {
 	}
 	var genErr error
 	seq := func(yield func(map[string]string) bool) {
-		genErr = c.v.t.Each(c.v.ctx, qc, func(row map[string]string) error {
-			if !yield(row) {
-				return errStopped
+		for row, err := range c.v.t.Stream(c.v.ctx, qc) {
+			if err != nil {
+				genErr = err
+				return
 			}
-			return nil
-		})
+			if !yield(row) {
+				return
+			}
+		}
 	}
 	c.next, c.stop = iter.Pull(seq)
 	c.err, c.n, c.eof = &genErr, 0, false
@@ -209,7 +208,7 @@ func (c *cursor) advance() error {
 	c.row, c.eof = nil, true
 	err := *c.err
 	c.release()
-	if err != nil && !errors.Is(err, errStopped) {
+	if err != nil {
 		return err
 	}
 	return nil
