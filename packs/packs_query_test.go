@@ -2,6 +2,7 @@ package packs_test
 
 import (
 	"context"
+	"crypto"
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -97,6 +98,7 @@ func buildPKI(t *testing.T) *pki {
 	p.caID = posture.DerivedID(ca)
 	p.certs[ca.Subject.CommonName] = ca
 
+	leafKeys := map[*x509.Certificate]crypto.Signer{}
 	client := func(cn string, notAfter time.Time) *x509.Certificate {
 		leaf, err := caCert.Issue(testpki.Options{
 			Subject:   pkix.Name{CommonName: cn, Organization: []string{"certsight"}},
@@ -106,6 +108,7 @@ func buildPKI(t *testing.T) *pki {
 		require.NoError(t, err)
 		c := leaf.Cert
 		p.certs[cn] = c
+		leafKeys[c] = leaf.Key
 		return c
 	}
 	alice := client("alice", now.AddDate(1, 0, 0))
@@ -116,13 +119,13 @@ func buildPKI(t *testing.T) *pki {
 	ctx := context.Background()
 	require.NoError(t, testnss.Create(ctx, p.userDB, []testnss.Cert{
 		{Nickname: "Packs Test CA", DER: ca.Raw, Trust: "CT,C,C"},
-		{Nickname: "alice", DER: alice.Raw, Trust: "u,u,u", WithKey: true},
-		{Nickname: "alice expiring", DER: expiring.Raw, Trust: "u,u,u", WithKey: true},
+		{Nickname: "alice", DER: alice.Raw, Trust: "u,u,u", WithKey: true, Key: leafKeys[alice]},
+		{Nickname: "alice expiring", DER: expiring.Raw, Trust: "u,u,u", WithKey: true, Key: leafKeys[expiring]},
 		{Nickname: "alice without key", DER: keyless.Raw, Trust: ",,"},
-	}, testnss.Options{}))
+	}, testnss.Options{KeyMaterial: true}))
 	require.NoError(t, testnss.Create(ctx, p.systemDB, []testnss.Cert{
-		{Nickname: "machine", DER: machine.Raw, Trust: "u,u,u", WithKey: true},
-	}, testnss.Options{}))
+		{Nickname: "machine", DER: machine.Raw, Trust: "u,u,u", WithKey: true, Key: leafKeys[machine]},
+	}, testnss.Options{KeyMaterial: true}))
 
 	yes := true
 	rule := func(name, cn string) posture.Rule {

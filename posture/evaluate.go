@@ -98,9 +98,9 @@ func (p Policy) Evaluate(ctx context.Context, env Env) []Result {
 // building); inside its validity period (unless switched off); common name
 // equal to the expanded cn, ignoring case (when cn is set); every listed
 // SAN present; every listed EKU present; and, with check_private_key, its
-// own private key present (KeyMatched, or KeyPresent where the store links
-// key and certificate itself; an encrypted key cannot be confirmed and
-// fails). A failed rule's reason describes its nearest candidates: those
+// own private key present: KeyMatched only (a link by identifier, an
+// encrypted key whose private half was not checked, a mismatch or an
+// unreadable key store all fail, each with its reason). A failed rule's reason describes its nearest candidates: those
 // directly issued by the CA if any, then those failing the fewest checks.
 func EvaluateCheck(ctx context.Context, ck Check, env Env) Result {
 	res := evaluateCheck(ctx, ck, env)
@@ -358,14 +358,25 @@ func hasSAN(info cert.Info, want string) bool {
 
 func keyFailure(e *stores.Entry) string {
 	switch e.Key {
-	case stores.KeyMatched, stores.KeyPresent:
+	case stores.KeyMatched:
 		return ""
 	case stores.KeyLocked:
 		return "its private key is encrypted, so it cannot be confirmed to belong to the certificate"
+	case stores.KeyLinked:
+		return "its store only links a private key to it (" + keyNote(e) + "); no key material was checked"
+	case stores.KeyUnknown:
+		return "its key store could not be read (" + keyNote(e) + ")"
 	case stores.KeyMismatch:
 		return "the private key found with it belongs to another certificate"
 	}
 	return "no private key found for it"
+}
+
+func keyNote(e *stores.Entry) string {
+	if e.KeyNote == "" {
+		return "no detail"
+	}
+	return e.KeyNote
 }
 
 func describeEntry(e stores.Entry) string {

@@ -107,7 +107,7 @@ func TestEvaluateTrustStores(t *testing.T) {
 	sc := &fakeScanner{byLoc: map[stores.Location]stores.Result{
 		stores.LocationSystem: {Entries: []stores.Entry{entryOf(other, stores.KindNSSDB, stores.LocationSystem, "/etc/pki/nssdb", stores.KeyAbsent)},
 			Errors: []error{errors.New("nssdb /etc/pki/nssdb: key4.db: locked")}},
-		stores.LocationUser: {Entries: []stores.Entry{entryOf(leaf, stores.KindNSSDB, stores.LocationUser, "/home/u/.pki/nssdb", stores.KeyPresent)}},
+		stores.LocationUser: {Entries: []stores.Entry{entryOf(leaf, stores.KindNSSDB, stores.LocationUser, "/home/u/.pki/nssdb", stores.KeyMatched)}},
 	}}
 	ck := checkFor(ca)
 	ck.CheckPrivateKey = true
@@ -115,7 +115,7 @@ func TestEvaluateTrustStores(t *testing.T) {
 	ck.TrustStores = []stores.Location{stores.LocationSystem, stores.LocationUser}
 	res := posture.EvaluateCheck(t.Context(), ck, posture.Env{Scanner: sc})
 	assert.True(t, res.Passed, res.Reason)
-	assert.Equal(t, "nssdb", res.MatchedStore, "a key linked by the store (KeyPresent) counts")
+	assert.Equal(t, "nssdb", res.MatchedStore, "a key matched in the store counts")
 	assert.Equal(t, "/home/u/.pki/nssdb", res.MatchedPath)
 	assert.Equal(t, 2, res.Candidates)
 	assert.Equal(t, "ALICE", res.ExpectedCN)
@@ -225,4 +225,34 @@ func TestEvaluateWithoutScanner(t *testing.T) {
 	res := posture.EvaluateCheck(t.Context(), checkFor(ca), posture.Env{})
 	assert.False(t, res.Passed)
 	assert.Contains(t, res.Reason, "no certificate scanner")
+}
+
+// check_private_key passes on a matched key only: a link, an encrypted key,
+// another certificate's key and an unreadable key store each fail and say why.
+func TestCheckPrivateKeyNeedsMatchedKey(t *testing.T) {
+	ca := mkCert(t, "CA", nil, true, nil)
+	leaf := mkCert(t, "alice", ca, false, nil)
+	for _, tc := range []struct {
+		key    stores.KeyMatch
+		pass   bool
+		reason string
+	}{
+		{stores.KeyMatched, true, ""},
+		{stores.KeyLinked, false, "only links a private key"},
+		{stores.KeyLocked, false, "encrypted"},
+		{stores.KeyMismatch, false, "belongs to another certificate"},
+		{stores.KeyUnknown, false, "could not be read"},
+		{stores.KeyAbsent, false, "no private key"},
+	} {
+		t.Run(tc.key.String(), func(t *testing.T) {
+			e := entryOf(leaf, stores.KindNSSDB, stores.LocationUser, "/home/u/.pki/nssdb", tc.key)
+			sc := &fakeScanner{byLoc: map[stores.Location]stores.Result{stores.LocationUser: {Entries: []stores.Entry{e}}}}
+			ck := checkFor(ca)
+			ck.CheckPrivateKey = true
+			ck.TrustStores = []stores.Location{stores.LocationUser}
+			res := posture.EvaluateCheck(t.Context(), ck, posture.Env{Scanner: sc})
+			assert.Equal(t, tc.pass, res.Passed, res.Reason)
+			assert.Contains(t, res.Reason, tc.reason)
+		})
+	}
 }

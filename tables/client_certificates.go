@@ -3,6 +3,7 @@ package tables
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"strconv"
@@ -55,7 +56,13 @@ func clientCertificatesColumns() []table.ColumnDefinition {
 		text("authority_key_id", "Authority key identifier, uppercase hex"),
 		integer("ca", "1 when basic constraints say CA"),
 		integer("self_signed", "1 when the certificate's own key verifies its signature"),
-		integer("has_private_key", "1 when the matching private key is in the same store or key file"),
+		integer("has_private_key", "1 exactly when private_key is matched (kept for compatibility: a key link or an encrypted, unchecked key is 0)"),
+		text("private_key", "What was established about the certificate's private key: matched (key material found, its public half "+
+			"equals the certificate's; for an NSS database with the empty password the private half was decrypted and checked too), "+
+			"linked (the store links a key by identifier -- NSS CKA_ID, keychain label, Windows key-provider info -- but no key material "+
+			"was checked), locked (key material present but encrypted under a password; whether it matches is unknown), "+
+			"mismatch (the key found belongs to another public key), absent (no key), unknown (the key store could not be read; "+
+			"the reason is logged)"),
 		text("trust", "NSS trust flags as certutil -L prints them (CTu,Cu,Cu); empty elsewhere"),
 	}
 }
@@ -72,7 +79,7 @@ func ClientCertificates(d Deps) Table {
 		Notes: "Without a path constraint the platform's default stores are read. SQLite re-filters every row, " +
 			"so any WHERE clause is correct; constraints on path and store only decide what is read.",
 		Examples: []string{
-			"SELECT common_name, issuer, extended_key_usage, has_private_key FROM client_certificates",
+			"SELECT common_name, issuer, extended_key_usage, private_key FROM client_certificates",
 			"SELECT * FROM client_certificates WHERE path = '/etc/pki/nssdb'",
 			"SELECT path, common_name FROM client_certificates WHERE path LIKE '/home/%/.pki/nssdb'",
 			"SELECT common_name, not_valid_after FROM client_certificates WHERE store = 'nssdb' " +
@@ -109,9 +116,11 @@ func clientCertificates(ctx context.Context, sc Scanner, log *slog.Logger, qc ta
 	} else {
 		seq = sc.Defaults(ctx, kinds...)
 	}
+	var warn warnings
+	defer warn.flush(ctx, log)
 	for e, err := range seq {
 		if err != nil {
-			log.WarnContext(ctx, "skipped unreadable item", "err", err)
+			warn.add(ctx, log, err)
 			continue
 		}
 		row := clientCertificateRow(&e)
@@ -180,7 +189,7 @@ func storeKinds(qc table.QueryContext) (kinds []stores.Kind, ok bool) {
 
 func clientCertificateRow(e *stores.Entry) map[string]string {
 	i := &e.Info
-	row := map[string]string{ // a literal of 25 keys is allocated at its final size
+	row := map[string]string{ // a literal of 26 keys is allocated at its final size
 		"store":              string(e.Store),
 		"store_location":     string(e.Location),
 		"path":               e.Path,
@@ -205,6 +214,7 @@ func clientCertificateRow(e *stores.Entry) map[string]string {
 		"ca":                 boolInt(i.IsCA),
 		"self_signed":        boolInt(i.SelfSigned),
 		"has_private_key":    boolInt(e.Key.HasPrivateKey()),
+		"private_key":        e.Key.String(),
 		"trust":              e.Trust,
 	}
 	if e.Key == stores.KeyUnknown {
@@ -218,4 +228,34 @@ func boolInt(b bool) string {
 		return "1"
 	}
 	return "0"
+}
+
+// Warnings per query are capped in count and length: a store of junk (a
+// 4 MiB PEM of bad blocks, a crafted keychain) must not write megabytes of
+// log on every query.
+const (
+	maxWarnings    = 100
+	maxWarningSize = 1024
+)
+
+// warnings logs a query's per-item errors up to maxWarnings, each cut to
+// maxWarningSize bytes, and then how many more there were.
+type warnings struct{ n int }
+
+func (w *warnings) add(ctx context.Context, log *slog.Logger, err error) {
+	w.n++
+	if w.n > maxWarnings {
+		return
+	}
+	msg := err.Error()
+	if len(msg) > maxWarningSize {
+		msg = strings.ToValidUTF8(msg[:maxWarningSize], "") + fmt.Sprintf("… (%d bytes)", len(msg))
+	}
+	log.WarnContext(ctx, "skipped unreadable item", "err", msg)
+}
+
+func (w *warnings) flush(ctx context.Context, log *slog.Logger) {
+	if w.n > maxWarnings {
+		log.WarnContext(ctx, "more unreadable items not logged", "count", w.n-maxWarnings)
+	}
 }

@@ -20,6 +20,7 @@ func FuzzParseKeychain(f *testing.F) {
 	f.Add(testkeychain.Keychain{Certs: []testkeychain.Cert{{DER: c.Raw, PrintName: "fuzz", PublicKeyHash: h}}, KeyLabels: [][]byte{h}}.Bytes())
 	f.Add(testkeychain.Keychain{Certs: []testkeychain.Cert{{DER: c.Raw}}, NoSchema: true}.Bytes())
 	f.Add(testkeychain.Keychain{NoCertTable: true}.Bytes())
+	f.Add(craftRepeats(f, c.Raw, 50, 50)) // offsets that repeat: parsed once
 	shared := filepath.Join(testtool.RepoRoot(f), "..", "shared", "fixtures", "keychain")
 	for _, name := range []string{"keychainbreaker-test.keychain-db", "dtformats-login.keychain"} {
 		if b, err := os.ReadFile(filepath.Join(shared, name)); err == nil {

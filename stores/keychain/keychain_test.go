@@ -70,7 +70,7 @@ func TestRealKeychainWithIdentity(t *testing.T) {
 	assert.Equal(t, stores.LocationUser, e.Location)
 	assert.Equal(t, "alice", e.Username)
 	assert.Equal(t, p, e.Path)
-	assert.Equal(t, stores.KeyPresent, e.Key, e.KeyNote)
+	assert.Equal(t, stores.KeyLinked, e.Key, e.KeyNote)
 	assert.True(t, e.Key.HasPrivateKey())
 	assert.True(t, e.Info.SelfSigned)
 	assert.Equal(t, "RSA", e.Info.KeyAlgorithm)
@@ -135,7 +135,7 @@ func TestSynthesizedKeychains(t *testing.T) {
 				},
 				KeyLabels: [][]byte{hashOf(t, withKey)},
 			},
-			wants: []want{{"with key", "Work ID", stores.KeyPresent, "key blob"}, {"no key", "Some CA", stores.KeyAbsent, ""}},
+			wants: []want{{"with key", "Work ID", stores.KeyLinked, "key blob"}, {"no key", "Some CA", stores.KeyAbsent, ""}},
 		},
 		{
 			name: "schema table absent: built-in layouts still read both tables",
@@ -144,7 +144,7 @@ func TestSynthesizedKeychains(t *testing.T) {
 				KeyLabels: [][]byte{hashOf(t, withKey)},
 				NoSchema:  true,
 			},
-			wants: []want{{"with key", "Work ID", stores.KeyPresent, ""}},
+			wants: []want{{"with key", "Work ID", stores.KeyLinked, ""}},
 		},
 		{
 			name:  "no certificate table means no certificates and no error",
@@ -173,7 +173,7 @@ func TestSynthesizedKeychains(t *testing.T) {
 				Certs:     []testkeychain.Cert{{DER: withKey.Raw}},
 				KeyLabels: [][]byte{[]byte("unrelated label"), hashOf(t, withKey)},
 			},
-			wants: []want{{"with key", "", stores.KeyPresent, ""}},
+			wants: []want{{"with key", "", stores.KeyLinked, ""}},
 		},
 		{
 			name: "a record that is not a certificate is an item error, the rest is read",

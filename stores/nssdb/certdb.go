@@ -54,7 +54,7 @@ func (t *trustTable) put(k trustKey, obj trustObject) {
 // database read in place has its rows held until the file is known not to
 // have changed meanwhile, and is read again (at last through a private
 // copy) when it did; a copy is consistent by construction.
-func (r *Reader) readCertDB(ctx context.Context, fsys fsafe.FS, path string, src stores.Source, keyIDs map[string]bool,
+func (r *Reader) readCertDB(ctx context.Context, fsys fsafe.FS, path string, src stores.Source, keys *keyIndex,
 	errs []error, fn func(stores.Entry) error) []error {
 	fail := func(err error) []error {
 		return append(errs, &stores.ItemError{Store: stores.KindNSSDB, Path: src.Path, Item: CertDBName, Err: err})
@@ -85,7 +85,7 @@ func (r *Reader) readCertDB(ctx context.Context, fsys fsafe.FS, path string, src
 			errs = append(errs, &stores.ItemError{Store: stores.KindNSSDB, Path: src.Path, Item: CertDBName, Err: err})
 		}
 		errs = append(errs, rowErrs...)
-		out := r.streamCerts(ctx, rows, src, trust, keyIDs, errs, fn)
+		out := r.streamCerts(ctx, rows, src, trust, keys, errs, fn)
 		snap.close()
 		return out
 	}
@@ -196,7 +196,7 @@ const batchSize = 256
 // streamCerts parses the rows in batches on all CPUs and hands the entries
 // to fn in row order.
 func (r *Reader) streamCerts(ctx context.Context, src rowSource, s stores.Source,
-	trust *trustTable, keyIDs map[string]bool, errs []error, fn func(stores.Entry) error) []error {
+	trust *trustTable, keys *keyIndex, errs []error, fn func(stores.Entry) error) []error {
 	if c, ok := src.(*cursor); ok {
 		defer c.rs.Close()
 	}
@@ -221,7 +221,7 @@ func (r *Reader) streamCerts(ctx context.Context, src rowSource, s stores.Source
 		b.rows = rows
 		if len(rows) > 0 {
 			var stop error
-			errs, stop = r.emitBatch(ctx, b, s, trust, keyIDs, errs, fn)
+			errs, stop = r.emitBatch(ctx, b, s, trust, keys, errs, fn)
 			if stop != nil {
 				return append(errs, stop)
 			}
@@ -422,7 +422,7 @@ func derElement(b []byte) (el, content []byte, ok bool) {
 
 // buildEntry fills e from one row. A panic in a parser becomes the row's
 // error: one bad certificate must not take the process down.
-func buildEntry(e *stores.Entry, row certRow, src stores.Source, trust *trustTable, keyIDs map[string]bool) (skip bool, err error) {
+func buildEntry(e *stores.Entry, row certRow, src stores.Source, trust *trustTable, keys *keyIndex) (skip bool, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			skip, err = false, fmt.Errorf("internal error decoding row: %v", p)
@@ -439,15 +439,8 @@ func buildEntry(e *stores.Entry, row certRow, src stores.Source, trust *trustTab
 	e.Label = d.label
 	e.Username = src.Username
 	e.SID = src.SID
-	hasKey := len(d.ckaID) > 0 && keyIDs[string(d.ckaID)]
-	switch {
-	case sameMap(keyIDs, keyUnknown):
-		e.Key = stores.KeyUnknown
-		e.KeyNote = KeyDBName + " could not be read; whether the private key is there is unknown"
-	case hasKey:
-		e.Key = stores.KeyPresent
-		e.KeyNote = keyNote
-	}
+	var hasKey bool
+	e.Key, e.KeyNote, hasKey = keys.state(d.cert, d.ckaID)
 	var obj *trustObject
 	if o, ok := trust.objs[d.key]; ok {
 		obj = &o
@@ -456,15 +449,12 @@ func buildEntry(e *stores.Entry, row certRow, src stores.Source, trust *trustTab
 	return false, nil
 }
 
-// keyNote explains KeyPresent for NSS entries.
-const keyNote = "private key in " + KeyDBName + " (linked by CKA_ID; encrypted, not read)"
-
 // emitBatch parses b.rows on all CPUs and hands the entries to fn in row
 // order, appending per-row errors to errs. stop is fn's error, or nil. When
 // ctx ends mid-batch the rows not yet parsed are left out (the caller
 // reports the context's error).
 func (r *Reader) emitBatch(ctx context.Context, b *batcher, src stores.Source, trust *trustTable,
-	keyIDs map[string]bool, errs []error, fn func(stores.Entry) error) (_ []error, stop error) {
+	keys *keyIndex, errs []error, fn func(stores.Entry) error) (_ []error, stop error) {
 	rows := b.rows
 	workers := min(runtime.GOMAXPROCS(0), 8, max(1, len(rows)/32))
 	var wg sync.WaitGroup
@@ -472,7 +462,7 @@ func (r *Reader) emitBatch(ctx context.Context, b *batcher, src stores.Source, t
 	for range workers {
 		wg.Go(func() {
 			for i := range next {
-				b.skips[i], b.errs[i] = buildEntry(&b.entries[i], rows[i], src, trust, keyIDs)
+				b.skips[i], b.errs[i] = buildEntry(&b.entries[i], rows[i], src, trust, keys)
 			}
 		})
 	}
@@ -508,9 +498,4 @@ func (r *Reader) emitBatch(ctx context.Context, b *batcher, src stores.Source, t
 		}
 	}
 	return errs, nil
-}
-
-// sameMap reports whether a and b are the same map (not equal contents).
-func sameMap(a, b map[string]bool) bool {
-	return a != nil && b != nil && len(a) == len(b) && a["\x00unknown"] && b["\x00unknown"]
 }

@@ -20,6 +20,26 @@ const (
 	NoteMismatchOther = "private key in %s belongs to another certificate"
 )
 
+// maxProblems caps the block errors reported for one file.
+const maxProblems = 5
+
+// capJoined keeps the first maxProblems errors of a joined error (however
+// deeply wrapped) and counts the rest.
+func capJoined(err error) error {
+	var errs []error
+	for e := err; e != nil; {
+		if j, ok := e.(interface{ Unwrap() []error }); ok {
+			errs = j.Unwrap()
+			break
+		}
+		e = errors.Unwrap(e)
+	}
+	if len(errs) <= maxProblems {
+		return err
+	}
+	return fmt.Errorf("%d blocks did not parse: %w (and %d more)", len(errs), errors.Join(errs[:maxProblems]...), len(errs)-maxProblems)
+}
+
 var errKeyOnly = errors.New("no certificate in file, and its private key matches none of the certificates read")
 
 // errChanged is reported for a file whose certificates could not be read
@@ -228,10 +248,17 @@ func (r *Reader) parseFile(f File, data []byte) (*cert.Bundle, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return b, err
+		return b, capJoined(err)
 	}
-	if len(b.Problems) > 0 {
-		return b, fmt.Errorf("some blocks did not parse: %w", errors.Join(b.Problems...))
+	if n := len(b.Problems); n > 0 {
+		// A file of junk blocks gives one short error, not one line the
+		// size of the file.
+		shown := b.Problems[:min(n, maxProblems)]
+		err := fmt.Errorf("%d blocks did not parse: %w", n, errors.Join(shown...))
+		if n > len(shown) {
+			err = fmt.Errorf("%w (and %d more)", err, n-len(shown))
+		}
+		return b, err
 	}
 	return b, nil
 }

@@ -178,7 +178,7 @@ func TestRealElements(t *testing.T) {
 			assert.Equal(t, "S-1-5-21-1", e.SID)
 			assert.Equal(t, tc.key, e.Key.HasPrivateKey())
 			if tc.key {
-				assert.Equal(t, stores.KeyPresent, e.Key)
+				assert.Equal(t, stores.KeyLinked, e.Key)
 				assert.Contains(t, e.KeyNote, tc.container)
 				assert.Contains(t, e.KeyNote, tc.provider)
 			} else {
@@ -239,19 +239,19 @@ func TestSynthesizedElements(t *testing.T) {
 		{name: "certificate only", file: "x.bin", data: element(prop(32, der)), entries: 1, cn: "synth"},
 		{name: "thumbprint name, property 3, friendly name, CAPI key link", file: name,
 			data:    element(prop(3, sha1Bytes(der)), prop(11, utf16le("Zoë's 😀 cert", true)), prop(2, capi), prop(32, der)),
-			entries: 1, cn: "synth", label: "Zoë's 😀 cert", key: stores.KeyPresent,
+			entries: 1, cn: "synth", label: "Zoë's 😀 cert", key: stores.KeyLinked,
 			note: []string{"CAPI provider", "Microsoft Enhanced RSA and AES Cryptographic Provider", "user container", "le-container"}},
 		{name: "lower-case thumbprint name with an extension", file: strings.ToLower(name) + ".blob",
 			data: element(prop(32, der)), entries: 1, cn: "synth"},
 		{name: "CNG machine key", file: "cng", data: element(prop(2, cng), prop(32, der)), entries: 1, cn: "synth",
-			key: stores.KeyPresent, note: []string{"CNG key storage provider", "machine container", "cng-key"}},
+			key: stores.KeyLinked, note: []string{"CNG key storage provider", "machine container", "cng-key"}},
 		{name: "friendly name without NUL", file: "n", data: element(prop(11, utf16le("bare", false)), prop(32, der)),
 			entries: 1, cn: "synth", label: "bare"},
 		{name: "malformed property 2 still links a key", file: "m", data: element(prop(2, []byte{1, 2, 3}), prop(32, der)),
-			entries: 1, cn: "synth", key: stores.KeyPresent, note: []string{"malformed"}},
+			entries: 1, cn: "synth", key: stores.KeyLinked, note: []string{"malformed"}},
 		{name: "property 2 with a string offset outside it", file: "o",
 			data:    element(prop(2, append(binary.LittleEndian.AppendUint32(nil, 999), make([]byte, 24)...)), prop(32, der)),
-			entries: 1, cn: "synth", key: stores.KeyPresent, note: []string{"malformed", "outside"}},
+			entries: 1, cn: "synth", key: stores.KeyLinked, note: []string{"malformed", "outside"}},
 		{name: "end marker after the element", file: "e", data: element(prop(32, der), make([]byte, 12)), entries: 1, cn: "synth"},
 		{name: "property 3 disagrees: entry kept, mismatch reported", file: "p3",
 			data: element(prop(3, make([]byte, 20)), prop(32, der)), entries: 1, cn: "synth", errs: 1, mismatch: true},

@@ -50,7 +50,53 @@ func Open(ctx context.Context, ts []tables.Table) (*sql.DB, error) {
 			return nil, fmt.Errorf("creating table %s: %w", t.Name, err)
 		}
 	}
+	// From here on the database only answers questions (see readOnly).
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("installing the authorizer: %w", err)
+	}
+	err = conn.Raw(func(dc any) error {
+		r, ok := dc.(sqlite.AuthorizerRegisterer)
+		if !ok {
+			return fmt.Errorf("the driver has no authorizer")
+		}
+		return r.RegisterAuthorizer(readOnly)
+	})
+	conn.Close()
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("installing the authorizer: %w", err)
+	}
 	return db, nil
+}
+
+// readOnlyPragmas are the pragmas a query may use: schema introspection,
+// which reads only. Everything else that a pragma can do
+// (writable_schema, journal settings, ...) is refused.
+var readOnlyPragmas = map[string]bool{
+	"table_info": true, "table_xinfo": true, "table_list": true, "index_list": true, "index_info": true,
+	"function_list": true, "module_list": true, "pragma_list": true, "collation_list": true, "database_list": true,
+	"compile_options": true,
+}
+
+// readOnly is the SQLite authorizer of the standalone shell: it allows what
+// a read-only query needs (SELECT, reading columns, functions, recursive
+// CTEs, introspection pragmas) and refuses everything else, as osqueryi
+// does: ATTACH (which would open, and write to, any database file, a live
+// NSS store included), VACUUM INTO, INSERT/UPDATE/DELETE, CREATE/DROP/ALTER,
+// transactions and savepoints, and pragmas that set anything. SQLite then
+// fails the statement with "not authorized".
+func readOnly(action sqlite.AuthorizerActionCode, arg1, arg2, _, _ string) sqlite.AuthorizerReturnCode {
+	switch action {
+	case sqlite.AuthSelect, sqlite.AuthRead, sqlite.AuthFunction, sqlite.AuthRecursive:
+		return sqlite.AuthorizerOK
+	case sqlite.AuthPragma:
+		if readOnlyPragmas[strings.ToLower(arg1)] { // their argument names a table, it sets nothing
+			return sqlite.AuthorizerOK
+		}
+	}
+	return sqlite.AuthorizerDeny
 }
 
 type connector struct{ drv *sqlite.Driver }
