@@ -48,9 +48,10 @@
 // certificate itself; its signature verifies with the key of the rule's CA
 // (cert.IssuedBy — no chain building, so an intermediate-issued certificate
 // or a look-alike CA with the same name fails); now lies in its validity
-// period (unless check_validity is false); its common name equals the
-// expanded cn, ignoring case (an empty cn is not checked); it carries every
-// listed SAN and EKU; and with check_private_key, its own private key is
+// period (unless check_validity is false); its common name, or one of its
+// user principal names (SAN otherName UPN), equals the expanded cn, ignoring
+// case (an empty cn is not checked); it carries every listed SAN (a UPN
+// listed as "UPN:user@domain" or bare) and EKU; and with check_private_key, its own private key is
 // present: stores.KeyMatched, i.e. key material was found and its public
 // half equals the certificate's (an NSS key object decrypted with the empty
 // database password and checked, a PEM key). Nothing short of that passes:

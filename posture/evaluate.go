@@ -96,7 +96,8 @@ func (p Policy) Evaluate(ctx context.Context, env Env) []Result {
 // locations satisfies every criterion, checked in this order: not the CA
 // itself; directly issued by the rule's CA (signature check, no chain
 // building); inside its validity period (unless switched off); common name
-// equal to the expanded cn, ignoring case (when cn is set); every listed
+// equal to the expanded cn, ignoring case, or a UPN equal to it (when cn is
+// set); every listed
 // SAN present; every listed EKU present; and, with check_private_key, its
 // own private key present: KeyMatched only (a link by identifier, an
 // encrypted key whose private half was not checked, a mismatch or an
@@ -295,7 +296,7 @@ func judge(e *stores.Entry, ck Check, expectedCN string, sans []string, now time
 			v.failures = append(v.failures, "expired on "+cert.FormatTime(e.Info.NotAfter))
 		}
 	}
-	if expectedCN != "" && !strings.EqualFold(e.Info.CommonName, expectedCN) {
+	if expectedCN != "" && !strings.EqualFold(e.Info.CommonName, expectedCN) && !hasUPN(e.Info, expectedCN) {
 		if e.Info.CommonName == "" {
 			v.failures = append(v.failures, fmt.Sprintf("has no common name (want %q)", expectedCN))
 		} else {
@@ -344,6 +345,19 @@ func issuerFailure(c *x509.Certificate, info cert.Info, ca CA) string {
 		}
 	}
 	return fmt.Sprintf("not issued directly by CA %q: its issuer is %q", ca.Label(), info.Issuer)
+}
+
+// hasUPN reports whether one of the certificate's user principal names
+// (SAN otherName 1.3.6.1.4.1.311.20.2.3) equals want, ignoring case: Windows
+// fleets name a user's certificate by UPN, often with a CN that is only a
+// display name.
+func hasUPN(info cert.Info, want string) bool {
+	for _, u := range info.UPNs {
+		if strings.EqualFold(u, want) {
+			return true
+		}
+	}
+	return false
 }
 
 func hasSAN(info cert.Info, want string) bool {

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/asn1"
 	"errors"
 	"math/big"
 	"strings"
@@ -253,6 +254,54 @@ func TestCheckPrivateKeyNeedsMatchedKey(t *testing.T) {
 			res := posture.EvaluateCheck(t.Context(), ck, posture.Env{Scanner: sc})
 			assert.Equal(t, tc.pass, res.Passed, res.Reason)
 			assert.Contains(t, res.Reason, tc.reason)
+		})
+	}
+}
+
+// upnSAN is a SAN extension holding one UPN otherName.
+func upnSAN(t *testing.T, upn string) pkix.Extension {
+	t.Helper()
+	oid, err := asn1.Marshal(asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 311, 20, 2, 3})
+	require.NoError(t, err)
+	s, err := asn1.MarshalWithParams(upn, "utf8")
+	require.NoError(t, err)
+	val, err := asn1.Marshal(asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: s})
+	require.NoError(t, err)
+	on, err := asn1.Marshal(asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: append(oid, val...)})
+	require.NoError(t, err)
+	seq, err := asn1.Marshal(asn1.RawValue{Class: asn1.ClassUniversal, Tag: asn1.TagSequence, IsCompound: true, Bytes: on})
+	require.NoError(t, err)
+	return pkix.Extension{Id: asn1.ObjectIdentifier{2, 5, 29, 17}, Value: seq}
+}
+
+// A Windows user certificate whose CN is a display name is found by its UPN,
+// as cn or as a listed SAN.
+func TestCNAndSANMatchUPN(t *testing.T) {
+	ca := mkCert(t, "CA", nil, true, nil)
+	leaf := mkCert(t, "Alice Example", ca, false, func(c *x509.Certificate) {
+		c.ExtraExtensions = []pkix.Extension{upnSAN(t, "alice@corp.example")}
+	})
+	e := entryOf(leaf, stores.KindPEM, stores.LocationUser, "/home/alice/alice.pem", stores.KeyMatched)
+	sc := &fakeScanner{byLoc: map[stores.Location]stores.Result{stores.LocationUser: {Entries: []stores.Entry{e}}}}
+	for _, tc := range []struct {
+		name string
+		cn   string
+		sans []string
+		pass bool
+	}{
+		{"cn equal to the UPN", "ALICE@corp.example", nil, true},
+		{"cn equal to the common name", "alice example", nil, true},
+		{"UPN listed with its kind", "", []string{"UPN:alice@corp.example"}, true},
+		{"UPN listed bare", "", []string{"alice@corp.example"}, true},
+		{"another UPN", "bob@corp.example", nil, false},
+		{"an email SAN is not a UPN", "", []string{"email:alice@corp.example"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ck := checkFor(ca)
+			ck.CN, ck.SANs = tc.cn, tc.sans
+			ck.TrustStores = []stores.Location{stores.LocationUser}
+			res := posture.EvaluateCheck(t.Context(), ck, posture.Env{Scanner: sc})
+			assert.Equal(t, tc.pass, res.Passed, res.Reason)
 		})
 	}
 }

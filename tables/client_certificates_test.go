@@ -28,7 +28,7 @@ var wantColumns = []struct{ name, typ string }{
 	{"common_name", "TEXT"}, {"subject", "TEXT"}, {"issuer", "TEXT"}, {"serial", "TEXT"},
 	{"not_valid_before", "BIGINT"}, {"not_valid_after", "BIGINT"}, {"sha1", "TEXT"}, {"sha256", "TEXT"},
 	{"signing_algorithm", "TEXT"}, {"key_algorithm", "TEXT"}, {"key_strength", "TEXT"}, {"key_usage", "TEXT"},
-	{"extended_key_usage", "TEXT"}, {"subject_alt_names", "TEXT"}, {"subject_key_id", "TEXT"},
+	{"extended_key_usage", "TEXT"}, {"subject_alt_names", "TEXT"}, {"ms_sid", "TEXT"}, {"template", "TEXT"}, {"subject_key_id", "TEXT"},
 	{"authority_key_id", "TEXT"}, {"ca", "INTEGER"}, {"self_signed", "INTEGER"}, {"has_private_key", "INTEGER"},
 	{"private_key", "TEXT"}, {"trust", "TEXT"},
 }
@@ -243,4 +243,24 @@ func TestClientCertificatesStreamsLikeGenerate(t *testing.T) {
 			assert.Equal(t, 2, emitted)
 		})
 	}
+}
+
+// TestLiteralGlobIsNotRead: `path = '/d/*.pem'` compares literally, so the
+// files a glob would match are not read (SQLite would drop every row), and
+// the log says so; LIKE and GLOB still expand.
+func TestLiteralGlobIsNotRead(t *testing.T) {
+	fs := &testtables.FakeScanner{}
+	var logs bytes.Buffer
+	tbl := tables.ClientCertificates(tables.Deps{Scanner: fs, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	eq := qc(map[string][]table.Constraint{"path": {{Operator: table.OperatorEquals, Expression: "/nonexistent-dir/*.pem"}}})
+	_, err := tbl.Rows(context.Background(), eq)
+	require.NoError(t, err)
+	assert.Empty(t, fs.Calls(), "nothing read")
+	assert.Contains(t, logs.String(), "use LIKE or GLOB")
+
+	like := qc(map[string][]table.Constraint{"path": {{Operator: table.OperatorLike, Expression: "/nonexistent-dir/%.pem"}}})
+	_, err = tbl.Rows(context.Background(), like)
+	require.NoError(t, err)
+	require.Len(t, fs.Calls(), 1)
+	assert.Equal(t, []string{"/nonexistent-dir/*.pem"}, fs.Calls()[0].Paths)
 }

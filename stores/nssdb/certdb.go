@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"database/sql"
+	"encoding/asn1"
 	"errors"
 	"fmt"
 	"runtime"
@@ -378,46 +379,23 @@ func decodeCertRow(r certRow) (d decodedCert, skip bool, err error) {
 
 // serialDER returns the serial number's DER INTEGER (tag and length
 // included), as NSS stores CKA_SERIAL_NUMBER. It is taken from the TBS
-// bytes so that it is exactly what the certificate holds.
+// bytes so that it is exactly what the certificate holds; encoding/asn1
+// splits the elements (no DER length parser of our own here).
 func serialDER(c *x509.Certificate) []byte {
-	tbs := c.RawTBSCertificate
 	// TBSCertificate ::= SEQUENCE { [0] version OPTIONAL, serialNumber INTEGER, ... }
-	_, body, ok := derElement(tbs)
-	if !ok {
+	var tbs asn1.RawValue
+	if _, err := asn1.Unmarshal(c.RawTBSCertificate, &tbs); err != nil || !tbs.IsCompound {
 		return nil
 	}
-	el, _, ok := derElement(body)
-	if ok && el[0] == 0xa0 { // explicit version
-		el, _, ok = derElement(body[len(el):])
+	var el asn1.RawValue
+	rest, err := asn1.Unmarshal(tbs.Bytes, &el)
+	if err == nil && el.Class == asn1.ClassContextSpecific && el.Tag == 0 { // explicit version
+		_, err = asn1.Unmarshal(rest, &el)
 	}
-	if !ok || len(el) == 0 || el[0] != 0x02 {
+	if err != nil || el.Class != asn1.ClassUniversal || el.Tag != asn1.TagInteger {
 		return nil
 	}
-	return el
-}
-
-// derElement splits the first DER element (header included) off b and
-// returns it with its content; ok is false when b is malformed.
-func derElement(b []byte) (el, content []byte, ok bool) {
-	if len(b) < 2 {
-		return nil, nil, false
-	}
-	hdr, n := 2, int(b[1])
-	if n&0x80 != 0 {
-		k := n & 0x7f
-		if k == 0 || k > 3 || len(b) < 2+k {
-			return nil, nil, false
-		}
-		n = 0
-		for _, x := range b[2 : 2+k] {
-			n = n<<8 | int(x)
-		}
-		hdr += k
-	}
-	if len(b)-hdr < n {
-		return nil, nil, false
-	}
-	return b[:hdr+n], b[hdr : hdr+n], true
+	return el.FullBytes
 }
 
 // buildEntry fills e from one row. A panic in a parser becomes the row's

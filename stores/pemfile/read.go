@@ -167,6 +167,7 @@ func (r *Reader) readSet(ctx context.Context, src stores.Source, files []File,
 		if stopped {
 			break
 		}
+		changed := false
 		certs, err := r.certsAgain(pf, load)
 		if err != nil {
 			errs = append(errs, &stores.ItemError{Store: stores.KindPEM, Path: pf.path, Err: err})
@@ -179,6 +180,15 @@ func (r *Reader) readSet(ctx context.Context, src stores.Source, files []File,
 			if i < len(pf.certs) && pf.certs[i].is(c) {
 				p := &pf.certs[i]
 				e.Key, e.KeyNote, e.KeyPath = p.match, p.note, p.keyPath
+			} else {
+				// The file was replaced between its two reads: this
+				// certificate was not paired, so its key state is unknown,
+				// not absent, and the change is said.
+				e.Key, e.KeyNote = stores.KeyUnknown, "file changed while it was read; key not paired"
+				if !changed {
+					changed = true
+					errs = append(errs, &stores.ItemError{Store: stores.KindPEM, Path: pf.path, Err: fmt.Errorf("%w: key state unknown", errChanged)})
+				}
 			}
 			if err := fn(e); err != nil {
 				return append(errs, err)

@@ -24,7 +24,7 @@ var wantRoutes = [][3]string{
 	{"serial", "TEXT", "0"}, {"not_valid_before", "BIGINT", "0"}, {"not_valid_after", "BIGINT", "0"},
 	{"sha1", "TEXT", "0"}, {"sha256", "TEXT", "0"}, {"signing_algorithm", "TEXT", "0"},
 	{"key_algorithm", "TEXT", "0"}, {"key_strength", "TEXT", "0"}, {"key_usage", "TEXT", "0"},
-	{"extended_key_usage", "TEXT", "0"}, {"subject_alt_names", "TEXT", "0"}, {"subject_key_id", "TEXT", "0"},
+	{"extended_key_usage", "TEXT", "0"}, {"subject_alt_names", "TEXT", "0"}, {"ms_sid", "TEXT", "0"}, {"template", "TEXT", "0"}, {"subject_key_id", "TEXT", "0"},
 	{"authority_key_id", "TEXT", "0"}, {"ca", "INTEGER", "0"}, {"self_signed", "INTEGER", "0"},
 	{"has_private_key", "INTEGER", "0"}, {"private_key", "TEXT", "0"}, {"trust", "TEXT", "0"},
 }
