@@ -227,6 +227,9 @@ func TestAddCA(t *testing.T) {
 	// The file decodes, validates, and the id is what the table shows.
 	data, err := os.ReadFile(cfgPath)
 	require.NoError(t, err)
+	var raw map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal(data, &raw))
+	assert.Equal(t, "[]", string(raw["rules"]), "a new config has an empty rules list, not null")
 	cfg, err := posture.Decode(data)
 	require.NoError(t, err)
 	p := posture.Validate(cfg, "linux")
