@@ -1,6 +1,7 @@
 package tables_test
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,6 +22,7 @@ func TestWindowsPathsEitherSlash(t *testing.T) {
 	ca, err := tablestest.NewCA("Slash Root CA")
 	require.NoError(t, err)
 	dir := filepath.Join(t.TempDir(), "Users", "bob", "certs")
+	require.NoError(t, os.MkdirAll(dir, 0o755))
 	file, err := ca.WriteCert(dir, "ca.pem")
 	require.NoError(t, err)
 	require.Contains(t, file, `\`)
