@@ -17,13 +17,14 @@ type infoKey struct{}
 // connState is the per-connection cache. ConnContext puts it in the
 // connection's context at accept, before the TLS handshake, so it starts
 // empty: VerifyConnection may record the verification result during the
-// handshake, and the first request computes the fields (sync.Once).
+// handshake, and the first request computes the fields (again when they
+// went stale; see connInfoFor).
 type connState struct {
 	// verified is set by VerifyConnection (when the connection came through
 	// Listener) so the chain is verified once, at the handshake.
 	verified atomic.Pointer[Result]
 
-	once sync.Once
+	mu   sync.Mutex // serialises computing info
 	info atomic.Pointer[connInfo]
 
 	// legacySent makes first-request legacy forwarding happen once per
@@ -111,6 +112,10 @@ func (e *Edge) TLSConfig(base *tls.Config, mode ClientAuth) (*tls.Config, error)
 	// the list can be large.
 	cfg.ClientCAs = nil
 	verify := func(st *connState, cs tls.ConnectionState) error {
+		// Oversized chains end here, before any signature is checked.
+		if err := e.verifier.checkChainSize(cs.PeerCertificates); err != nil {
+			return err
+		}
 		res := e.verifier.Verify(cs.PeerCertificates)
 		if st != nil {
 			st.verified.Store(&res)
@@ -174,15 +179,35 @@ func (e *Edge) ConnContext(ctx context.Context, c net.Conn) context.Context {
 	return context.WithValue(ctx, connKey{}, st)
 }
 
-// connInfoFor returns the connection's fields, computing them on first use.
+// connInfoFor returns the connection's fields, computing them on first use
+// and again whenever the revocation data changed (a new generation) or the
+// time the result holds until passed (a notAfter, a CRL's nextUpdate): a
+// kept-alive connection follows revocation and expiry from its next request.
+// The check is one atomic load, plus a clock read for a verified
+// certificate.
 func (e *Edge) connInfoFor(st *connState, cs *tls.ConnectionState, remoteAddr string) *connInfo {
-	if ci := st.info.Load(); ci != nil {
+	if ci := st.info.Load(); ci != nil && e.fresh(ci) {
 		return ci
 	}
-	st.once.Do(func() {
-		st.info.Store(e.computeInfo(st.verified.Load(), cs, remoteAddr))
-	})
-	return st.info.Load()
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	ci := st.info.Load()
+	if ci == nil {
+		ci = e.computeInfo(st.verified.Load(), cs, remoteAddr)
+	}
+	if !e.fresh(ci) { // the handshake's result, or the cached one, no longer holds
+		ci = e.computeInfo(nil, cs, remoteAddr)
+	}
+	st.info.Store(ci)
+	return ci
+}
+
+// fresh reports whether a cached result still holds.
+func (e *Edge) fresh(ci *connInfo) bool {
+	if ci.result.Presented && ci.result.Generation != e.verifier.Generation() {
+		return false
+	}
+	return ci.until == 0 || e.verifier.now().UnixNano() < ci.until
 }
 
 func (e *Edge) computeInfo(res *Result, cs *tls.ConnectionState, remoteAddr string) *connInfo {
@@ -195,6 +220,9 @@ func (e *Edge) computeInfo(res *Result, cs *tls.ConnectionState, remoteAddr stri
 			res = &r
 		}
 		ci = newConnInfo(cs.PeerCertificates, *res)
+		if !res.Until.IsZero() {
+			ci.until = res.Until.UnixNano()
+		}
 	}
 	if ap, err := netip.ParseAddrPort(remoteAddr); err == nil {
 		ci.remote = ap.Addr().Unmap()

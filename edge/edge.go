@@ -45,6 +45,10 @@ type Edge struct {
 	envs        sync.Pool // of *env
 }
 
+// HeaderXFCC is Envoy's client-certificate header; no preset of ours sets
+// it yet, but origins written for Envoy trust it, so client copies go.
+const HeaderXFCC = "X-Forwarded-Client-Cert"
+
 // New builds an Edge from cfg.
 func New(cfg Config) (*Edge, error) {
 	e := &Edge{verifier: cfg.Verifier, workers: cfg.WorkersHeaders, legacy: cfg.Legacy}
@@ -62,20 +66,15 @@ func New(cfg Config) (*Edge, error) {
 	if cfg.Legacy < LegacyOff || cfg.Legacy > LegacyEveryRequest {
 		return nil, fmt.Errorf("legacy mode %d out of range", cfg.Legacy)
 	}
-	// Client-Cert and Client-Cert-Chain are always managed, whatever the
-	// rules say: RFC 9440 §2.4 wants incoming copies gone.
-	names := []string{"Client-Cert", "Client-Cert-Chain"}
+	// One family of names is always managed, whatever is switched on: every
+	// name any preset or rule of ours could set. An origin behind the edge
+	// must never see a client's copy of one, even of a preset that is off
+	// today and on tomorrow.
+	names := append([]string{HeaderXFCC}, WorkersHeaderNames...)
 	for _, r := range e.rulesets {
 		names = append(names, r.Headers()...)
 	}
-	prefixes := []string{"Cf-Client-Cert-"}
-	if cfg.ManagedTransform {
-		prefixes = append(prefixes, "Cf-Cert-")
-	}
-	if cfg.WorkersHeaders {
-		prefixes = append(prefixes, "X-Cert-")
-		names = append(names, WorkersHeaderNames...)
-	}
+	prefixes := []string{"Client-Cert", "Cf-Client-Cert-", "Cf-Cert-", "X-Cert-"}
 	for _, n := range names {
 		if len(n) > maxManagedName {
 			return nil, fmt.Errorf("managed header name %.40q… is longer than %d bytes", n, maxManagedName)

@@ -1,13 +1,12 @@
 package edge
 
 import (
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"math/big"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/certsight/certsight/cert"
+	"github.com/certsight/certsight/edge/revocation"
 	"github.com/certsight/certsight/edge/rules"
 	"github.com/certsight/certsight/internal/testpki"
 )
@@ -140,18 +140,8 @@ func TestVerificationReasons(t *testing.T) {
 	})
 }
 
-func writeCRL(t *testing.T, path string, der []byte, asPEM bool) {
-	t.Helper()
-	if asPEM {
-		der = testpki.CRLPEM(der)
-	}
-	require.NoError(t, os.WriteFile(path+".tmp", der, 0o600))
-	require.NoError(t, os.Rename(path+".tmp", path))
-}
-
 func TestRevocation(t *testing.T) {
 	p := newPKI(t)
-	dir := t.TempDir()
 	serial := p.leaf.Cert.SerialNumber
 	chain := []*x509.Certificate{p.leaf.Cert, p.inter.Cert, p.root.Cert}
 	now := time.Now()
@@ -162,80 +152,90 @@ func TestRevocation(t *testing.T) {
 	impostor, err := impostorRoot.NewIntermediate("Edge Test Intermediate")
 	require.NoError(t, err)
 
-	current, err := p.inter.CurrentCRL(serial)
-	require.NoError(t, err)
-	stale, err := p.inter.CRL([]*big.Int{serial}, now.Add(-48*time.Hour), now.Add(-24*time.Hour))
-	require.NoError(t, err)
-	notYet, err := p.inter.CRL([]*big.Int{serial}, now.Add(time.Hour), now.Add(48*time.Hour))
-	require.NoError(t, err)
-	forged, err := impostor.CurrentCRL(serial)
-	require.NoError(t, err)
-	empty, err := p.inter.CurrentCRL()
-	require.NoError(t, err)
-	interRevoked, err := p.root.CurrentCRL(p.inter.Cert.SerialNumber)
-	require.NoError(t, err)
+	mk := func(a *testpki.Authority, this, next time.Time, serials ...*big.Int) []byte {
+		der, err := a.CRL(serials, this, next)
+		require.NoError(t, err)
+		return der
+	}
+	current := mk(p.inter, now.Add(-time.Hour), now.Add(time.Hour), serial)
+	staleListing := mk(p.inter, now.Add(-48*time.Hour), now.Add(-24*time.Hour), serial)
+	staleEmpty := mk(p.inter, now.Add(-48*time.Hour), now.Add(-24*time.Hour))
+	notYet := mk(p.inter, now.Add(time.Hour), now.Add(48*time.Hour), serial)
+	forged := mk(impostor, now.Add(-time.Hour), now.Add(time.Hour), serial)
+	empty := mk(p.inter, now.Add(-time.Hour), now.Add(time.Hour))
+	interRevoked := mk(p.root, now.Add(-time.Hour), now.Add(time.Hour), p.inter.Cert.SerialNumber)
 
 	cases := []struct {
-		name string
-		der  []byte
-		pem  bool
-		want bool
+		name     string
+		der      []byte
+		policy   revocation.Policy
+		accepted bool
+		outcome  string
+		revoked  bool
 	}{
-		{"current CRL listing the leaf (DER)", current, false, true},
-		{"current CRL listing the leaf (PEM)", current, true, true},
-		{"stale CRL is not trusted", stale, true, false},
-		{"CRL from the future is not trusted", notYet, true, false},
-		{"CRL signed by a same-name impostor is not trusted", forged, false, false},
-		{"current CRL without the leaf", empty, true, false},
-		{"root's CRL revoking the intermediate", interRevoked, true, true},
+		{"current CRL listing the leaf", current, revocation.FailClosed, true, "FAILED:certificate revoked", true},
+		{"stale CRL listing the leaf: never forgotten", staleListing, revocation.FailOpen, true, "FAILED:certificate revoked", true},
+		{"stale CRL, fail closed", staleEmpty, revocation.FailClosed, true, "FAILED:CRL has expired", false},
+		{"stale CRL, fail open", staleEmpty, revocation.FailOpen, true, "SUCCESS", false},
+		{"CRL from the future still proves revocation", notYet, revocation.FailClosed, true, "FAILED:certificate revoked", true},
+		{"CRL signed by a same-name impostor is refused", forged, revocation.FailClosed, false, "SUCCESS", false},
+		{"current CRL without the leaf", empty, revocation.FailClosed, true, "SUCCESS", false},
+		{"root's CRL revoking the intermediate", interRevoked, revocation.FailClosed, true, "FAILED:certificate revoked", true},
 	}
-	for i, tc := range cases {
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			path := filepath.Join(dir, "c"+string(rune('a'+i))+".crl")
-			writeCRL(t, path, tc.der, tc.pem)
-			set, err := NewCRLSet([]string{path}, nil)
-			require.NoError(t, err)
-			assert.Equal(t, tc.want, set.Revoked(chain, now))
+			store := revocation.NewStore(revocation.Options{Issuers: []*x509.Certificate{p.root.Cert, p.inter.Cert}})
+			_, err := store.Offer(tc.der, "test")
+			assert.Equal(t, tc.accepted, err == nil, "offer: %v", err)
+			res := (&Verifier{Roots: p.pool, Revocation: store, Policy: tc.policy}).Verify(chain[:2])
+			assert.Equal(t, tc.outcome, res.Outcome())
+			assert.Equal(t, tc.revoked, res.Revoked)
+			ci := newConnInfo(chain[:2], res)
+			assert.Equal(t, oneZero(tc.revoked), ci.view.CertRevoked)
+			if tc.outcome != VerifySuccess {
+				assert.Empty(t, ci.legacyDER, "no legacy forwarding")
+				assert.False(t, ci.flag[rules.FieldCertVerified] && !ci.flag[rules.FieldCertRevoked], "rules never see verified and unrevoked")
+			}
 		})
 	}
 
-	t.Run("reloaded when the file changes", func(t *testing.T) {
-		path := filepath.Join(dir, "reload.crl")
-		writeCRL(t, path, empty, true)
-		set, err := NewCRLSet([]string{path}, nil)
+	t.Run("a kept-alive connection follows a new CRL", func(t *testing.T) {
+		store := revocation.NewStore(revocation.Options{Issuers: []*x509.Certificate{p.root.Cert, p.inter.Cert}})
+		_, err := store.Offer(empty, "a")
 		require.NoError(t, err)
-		set.CheckInterval = time.Millisecond
-		require.False(t, set.Revoked(chain, now))
-		time.Sleep(5 * time.Millisecond)
-		writeCRL(t, path, current, true) // different size, so a change even on coarse mtime
-		time.Sleep(5 * time.Millisecond)
-		assert.True(t, set.Revoked(chain, time.Now()))
-		// A broken replacement keeps the last good contents.
-		require.NoError(t, os.WriteFile(path, []byte("-----BEGIN X509 CRL-----\nbroken\n-----END X509 CRL-----\n"), 0o600))
-		time.Sleep(5 * time.Millisecond)
-		assert.True(t, set.Revoked(chain, time.Now()))
+		e, err := New(Config{Verifier: &Verifier{Roots: p.pool, Revocation: store}})
+		require.NoError(t, err)
+		st := &connState{}
+		cs := &tls.ConnectionState{PeerCertificates: chain[:2]}
+		ci := e.connInfoFor(st, cs, "192.0.2.1:1")
+		require.Equal(t, VerifySuccess, ci.view.CertVerified)
+		assert.Same(t, ci, e.connInfoFor(st, cs, "192.0.2.1:1"), "cached while nothing changes")
+		_, err = store.Offer(current, "b")
+		require.NoError(t, err)
+		ci = e.connInfoFor(st, cs, "192.0.2.1:1")
+		assert.Equal(t, "FAILED:certificate revoked", ci.view.CertVerified)
+		assert.True(t, ci.flag[rules.FieldCertRevoked])
 	})
 
-	t.Run("unreadable file at start is an error", func(t *testing.T) {
-		_, err := NewCRLSet([]string{filepath.Join(dir, "missing.crl")}, nil)
-		require.Error(t, err)
-		bad := filepath.Join(dir, "bad.crl")
-		require.NoError(t, os.WriteFile(bad, []byte("not a crl"), 0o600))
-		_, err = NewCRLSet([]string{bad}, nil)
-		require.Error(t, err)
+	t.Run("a kept-alive connection follows notAfter", func(t *testing.T) {
+		short, err := p.inter.Issue(testpki.Options{NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour)})
+		require.NoError(t, err)
+		clock := now
+		e, err := New(Config{Verifier: &Verifier{Roots: p.pool, Now: func() time.Time { return clock }}})
+		require.NoError(t, err)
+		st := &connState{}
+		cs := &tls.ConnectionState{PeerCertificates: []*x509.Certificate{short.Cert, p.inter.Cert}}
+		require.Equal(t, VerifySuccess, e.connInfoFor(st, cs, "").view.CertVerified)
+		clock = short.Cert.NotAfter.Add(time.Second)
+		assert.Equal(t, "FAILED:certificate has expired", e.connInfoFor(st, cs, "").view.CertVerified)
 	})
 
-	t.Run("verifier sets Revoked but keeps Verified", func(t *testing.T) {
-		path := filepath.Join(dir, "v.crl")
-		writeCRL(t, path, current, false)
-		set, err := NewCRLSet([]string{path}, nil)
-		require.NoError(t, err)
-		res := (&Verifier{Roots: p.pool, CRLs: set}).Verify(chain[:2])
-		assert.True(t, res.Verified)
-		assert.True(t, res.Revoked)
-		ci := newConnInfo(chain[:2], res)
-		assert.Equal(t, "1", ci.view.CertRevoked)
-		assert.Empty(t, ci.legacyDER, "no legacy forwarding for a revoked certificate")
+	t.Run("chain limits", func(t *testing.T) {
+		v := &Verifier{Roots: p.pool, MaxChainCerts: 2}
+		assert.Equal(t, VerifySuccess, v.Verify(chain[:2]).Outcome())
+		assert.Equal(t, "FAILED:certificate chain too long", v.Verify(chain).Outcome())
+		v = &Verifier{Roots: p.pool, MaxChainBytes: len(p.leaf.Cert.Raw)}
+		assert.Equal(t, "FAILED:certificate chain too long", v.Verify(chain[:2]).Outcome())
 	})
 }
 

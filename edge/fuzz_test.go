@@ -42,20 +42,3 @@ func FuzzClientCertFromHeaders(f *testing.F) {
 		}
 	})
 }
-
-// FuzzParseCRLs feeds arbitrary bytes to the CRL file reader.
-func FuzzParseCRLs(f *testing.F) {
-	f.Add([]byte("-----BEGIN X509 CRL-----\nMAA=\n-----END X509 CRL-----\n"))
-	f.Add([]byte{0x30, 0x03, 0x02, 0x01, 0x00})
-	f.Fuzz(func(t *testing.T, data []byte) {
-		crls, err := parseCRLs(data)
-		if err == nil && len(crls) == 0 {
-			t.Fatal("no error and no CRL")
-		}
-		for _, c := range crls {
-			if c.list == nil || c.revoked == nil {
-				t.Fatal("incomplete CRL entry")
-			}
-		}
-	})
-}

@@ -150,7 +150,8 @@ func TestMiddlewarePresetsAndLegacy(t *testing.T) {
 				n++
 			}
 		}
-		assert.Equal(t, 9, n, "exactly the nine X-CERT-* headers")
+		assert.Equal(t, 10, n, "exactly the nine X-CERT-* headers and X-Cert-Revoked")
+		assert.Equal(t, "0", hd.Get("X-Cert-Revoked"))
 	}
 	assert.Equal(t, info.SHA256, first.Get(HeaderLegacySHA256))
 	der, err := x509.ParseCertificate(mustB64(t, first.Get(HeaderLegacyDER)))

@@ -3,9 +3,11 @@ package edge
 import (
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/certsight/certsight/cert"
+	"github.com/certsight/certsight/edge/revocation"
 )
 
 // Verification outcomes in the Workers form (request.cf.tlsClientAuth.certVerified).
@@ -13,17 +15,69 @@ const (
 	VerifySuccess = "SUCCESS"
 	VerifyNone    = "NONE"
 	verifyFailed  = "FAILED:"
+
+	// ReasonCRLExpired is OpenSSL's wording for a covered issuer without a
+	// current CRL; under revocation.FailClosed it fails verification.
+	ReasonCRLExpired = "CRL has expired"
+	// ReasonRevoked is OpenSSL's wording for a revoked certificate, used in
+	// certVerified (the cert_verified field itself stays true, as on
+	// Cloudflare, with cert_revoked set).
+	ReasonRevoked = "certificate revoked"
 )
 
 // Verifier checks a client's presented chain against trust anchors and, for
-// a chain that verifies, against the CRLs.
+// a chain that verifies, against the revocation data.
 type Verifier struct {
 	// Roots are the trust anchors. Nil means no certificate can verify.
 	Roots *x509.CertPool
-	// CRLs, when set, decide cert_revoked for verified chains.
-	CRLs *CRLSet
+	// Intermediates are configured intermediate CAs: not trust anchors, but
+	// used to build chains and to check their CRLs' signatures.
+	Intermediates *x509.CertPool
+	// Revocation, when set, decides cert_revoked for verified chains; every
+	// CA of a verified chain is made known to it (Learn).
+	Revocation *revocation.Store
+	// Policy says what a covered issuer without a current CRL means:
+	// FailClosed (the zero value) fails verification with "CRL has
+	// expired", FailOpen counts the certificate as not revoked.
+	Policy revocation.Policy
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// MaxChainCerts and MaxChainBytes bound what a client may present
+	// (certificates, and the sum of their DER sizes); zero means
+	// DefaultMaxChainCerts and DefaultMaxChainBytes. A longer chain is
+	// refused in the handshake (TLSConfig) or, elsewhere, not verified
+	// ("certificate chain too long") without any work on it.
+	MaxChainCerts int
+	MaxChainBytes int
+}
+
+// Defaults of Verifier.MaxChainCerts and MaxChainBytes: real client chains
+// are a leaf and one or two intermediates of a few KB.
+const (
+	DefaultMaxChainCerts = 10
+	DefaultMaxChainBytes = 64 << 10
+)
+
+// checkChainSize returns an error when peer exceeds the chain limits.
+func (v *Verifier) checkChainSize(peer []*x509.Certificate) error {
+	maxCerts, maxBytes := DefaultMaxChainCerts, DefaultMaxChainBytes
+	if v != nil && v.MaxChainCerts > 0 {
+		maxCerts = v.MaxChainCerts
+	}
+	if v != nil && v.MaxChainBytes > 0 {
+		maxBytes = v.MaxChainBytes
+	}
+	if len(peer) > maxCerts {
+		return fmt.Errorf("client sent %d certificates, more than the %d allowed (--max-client-chain)", len(peer), maxCerts)
+	}
+	n := 0
+	for _, c := range peer {
+		n += len(c.Raw)
+	}
+	if n > maxBytes {
+		return fmt.Errorf("client sent %d bytes of certificates, more than the %d allowed (--max-client-chain-bytes)", n, maxBytes)
+	}
+	return nil
 }
 
 // Result is the outcome of verifying one connection's client certificate.
@@ -33,14 +87,33 @@ type Result struct {
 	// Verified is true when the chain built to a trust anchor with the
 	// clientAuth usage. It stays true for a revoked certificate.
 	Verified bool
-	// Revoked is true when a current, correctly signed CRL lists the leaf or
-	// an intermediate of the verified chain.
+	// Revoked is true when an accepted CRL (current or not: revocations are
+	// never forgotten) lists the leaf or an intermediate of the verified
+	// chain.
 	Revoked bool
+	// Stale is true when an issuer of the chain is covered by revocation
+	// checking but has no current CRL; under FailClosed Verified is then
+	// false with Reason "CRL has expired".
+	Stale bool
 	// Reason says why verification failed, in OpenSSL's words ("certificate
 	// has expired", "unable to get local issuer certificate", …).
 	Reason string
 	// Chain is the verified chain, leaf first, ending at the trust anchor.
 	Chain []*x509.Certificate
+	// Generation is the revocation store's generation the result was
+	// computed at, and Until (zero: never) the time it stops holding — the
+	// first notAfter in the chain or nextUpdate of a CRL relied on.
+	// A cached result is stale once either moves.
+	Generation uint64
+	Until      time.Time
+}
+
+// Generation returns the revocation store's generation (0 without one).
+func (v *Verifier) Generation() uint64 {
+	if v == nil {
+		return 0
+	}
+	return v.Revocation.Generation()
 }
 
 // Outcome is the Workers certVerified string: "SUCCESS", "NONE" or "FAILED:<reason>".
@@ -48,6 +121,8 @@ func (r Result) Outcome() string {
 	switch {
 	case !r.Presented:
 		return VerifyNone
+	case r.Verified && r.Revoked:
+		return verifyFailed + ReasonRevoked
 	case r.Verified:
 		return VerifySuccess
 	}
@@ -68,7 +143,13 @@ func (v *Verifier) Verify(peer []*x509.Certificate) Result {
 	if len(peer) == 0 {
 		return Result{}
 	}
-	res := Result{Presented: true}
+	// The generation is read before the revocation data, so a change that
+	// lands in between makes the result look stale, never fresh.
+	res := Result{Presented: true, Generation: v.Generation()}
+	if v.checkChainSize(peer) != nil {
+		res.Reason = "certificate chain too long"
+		return res
+	}
 	now := v.now()
 	if v == nil || v.Roots == nil {
 		res.Reason = reasonUnknownAuthority(peer)
@@ -79,11 +160,16 @@ func (v *Verifier) Verify(peer []*x509.Certificate) Result {
 		CurrentTime: now,
 		KeyUsages:   []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	}
-	if len(peer) > 1 {
+	switch {
+	case len(peer) > 1 && v.Intermediates != nil:
+		opts.Intermediates = v.Intermediates.Clone()
+	case len(peer) > 1:
 		opts.Intermediates = x509.NewCertPool()
-		for _, c := range peer[1:] {
-			opts.Intermediates.AddCert(c)
-		}
+	default:
+		opts.Intermediates = v.Intermediates
+	}
+	for _, c := range peer[1:] {
+		opts.Intermediates.AddCert(c)
 	}
 	chains, err := peer[0].Verify(opts)
 	if err != nil {
@@ -92,8 +178,31 @@ func (v *Verifier) Verify(peer []*x509.Certificate) Result {
 	}
 	res.Verified = true
 	res.Chain = chains[0]
-	if v.CRLs != nil {
-		res.Revoked = v.CRLs.Revoked(res.Chain, now)
+	for _, c := range res.Chain {
+		if res.Until.IsZero() || c.NotAfter.Before(res.Until) {
+			res.Until = c.NotAfter
+		}
+	}
+	if v.Revocation == nil {
+		return res
+	}
+	for _, c := range res.Chain[1:] {
+		v.Revocation.Learn(c)
+	}
+	vd := v.Revocation.Check(res.Chain, now)
+	res.Generation = vd.Generation
+	switch {
+	case vd.Revoked:
+		res.Revoked = true
+	case vd.Stale:
+		res.Stale = true
+		if v.Policy == revocation.FailClosed {
+			res.Verified = false
+			res.Reason = ReasonCRLExpired
+		}
+	}
+	if !vd.Until.IsZero() && vd.Until.Before(res.Until) {
+		res.Until = vd.Until
 	}
 	return res
 }

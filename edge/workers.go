@@ -11,7 +11,8 @@ import (
 // certificate, with the property names and string conventions of
 // request.cf.tlsClientAuth: CertPresented and CertRevoked are "1"/"0",
 // CertVerified is "SUCCESS", "NONE" or "FAILED:<reason>", the *TooLarge
-// properties are booleans. The other values use the rules fields' formats
+// properties are booleans. Unlike Cloudflare's, CertVerified is
+// "FAILED:certificate revoked" for a revoked certificate (CertRevoked "1"). The other values use the rules fields' formats
 // (DNs as RFC 2253 without spaces, uppercase hex serial and SKI) — Cloudflare's
 // own Workers examples disagree with each other there, the rules-field
 // formats are the documented ones.
@@ -91,20 +92,28 @@ func TLSClientAuthFrom(ctx context.Context) (TLSClientAuth, bool) {
 }
 
 // WorkersHeaderNames are the nine headers of Cloudflare's "mTLS with Workers"
-// example, in its order. Its X-CERT-VERIFY reads tlsClientAuth.certVerify, a
-// property that does not exist (so it is always undefined there); this preset
-// sends certVerified, which is what the example means.
+// example, in its order, plus X-Cert-Revoked. The example's X-CERT-VERIFY
+// reads tlsClientAuth.certVerify, a property that does not exist (so it is
+// always undefined there); this preset sends certVerified, which is what the
+// example means — and which says "FAILED:certificate revoked" for a revoked
+// certificate, so no header of the preset presents it as verified.
+// X-Cert-Revoked ("1"/"0", certRevoked) says it explicitly.
 var WorkersHeaderNames = []string{
 	"X-Cert-Issuer-Dn", "X-Cert-Subject-Dn", "X-Cert-Issuer-Dn-L", "X-Cert-Subject-Dn-L",
 	"X-Cert-Serial", "X-Cert-Finger", "X-Cert-Verify", "X-Cert-Notbe", "X-Cert-Notaf",
+	"X-Cert-Revoked",
 }
 
-// SetWorkersHeaders sets the nine X-CERT-* headers of the Workers example
-// from v. Empty values are not sent. The caller must have removed client
-// copies first (Middleware does, when Config.WorkersHeaders is on).
+// SetWorkersHeaders sets the X-CERT-* headers (WorkersHeaderNames) from v.
+// Empty values are not sent; X-Cert-Revoked only with a certificate. The
+// caller must have removed client copies first (Middleware does).
 func SetWorkersHeaders(h http.Header, v TLSClientAuth) {
+	revoked := ""
+	if v.CertPresented == "1" {
+		revoked = v.CertRevoked
+	}
 	vals := [...]string{v.CertIssuerDN, v.CertSubjectDN, v.CertIssuerDNLegacy, v.CertSubjectDNLegacy,
-		v.CertSerial, v.CertFingerprintSHA1, v.CertVerified, v.CertNotBefore, v.CertNotAfter}
+		v.CertSerial, v.CertFingerprintSHA1, v.CertVerified, v.CertNotBefore, v.CertNotAfter, revoked}
 	for i, name := range WorkersHeaderNames {
 		if vals[i] != "" {
 			h[name] = []string{vals[i]}

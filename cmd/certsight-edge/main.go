@@ -29,6 +29,7 @@ import (
 
 	"github.com/certsight/certsight/cert"
 	"github.com/certsight/certsight/edge"
+	"github.com/certsight/certsight/edge/revocation"
 	"github.com/certsight/certsight/edge/rules"
 )
 
@@ -52,6 +53,10 @@ type options struct {
 	clientCA          string
 	clientAuth        string
 	crls              []string
+	intermediates     string
+	revocationFail    string
+	maxChainCerts     int
+	maxChainBytes     int
 	origin            string
 	rulesFile         string
 	legacy            string
@@ -76,7 +81,11 @@ func newFlags(o *options, stderr io.Writer) *pflag.FlagSet {
 	fs.StringVar(&o.tlsKey, "tls-key", "", "server private key PEM")
 	fs.StringVar(&o.clientCA, "client-ca", "", "PEM bundle of trust anchors for client certificates")
 	fs.StringVar(&o.clientAuth, "client-auth", "", "request, require, verify-if-given or require-and-verify (default verify-if-given with --client-ca, else request)")
-	fs.StringArrayVar(&o.crls, "crl", nil, "CRL file, PEM or DER; repeatable; reloaded when it changes")
+	fs.StringArrayVar(&o.crls, "crl", nil, "CRL file, PEM or DER; repeatable; reloaded when it changes, and after a failed load on every check; its issuer must be a --client-ca or --client-intermediates certificate")
+	fs.StringVar(&o.intermediates, "client-intermediates", "", "PEM bundle of intermediate CAs (not trust anchors): used to build client chains and to check their CRLs")
+	fs.StringVar(&o.revocationFail, "revocation-fail", "closed", `issuer with a CRL but none current: closed (not verified, "CRL has expired") or open (counted as not revoked)`)
+	fs.IntVar(&o.maxChainCerts, "max-client-chain", edge.DefaultMaxChainCerts, "most certificates a client may present; more ends the handshake (bad_certificate)")
+	fs.IntVar(&o.maxChainBytes, "max-client-chain-bytes", edge.DefaultMaxChainBytes, "most bytes of certificates a client may present; more ends the handshake (bad_certificate)")
 	fs.StringVar(&o.origin, "origin", "", "origin URL, e.g. http://127.0.0.1:8080")
 	fs.StringVar(&o.rulesFile, "rules", "", "Cloudflare ruleset JSON for request header transforms (default: the four RFC 9440 rules)")
 	fs.StringVar(&o.legacy, "legacy-forwarding", "off", "Cf-Client-Cert-Der-Base64/-Sha256: off, first-request or every-request (first-request when --hostname-settings is given)")
@@ -89,7 +98,7 @@ func newFlags(o *options, stderr io.Writer) *pflag.FlagSet {
 	fs.DurationVar(&o.readHeaderTimeout, "read-header-timeout", 10*time.Second, "time allowed to read request headers")
 	fs.DurationVar(&o.idleTimeout, "idle-timeout", 120*time.Second, "keep-alive idle timeout")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 15*time.Second, "grace period for in-flight requests on SIGINT/SIGTERM")
-	fs.DurationVar(&o.crlCheckInterval, "crl-check-interval", time.Second, "how often CRL files are checked for changes (on use)")
+	fs.DurationVar(&o.crlCheckInterval, "crl-check-interval", time.Second, "how often CRL files are checked for changes and CRLs for staleness")
 	fs.BoolVar(&o.showVersion, "version", false, "print the version and exit")
 	fs.String("config", "", "JSON file whose keys are these flags' names (flags given on the command line win)")
 	return fs
@@ -167,9 +176,14 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	}
 	log := slog.New(handler)
 
-	srv, ln, err := build(o, log)
+	srv, ln, background, err := build(o, log)
 	if err != nil {
 		return err
+	}
+	bctx, cancelBackground := context.WithCancel(ctx)
+	defer cancelBackground()
+	for _, f := range background {
+		go f(bctx)
 	}
 	log.Info("certsight-edge listening", "addr", ln.Addr().String(), "origin", o.origin, "version", version)
 	if ready != nil {
@@ -191,20 +205,27 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	return nil
 }
 
-func build(o options, log *slog.Logger) (*http.Server, net.Listener, error) {
+// build makes the server and its listener, and the background loops (CRL
+// polling) to run while it serves.
+func build(o options, log *slog.Logger) (*http.Server, net.Listener, []func(context.Context), error) {
+	srv, ln, bg, err := buildServer(o, log)
+	return srv, ln, bg, err
+}
+
+func buildServer(o options, log *slog.Logger) (srv *http.Server, ln net.Listener, background []func(context.Context), err error) {
 	if o.tlsCert == "" || o.tlsKey == "" {
-		return nil, nil, errors.New("--tls-cert and --tls-key are required")
+		return nil, nil, nil, errors.New("--tls-cert and --tls-key are required")
 	}
 	if o.origin == "" {
-		return nil, nil, errors.New("--origin is required")
+		return nil, nil, nil, errors.New("--origin is required")
 	}
 	origin, err := url.Parse(o.origin)
 	if err != nil || (origin.Scheme != "http" && origin.Scheme != "https") || origin.Host == "" {
-		return nil, nil, fmt.Errorf("--origin %q: want an http:// or https:// URL", o.origin)
+		return nil, nil, nil, fmt.Errorf("--origin %q: want an http:// or https:// URL", o.origin)
 	}
 	serverCert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
 	if err != nil {
-		return nil, nil, fmt.Errorf("loading server certificate: %w", err)
+		return nil, nil, nil, fmt.Errorf("loading server certificate: %w", err)
 	}
 	base := &tls.Config{Certificates: []tls.Certificate{serverCert}}
 	switch o.tlsMin {
@@ -213,31 +234,47 @@ func build(o options, log *slog.Logger) (*http.Server, net.Listener, error) {
 	case "1.3":
 		base.MinVersion = tls.VersionTLS13
 	default:
-		return nil, nil, fmt.Errorf("--tls-min-version %q: want 1.2 or 1.3", o.tlsMin)
+		return nil, nil, nil, fmt.Errorf("--tls-min-version %q: want 1.2 or 1.3", o.tlsMin)
 	}
 
-	verifier := &edge.Verifier{}
+	verifier := &edge.Verifier{MaxChainCerts: o.maxChainCerts, MaxChainBytes: o.maxChainBytes}
+	if verifier.Policy, err = revocation.ParsePolicy(o.revocationFail); err != nil {
+		return nil, nil, nil, err
+	}
+	var issuers []*x509.Certificate
 	if o.clientCA != "" {
-		data, err := os.ReadFile(o.clientCA)
+		certs, err := readCerts("--client-ca", o.clientCA)
 		if err != nil {
-			return nil, nil, fmt.Errorf("reading --client-ca: %w", err)
-		}
-		certs, err := cert.ParseCertificates(data)
-		if err != nil || len(certs) == 0 {
-			return nil, nil, fmt.Errorf("--client-ca %s: no certificates (%v)", o.clientCA, err)
+			return nil, nil, nil, err
 		}
 		verifier.Roots = x509.NewCertPool()
 		for _, c := range certs {
 			verifier.Roots.AddCert(c)
 		}
+		issuers = append(issuers, certs...)
+	}
+	if o.intermediates != "" {
+		certs, err := readCerts("--client-intermediates", o.intermediates)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		verifier.Intermediates = x509.NewCertPool()
+		for _, c := range certs {
+			verifier.Intermediates.AddCert(c)
+		}
+		issuers = append(issuers, certs...)
 	}
 	if len(o.crls) > 0 {
-		set, err := edge.NewCRLSet(o.crls, log)
-		if err != nil {
-			return nil, nil, err
+		if o.clientCA == "" {
+			return nil, nil, nil, errors.New("--crl needs --client-ca: a CRL's issuer must be a trust anchor or a --client-intermediates certificate")
 		}
-		set.CheckInterval = o.crlCheckInterval
-		verifier.CRLs = set
+		store := revocation.NewStore(revocation.Options{Issuers: issuers, Logger: log})
+		files := revocation.NewFiles(store, o.crls, log)
+		if err := files.Load(); err != nil {
+			return nil, nil, nil, err
+		}
+		verifier.Revocation = store
+		background = append(background, func(ctx context.Context) { files.Run(ctx, o.crlCheckInterval) })
 	}
 	if o.clientAuth == "" {
 		o.clientAuth = "request"
@@ -247,43 +284,43 @@ func build(o options, log *slog.Logger) (*http.Server, net.Listener, error) {
 	}
 	mode, err := edge.ParseClientAuth(o.clientAuth)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	cfg := edge.Config{Verifier: verifier, ManagedTransform: o.managedTransform, WorkersHeaders: o.workersHeaders}
 	if o.rulesFile != "" {
 		f, err := os.Open(o.rulesFile)
 		if err != nil {
-			return nil, nil, fmt.Errorf("opening --rules: %w", err)
+			return nil, nil, nil, fmt.Errorf("opening --rules: %w", err)
 		}
 		rs, err := rules.LoadRuleset(f, rules.NewSchema(rules.CloudflareFields()))
 		f.Close()
 		if err != nil {
-			return nil, nil, fmt.Errorf("loading --rules %s: %w", o.rulesFile, err)
+			return nil, nil, nil, fmt.Errorf("loading --rules %s: %w", o.rulesFile, err)
 		}
 		cfg.Rules = rs
 	}
 	if cfg.Legacy, err = edge.ParseLegacyMode(o.legacy); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if o.hostnameSettings != "" {
 		f, err := os.Open(o.hostnameSettings)
 		if err != nil {
-			return nil, nil, fmt.Errorf("opening --hostname-settings: %w", err)
+			return nil, nil, nil, fmt.Errorf("opening --hostname-settings: %w", err)
 		}
 		hs, err := edge.LoadHostnameSettings(f)
 		f.Close()
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", o.hostnameSettings, err)
+			return nil, nil, nil, fmt.Errorf("%s: %w", o.hostnameSettings, err)
 		}
 		cfg.LegacyHosts = hs
 	}
 	e, err := edge.New(cfg)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	tlsCfg, err := e.TLSConfig(base, mode)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	proxy := e.Proxy(origin, edge.ProxyOptions{Logger: log, AccessLog: o.accessLog})
 	mux := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -297,9 +334,9 @@ func build(o options, log *slog.Logger) (*http.Server, net.Listener, error) {
 	})
 	tcp, err := net.Listen("tcp", o.listen)
 	if err != nil {
-		return nil, nil, fmt.Errorf("listening on %s: %w", o.listen, err)
+		return nil, nil, nil, fmt.Errorf("listening on %s: %w", o.listen, err)
 	}
-	srv := &http.Server{
+	srv = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: o.readHeaderTimeout,
 		IdleTimeout:       o.idleTimeout,
@@ -307,8 +344,21 @@ func build(o options, log *slog.Logger) (*http.Server, net.Listener, error) {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	log.Info("client authentication", "mode", mode.String(), "trust_anchors", o.clientCA != "", "crls", len(o.crls),
-		"legacy_forwarding", cfg.Legacy.String(), "rules", cmp(o.rulesFile, "default"))
-	return srv, e.Listener(tcp, tlsCfg), nil
+		"revocation_fail", verifier.Policy.String(), "legacy_forwarding", cfg.Legacy.String(), "rules", cmp(o.rulesFile, "default"))
+	return srv, e.Listener(tcp, tlsCfg), background, nil
+}
+
+// readCerts reads a PEM bundle that must hold at least one certificate.
+func readCerts(flag, path string) ([]*x509.Certificate, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", flag, err)
+	}
+	certs, err := cert.ParseCertificates(data)
+	if err != nil || len(certs) == 0 {
+		return nil, fmt.Errorf("%s %s: no certificates (%v)", flag, path, err)
+	}
+	return certs, nil
 }
 
 func cmp(a, b string) string {

@@ -382,6 +382,13 @@ func TestManagedTransformRuleset(t *testing.T) {
 	_, has := h["Cf-Cert-Issuer-Serial"]
 	assert.False(t, has, "empty fields are not sent")
 
+	// A revoked certificate is not presented as verified.
+	env.b[FieldCertRevoked] = true
+	h = http.Header{}
+	rs.Apply(h, env)
+	assert.Equal(t, "false", h.Get("cf-cert-verified"))
+	assert.Equal(t, "true", h.Get("cf-cert-revoked"))
+
 	// Every cf-cert-<x> header carries field cert_<x>: check the mapping for each field.
 	all := &fakeEnv{}
 	for id, f := range CloudflareFields() {
