@@ -190,6 +190,7 @@ func TestCrypt32StoresEndToEnd(t *testing.T) {
 	// certificates: %APPDATA%\Microsoft\SystemCertificates\My\Certificates\<SHA1>,
 	// the element serialized by crypt32.
 	profileDir := filepath.Join(e.prefix, "drive_c", "users", e.login, "AppData", "Roaming", "Microsoft", "SystemCertificates", "My", "Certificates")
+	require.NoError(t, os.RemoveAll(profileDir)) // a prefix used before
 	require.NoError(t, os.MkdirAll(profileDir, 0o755))
 	profileFile := filepath.Join(profileDir, strings.ToUpper(profile.sha1))
 	e.storetool(t, "element", "-cert", winPath(profile.der), "-name", "Profile Zoë", "-out", winPath(profileFile))
