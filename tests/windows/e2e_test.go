@@ -273,11 +273,14 @@ func TestCrypt32StoresEndToEnd(t *testing.T) {
 	}
 	rs := e.query(t, "certsight.ext.exe", "--json", "--query",
 		`SELECT sha1 FROM client_certificates WHERE path = 'HKLM\SOFTWARE\Microsoft\SystemCertificates\My\Certificates' ORDER BY sha1`)
-	var shas []string
+	var shas, crypt32 []string
 	for _, r := range rs {
 		shas = append(shas, r["sha1"])
 	}
-	assert.ElementsMatch(t, []string{machinePFX.sha1, machinePlain.sha1}, shas)
+	for sha := range lm {
+		crypt32 = append(crypt32, sha)
+	}
+	assert.ElementsMatch(t, crypt32, shas, "the machine store, row for row as crypt32 lists it")
 
 	t.Run("root over a mounted Windows image", func(t *testing.T) {
 		img := filepath.Join(e.dir, "image")
@@ -287,29 +290,103 @@ func TestCrypt32StoresEndToEnd(t *testing.T) {
 		require.NoError(t, os.MkdirAll(public, 0o755))
 		e.storetool(t, "element", "-cert", winPath(bob.der), "-name", "carol's", "-out", winPath(filepath.Join(carol, strings.ToUpper(bob.sha1))))
 		e.storetool(t, "element", "-cert", winPath(service.der), "-out", winPath(filepath.Join(public, strings.ToUpper(service.sha1))))
-		check := func(t *testing.T, rows []row, sep string) {
-			require.Len(t, rows, 1, "only carol's profile; Public is no person's")
-			r := rows[0]
-			assert.Equal(t, bob.sha1, r["sha1"])
-			assert.Equal(t, "carol", r["username"])
-			assert.Equal(t, "user", r["store_location"])
-			assert.Equal(t, "carol's", r["label"])
-			assert.True(t, strings.HasSuffix(r["path"], strings.Join([]string{"Users", "carol", "AppData", "Roaming", "Microsoft",
-				"SystemCertificates", "My", "Certificates", strings.ToUpper(bob.sha1)}, sep)), r["path"])
-		}
 		q := "SELECT * FROM client_certificates WHERE store = 'winstore'"
-		check(t, e.query(t, "certsight.ext.exe", "--root", winPath(img), "--json", "--query", q), `\`)
+		rows := e.query(t, "certsight.ext.exe", "--root", winPath(img), "--json", "--query", q)
+		require.Len(t, rows, 1, "only carol's profile; Public is no person's")
+		r := rows[0]
+		assert.Equal(t, bob.sha1, r["sha1"])
+		assert.Equal(t, "carol", r["username"])
+		assert.Equal(t, "user", r["store_location"])
+		assert.Equal(t, "carol's", r["label"])
+		assert.Equal(t, winPath(carol)+`\`+strings.ToUpper(bob.sha1), r["path"])
 
-		// The same image read by the Linux build.
+		// The Linux build takes a root's layout to be Linux's, so there the
+		// image's profile folders are read by path.
 		linuxBin := filepath.Join(e.dir, "certsight.ext")
 		build := exec.Command("go", "build", "-o", linuxBin, "github.com/certsight/certsight/cmd/certsight.ext")
 		build.Env = append(os.Environ(), "GOOS=linux")
 		out, err := build.CombinedOutput()
 		require.NoError(t, err, "%s", out)
-		out, err = exec.Command(linuxBin, "--root", img, "--json", "--query", q).Output()
+		out, err = exec.Command(linuxBin, "--json", "--query", "SELECT sha1, label, path FROM client_certificates WHERE path LIKE '"+
+			img+"/Users/%/AppData/Roaming/Microsoft/SystemCertificates/My/Certificates'").Output()
 		require.NoError(t, err)
 		var lrows []row
 		require.NoError(t, json.Unmarshal(out, &lrows))
-		check(t, lrows, "/")
+		require.Len(t, lrows, 2, "carol's and Public's folders, read by path")
+		labels := map[string]string{}
+		for _, r := range lrows {
+			labels[r["sha1"]] = r["label"]
+		}
+		assert.Equal(t, map[string]string{bob.sha1: "carol's", service.sha1: ""}, labels)
 	})
+}
+
+// TestPostureOnWindows: cert_posture in certsight.exe over crypt32-written
+// stores, with ${serial_number} (GetSystemFirmwareTable('RSMB'), from the
+// fake DMI tree run.sh mounts; CERTSIGHT_TEST_SERIAL says what it holds)
+// and ${hostname}, a registry key path as a rule location, and --add-ca
+// writing a new config.
+func TestPostureOnWindows(t *testing.T) {
+	e := setup(t)
+	serial := os.Getenv("CERTSIGHT_TEST_SERIAL")
+	if serial == "" {
+		t.Fatal("CERTSIGHT_TEST_SERIAL is unset: run.sh could not mount a fake DMI tree (unshare)")
+	}
+	host, err := os.Hostname()
+	require.NoError(t, err)
+	ca := e.newCert(t, "posture-ca", "/CN=Posture Wine CA/O=certsight tests", nil, false)
+	bySerial := e.newCert(t, "by-serial", "/CN="+serial+"/O=certsight tests", ca, false)
+	byHost := e.newCert(t, "by-host", "/CN="+host+"/O=certsight tests", ca, false)
+	e.storetool(t, "add", "-store", "machine", "-cert", winPath(bySerial.der))
+	e.storetool(t, "add", "-store", "user", "-cert", winPath(byHost.der), "-name", "host cert")
+
+	cfg := filepath.Join(e.dir, "posture.json")
+	var added struct {
+		Success bool `json:"success"`
+		Result  struct {
+			ID string `json:"id"`
+		} `json:"result"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(e.run(t, "certsight.ext.exe", "--add-ca", winPath(ca.pem), "--name", "wine_ca", "--config", winPath(cfg))), &added))
+	require.True(t, added.Success)
+	var doc map[string]json.RawMessage
+	data, err := os.ReadFile(cfg)
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(data, &doc))
+	assert.Equal(t, "[]", string(doc["rules"]), "--add-ca writes an empty rules list")
+
+	rule := func(name, cn string, locations string) string {
+		return `{"name": "` + name + `", "type": "client_certificate_v2", "input": {"certificate_id": "` + added.Result.ID +
+			`", "check_private_key": false, "cn": "` + cn + `", "locations": ` + locations + `}}`
+	}
+	machine := `{"paths": ["HKLM\\SOFTWARE\\Microsoft\\SystemCertificates\\My\\Certificates"]}`
+	user := `{"trust_stores": ["user"]}`
+	doc["rules"] = json.RawMessage(`[` + strings.Join([]string{
+		rule("serial in the machine store", "${serial_number}", machine),
+		rule("hostname in a user store", "${hostname}", user),
+		rule("serial not in a user store", "${serial_number}", user),
+		rule("hostname not in the machine store", "${hostname}", machine),
+	}, ",") + `]`)
+	data, err = json.Marshal(doc)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(cfg, data, 0o644))
+
+	rows := e.query(t, "certsight.ext.exe", "--config", winPath(cfg), "--json", "--query",
+		"SELECT rule, passed, reason, matched_path FROM cert_posture")
+	got := map[string]row{}
+	for _, r := range rows {
+		got[r["rule"]] = r
+	}
+	want := map[string]string{
+		"serial in the machine store":       "1",
+		"hostname in a user store":          "1",
+		"serial not in a user store":        "0",
+		"hostname not in the machine store": "0",
+	}
+	for name, passed := range want {
+		require.Contains(t, got, name)
+		assert.Equal(t, passed, got[name]["passed"], "%s: %s", name, got[name]["reason"])
+	}
+	assert.Equal(t, `HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\SystemCertificates\My\Certificates\`+strings.ToUpper(bySerial.sha1),
+		strings.Replace(got["serial in the machine store"]["matched_path"], `HKLM\`, `HKEY_LOCAL_MACHINE\`, 1))
 }
