@@ -189,10 +189,32 @@ func (s pathStyle) match(pattern, p string) bool {
 
 // spell writes entry (a path of the entry, or one of its directories) with
 // the separators of pattern, so that SQLite's re-check of LIKE finds it:
-// Windows users write C:\Users\… and C:/Users/… alike, readers report `\`.
+// Windows users write C:\Users\… and C:/Users/… (and mixes of both, as when
+// a tool appends "/x" to a Windows path), readers report `\`. A pattern
+// that matched has as many separators as entry (a glob's * stays inside one
+// element), so each of entry's separators takes the pattern's at the same
+// place; otherwise the pattern's only kind, else `\`.
 func (s pathStyle) spell(entry, pattern string) string {
 	if !s.windows {
 		return entry
+	}
+	isSep := func(r rune) bool { return r == '\\' || r == '/' }
+	var seps []rune
+	for _, r := range pattern {
+		if isSep(r) {
+			seps = append(seps, r)
+		}
+	}
+	if strings.Count(entry, `\`)+strings.Count(entry, "/") == len(seps) {
+		b := []rune(entry)
+		i := 0
+		for j, r := range b {
+			if isSep(r) {
+				b[j] = seps[i]
+				i++
+			}
+		}
+		return string(b)
 	}
 	if strings.Contains(pattern, "/") && !strings.Contains(pattern, `\`) {
 		return strings.ReplaceAll(entry, `\`, "/")

@@ -60,6 +60,10 @@ func TestNamedPathWindows(t *testing.T) {
 		{"a registry key named with forward slashes", `HKEY_USERS\S-1-5-21-1\Software\Microsoft\SystemCertificates\My\Certificates\0A1B`,
 			[]string{`HKEY_USERS/S-1-5-21-1/Software/Microsoft/SystemCertificates/My/Certificates`},
 			`HKEY_USERS/S-1-5-21-1/Software/Microsoft/SystemCertificates/My/Certificates`},
+		{"a mixed-slash glob answers separator for separator", `C:\t\root\certs\alice.crt`,
+			[]string{`C:\t\root/*/*.crt`}, `C:\t\root/certs/alice.crt`},
+		{"a mixed-slash glob over folders", `C:\t\root\certs\alice.crt`,
+			[]string{`C:\t\root/*`}, `C:\t\root/certs`},
 		{"nothing named keeps the entry path", el, []string{`D:/x`}, el},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

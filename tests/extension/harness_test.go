@@ -278,7 +278,7 @@ func extensionClient(t testing.TB, sock string, uuid int64) *gen.ExtensionClient
 	path := fmt.Sprintf("%s.%d", sock, uuid)
 	var conn net.Conn
 	require.Eventually(t, func() bool {
-		c, err := net.Dial("unix", path)
+		c, err := dial(path)
 		if err != nil {
 			return false
 		}

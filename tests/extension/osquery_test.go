@@ -190,7 +190,7 @@ func TestExtensionWaitsForTheSocket(t *testing.T) {
 	p := startExtension(t, sock)
 	time.Sleep(300 * time.Millisecond) // osqueryd may start the extension before its socket exists
 	m := startManager(t, sock)
-	m.waitRegistered(t, 3*time.Second)
+	m.waitRegistered(t, 5*time.Second)
 	extensionClient(t, sock, m.uuid) // registration answered, serving
 	m.vanish()
 	require.NoError(t, p.waitExit(t, 8*time.Second))

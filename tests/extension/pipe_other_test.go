@@ -17,3 +17,6 @@ func socketPath(dir string) string { return filepath.Join(dir, "osquery.em") }
 
 // needExtensionServer: unix sockets serve everywhere.
 func needExtensionServer(testing.TB) {}
+
+// dial connects to a socket the extension serves.
+func dial(path string) (net.Conn, error) { return net.Dial("unix", path) }

@@ -127,8 +127,8 @@ CERTSIGHT_REQUIRE_TOOLS=0 GOOS=windows GOARCH=amd64 dmi "$fake_serial" "$GO" tes
 grep -E '^(ok|FAIL|panic:|---)|^\s+--- FAIL|!!! SKIPPED|SKIP: ' "$log" | grep -v -- '--- PASS' || true
 echo "test-windows: $(grep -cE '^\s*--- PASS' "$log") passed, $(grep -cE '^\s*--- SKIP' "$log") skipped, $(grep -cE '^\s*--- FAIL' "$log") failed (tests and subtests, under Wine)"
 if [ $status -ne 0 ]; then
-	echo "test-windows: the windows suite failed; its output:" >&2
-	grep -vE '^\s*(=== (RUN|PAUSE|CONT|NAME)|--- PASS)' "$log" | tail -n 200 >&2
+	echo "test-windows: the windows suite failed; around each failure:" >&2
+	grep -vE '^\s*=== (RUN|PAUSE|CONT|NAME)' "$log" | grep -B 40 -E -- '--- FAIL|^panic:|^FAIL' | tail -n 400 >&2
 fi
 if [ $# -eq 0 ] && [ -n "$unshare" ]; then
 	# A placeholder in the firmware's serial field is refused.
