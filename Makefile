@@ -9,7 +9,7 @@ FUZZTIME  ?= 20s
 FUZZMINIMIZE ?= 5s
 PKGS      := ./...
 
-.PHONY: help build test test-unit test-windows fuzz bench lint demo clean cross package
+.PHONY: help build test test-unit test-windows fuzz bench bench-edge bench-nss bench-go bench-report lint demo clean cross package
 
 DIST      := dist
 PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64
@@ -27,7 +27,7 @@ build: ## build the binaries into bin/
 	done
 
 test: build ## run every test with the race detector (end-to-end tests use bin/)
-	$(GO) test -race -count=1 $(PKGS)
+	CERTSIGHT_BIN_DIR=$(CURDIR)/$(BIN) $(GO) test -race -count=1 $(PKGS)
 
 test-windows: ## every test built for windows, run under Wine (installs wine64 + mingw-w64 when missing); crypt32-written stores end to end
 	tests/windows/run.sh
@@ -46,8 +46,30 @@ fuzz: ## run every fuzz target for FUZZTIME each
 bench: ## run the Go benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
-bench-edge: ## proxy benchmark: certsight-edge vs nginx, HAProxy, bare Go proxy (DURATION, WORKERS, ROUNDS)
+bench-edge: ## proxy benchmark: certsight-edge vs HAProxy, nginx, Caddy, bare Go; req/s, latency, CPU/request -> docs/benchmarks/data/edge.json (DURATION, WORKERS, ROUNDS, ONLY)
 	tests/bench/edge/run.sh
+
+BENCHDATA := docs/benchmarks/data
+
+bench-nss: ## NSS scan vs certutil -L at 100..10,000 certificates -> docs/benchmarks/data/nss.jsonl
+	SIZES="100 300 1000 3000 10000" CERTUTIL_MAX=10000 OUT=$(BENCHDATA)/nss.jsonl tests/bench/nss/run.sh
+
+bench-go: ## the Go benchmarks the report quotes (middleware, rules, extension start) -> docs/benchmarks/data/gobench.txt
+	@mkdir -p $(BENCHDATA)
+	$(GO) test -run '^$$' -bench 'MiddlewareKeepAlive|ApplyDefault$$|ApplyManagedTransform|EvalDefault|EncodeClientCert' \
+		-benchmem -count 5 ./edge ./edge/rules ./cert > $(BENCHDATA)/gobench.txt.tmp
+	$(GO) test -run '^$$' -bench StartToRegistered -benchtime 20x ./tests/extension >> $(BENCHDATA)/gobench.txt.tmp
+	mv $(BENCHDATA)/gobench.txt.tmp $(BENCHDATA)/gobench.txt
+
+$(BENCHDATA)/edge.json:
+	$(MAKE) bench-edge
+$(BENCHDATA)/nss.jsonl:
+	$(MAKE) bench-nss
+$(BENCHDATA)/gobench.txt:
+	$(MAKE) bench-go
+
+bench-report: $(BENCHDATA)/edge.json $(BENCHDATA)/nss.jsonl $(BENCHDATA)/gobench.txt ## docs/benchmarks.md and its plots from docs/benchmarks/data (runs the benchmarks whose results are missing)
+	$(GO) run ./tests/bench/report -data $(BENCHDATA) -out docs
 
 lint: ## gofmt check, go vet here and for darwin and windows
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -210,7 +211,12 @@ func TestRevocation(t *testing.T) {
 		ci := e.connInfoFor(st, cs, "192.0.2.1:1")
 		require.Equal(t, VerifySuccess, ci.view.CertVerified)
 		assert.Same(t, ci, e.connInfoFor(st, cs, "192.0.2.1:1"), "cached while nothing changes")
-		_, err = store.Offer(current, "b")
+		// A newer CRL (testpki numbers CRLs at random: this one is explicit).
+		newer, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{Number: new(big.Int).Lsh(big.NewInt(1), 100),
+			ThisUpdate: now, NextUpdate: now.Add(time.Hour),
+			RevokedCertificateEntries: []x509.RevocationListEntry{{SerialNumber: serial, RevocationTime: now}}}, p.inter.Cert, p.inter.Key)
+		require.NoError(t, err)
+		_, err = store.Offer(newer, "b")
 		require.NoError(t, err)
 		ci = e.connInfoFor(st, cs, "192.0.2.1:1")
 		assert.Equal(t, "FAILED:certificate revoked", ci.view.CertVerified)

@@ -22,6 +22,19 @@ type ProxyOptions struct {
 	Logger *slog.Logger
 	// AccessLog turns the per-request record on.
 	AccessLog bool
+	// Origin timeouts of the default transport: connecting, waiting for the
+	// response header after the request was written, keeping an idle
+	// connection. Zero means 5s, 60s and 90s.
+	OriginDialTimeout           time.Duration
+	OriginResponseHeaderTimeout time.Duration
+	OriginIdleTimeout           time.Duration
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
 }
 
 // Proxy returns a reverse proxy to origin that applies the edge to every
@@ -30,26 +43,32 @@ type ProxyOptions struct {
 // Connection:) have been removed, so a client cannot make the proxy drop a
 // header the edge set. X-Forwarded-For/-Host/-Proto are set from the
 // connection, never copied from the client.
+//
+// Requests without a body to an http:// origin take a fast path that does
+// the same in the handler's goroutine over pooled HTTP/1.1 connections
+// (see fastProxy); a custom opts.Transport turns it off.
 func (e *Edge) Proxy(origin *url.URL, opts ProxyOptions) http.Handler {
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	tr := opts.Transport
+	custom := tr != nil
 	if tr == nil {
 		tr = &http.Transport{
 			Proxy:                 nil, // never an environment proxy between edge and origin
-			DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			DialContext:           (&net.Dialer{Timeout: orDefault(opts.OriginDialTimeout, 5*time.Second), KeepAlive: 30 * time.Second}).DialContext,
 			MaxIdleConns:          1024,
 			MaxIdleConnsPerHost:   1024,
-			IdleConnTimeout:       90 * time.Second,
-			ResponseHeaderTimeout: 60 * time.Second,
+			IdleConnTimeout:       orDefault(opts.OriginIdleTimeout, 90*time.Second),
+			ResponseHeaderTimeout: orDefault(opts.OriginResponseHeaderTimeout, 60*time.Second),
 			ExpectContinueTimeout: time.Second,
 		}
 	}
+	bufs := &bufferPool{}
 	rp := &httputil.ReverseProxy{
 		Transport:  tr,
-		BufferPool: &bufferPool{},
+		BufferPool: bufs,
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(origin)
 			pr.SetXForwarded()
@@ -66,10 +85,16 @@ func (e *Edge) Proxy(origin *url.URL, opts ProxyOptions) http.Handler {
 		},
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	if !opts.AccessLog {
-		return rp
+	var h http.Handler = rp
+	if !custom {
+		if fp := newFastProxy(e, origin, rp, log, bufs, opts); fp != nil {
+			h = fp
+		}
 	}
-	return e.AccessLog(rp, log)
+	if !opts.AccessLog {
+		return h
+	}
+	return e.AccessLog(h, log)
 }
 
 // AccessLog wraps next with a structured access log: method, host, path,

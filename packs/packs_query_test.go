@@ -2,17 +2,12 @@ package packs_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
-	"fmt"
-	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,8 +22,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/certsight/certsight/internal/testnss"
+	"github.com/certsight/certsight/internal/testpki"
+	"github.com/certsight/certsight/internal/testtool"
 	"github.com/certsight/certsight/posture"
-	"github.com/certsight/certsight/stores/nssdb/nsswrite"
 )
 
 // The pack's queries read the platform's default stores, so they are run
@@ -47,26 +44,14 @@ var (
 func extBin(t *testing.T) string {
 	t.Helper()
 	extOnce.Do(func() {
-		if dir := os.Getenv("CERTSIGHT_BIN_DIR"); dir != "" {
-			extPath = filepath.Join(dir, "certsight.ext")
-			_, extErr = os.Stat(extPath)
-			return
-		}
 		tmp, err := os.MkdirTemp("", "certsight-packs")
 		if err != nil {
 			extErr = err
 			return
 		}
 		// Left for the OS to clean: a sync.Once has no end of run; the
-		// directory holds one binary.
-		extPath = filepath.Join(tmp, "certsight.ext")
-		if runtime.GOOS == "windows" {
-			extPath += ".exe"
-		}
-		out, err := exec.Command("go", "build", "-o", extPath, "github.com/certsight/certsight/cmd/certsight.ext").CombinedOutput()
-		if err != nil {
-			extErr = fmt.Errorf("building certsight.ext: %v\n%s", err, out)
-		}
+		// directory holds at most one binary.
+		extPath, _, extErr = testtool.Binary("certsight.ext", tmp)
 	})
 	require.NoError(t, extErr)
 	return extPath
@@ -80,23 +65,6 @@ type pki struct {
 	caID             string
 	// the certificates by common name
 	certs map[string]*x509.Certificate
-}
-
-func issue(t *testing.T, tmpl, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (*x509.Certificate, *ecdsa.PrivateKey) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 64))
-	require.NoError(t, err)
-	tmpl.SerialNumber = serial.Add(serial, big.NewInt(1))
-	if parent == nil {
-		parent, parentKey = tmpl, key
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
-	require.NoError(t, err)
-	c, err := x509.ParseCertificate(der)
-	require.NoError(t, err)
-	return c, key
 }
 
 // buildPKI writes the fixture root: DIR/etc/passwd naming alice with home
@@ -116,26 +84,27 @@ func buildPKI(t *testing.T) *pki {
 			"nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"+
 			"alice:x:1000:1000:Alice:/home/alice:/bin/bash\n"), 0o644))
 
-	ca, caKey := issue(t, &x509.Certificate{
-		Subject:               pkix.Name{CommonName: "Packs Test CA", Organization: []string{"certsight"}, Country: []string{"US"}},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.AddDate(5, 0, 0),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}, nil, nil)
+	caCert, err := testpki.Issue(nil, testpki.Options{
+		Subject:   pkix.Name{CommonName: "Packs Test CA", Organization: []string{"certsight"}, Country: []string{"US"}},
+		NotBefore: now.Add(-time.Hour),
+		NotAfter:  now.AddDate(5, 0, 0),
+		IsCA:      true,
+		KeyUsage:  x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+	})
+	require.NoError(t, err)
+	ca := caCert.Cert
 	p.ca = ca
 	p.caID = posture.DerivedID(ca)
 	p.certs[ca.Subject.CommonName] = ca
 
 	client := func(cn string, notAfter time.Time) *x509.Certificate {
-		c, _ := issue(t, &x509.Certificate{
-			Subject:     pkix.Name{CommonName: cn, Organization: []string{"certsight"}},
-			NotBefore:   now.Add(-time.Hour),
-			NotAfter:    notAfter,
-			KeyUsage:    x509.KeyUsageDigitalSignature,
-			ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-		}, ca, caKey)
+		leaf, err := caCert.Issue(testpki.Options{
+			Subject:   pkix.Name{CommonName: cn, Organization: []string{"certsight"}},
+			NotBefore: now.Add(-time.Hour),
+			NotAfter:  notAfter,
+		})
+		require.NoError(t, err)
+		c := leaf.Cert
 		p.certs[cn] = c
 		return c
 	}
@@ -145,15 +114,15 @@ func buildPKI(t *testing.T) *pki {
 	machine := client("machine.example", now.AddDate(1, 0, 0))
 
 	ctx := context.Background()
-	require.NoError(t, nsswrite.Create(ctx, p.userDB, []nsswrite.Cert{
+	require.NoError(t, testnss.Create(ctx, p.userDB, []testnss.Cert{
 		{Nickname: "Packs Test CA", DER: ca.Raw, Trust: "CT,C,C"},
 		{Nickname: "alice", DER: alice.Raw, Trust: "u,u,u", WithKey: true},
 		{Nickname: "alice expiring", DER: expiring.Raw, Trust: "u,u,u", WithKey: true},
 		{Nickname: "alice without key", DER: keyless.Raw, Trust: ",,"},
-	}, nsswrite.Options{}))
-	require.NoError(t, nsswrite.Create(ctx, p.systemDB, []nsswrite.Cert{
+	}, testnss.Options{}))
+	require.NoError(t, testnss.Create(ctx, p.systemDB, []testnss.Cert{
 		{Nickname: "machine", DER: machine.Raw, Trust: "u,u,u", WithKey: true},
-	}, nsswrite.Options{}))
+	}, testnss.Options{}))
 
 	yes := true
 	rule := func(name, cn string) posture.Rule {

@@ -13,16 +13,16 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/certsight/certsight/internal/testposture"
 	"github.com/certsight/certsight/posture"
 	"github.com/certsight/certsight/posture/identity"
-	"github.com/certsight/certsight/posture/posturetest"
 	"github.com/certsight/certsight/stores/scan"
 )
 
 // caPEM returns the fixture CA as a JSON-quotable PEM string.
 func caPEM(t *testing.T) (string, *x509.Certificate) {
 	t.Helper()
-	f, _ := posturetest.Build(t, identity.Fixed("h", "s", nil))
+	f, _ := testposture.Build(t, identity.Fixed("h", "s", nil))
 	b, err := os.ReadFile(f.CAFile)
 	require.NoError(t, err)
 	blk, _ := pem.Decode(b)
@@ -165,7 +165,7 @@ func TestNormalizeEKU(t *testing.T) {
 
 func TestSourceReloadsAndReportsBrokenConfig(t *testing.T) {
 	dev := identity.Fixed("host-1", "SN-1", nil)
-	f, cases := posturetest.Build(t, dev)
+	f, cases := testposture.Build(t, dev)
 	env := posture.Env{Scanner: scan.New(nil), Device: dev}
 	path := filepath.Join(t.TempDir(), "posture.json")
 	src := posture.NewSource(path)
@@ -255,7 +255,11 @@ func TestAddCA(t *testing.T) {
 	}
 	ents, err := os.ReadDir(filepath.Dir(cfgPath))
 	require.NoError(t, err)
-	assert.Len(t, ents, 1, "no temporary file left behind")
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	assert.ElementsMatch(t, []string{"posture.json", "posture.json.lock"}, names, "no temporary file left behind")
 
 	// A broken config is not touched.
 	require.NoError(t, os.WriteFile(cfgPath, []byte(`{"rules": 1}`), 0o644))
@@ -267,7 +271,7 @@ func TestAddCA(t *testing.T) {
 }
 
 func TestAddCARejectsNonCA(t *testing.T) {
-	f, _ := posturetest.Build(t, identity.Fixed("h", "s", nil))
+	f, _ := testposture.Build(t, identity.Fixed("h", "s", nil))
 	leaf, err := os.ReadFile(filepath.Join(f.Dir, "no-key.pem"))
 	require.NoError(t, err)
 	_, _, err = posture.AddCA(filepath.Join(t.TempDir(), "p.json"), leaf, "x", time.Now())

@@ -18,9 +18,9 @@ import (
 // Scanner finds candidate certificates; *scan.Scanner satisfies it.
 type Scanner interface {
 	// Paths reads files, directories, globs and store files by content.
-	Paths(ctx context.Context, paths []string, kinds ...stores.Kind) stores.Result
+	Paths(ctx context.Context, paths []string, kinds ...stores.Kind) stores.Seq
 	// DefaultsAt reads the platform's default stores of one location.
-	DefaultsAt(ctx context.Context, loc stores.Location, kinds ...stores.Kind) stores.Result
+	DefaultsAt(ctx context.Context, loc stores.Location, kinds ...stores.Kind) stores.Seq
 }
 
 // Identity answers ${hostname} and ${serial_number}; *identity.Device
@@ -237,10 +237,10 @@ func Expand(ctx context.Context, s string, dev Identity) (string, error) {
 func collect(ctx context.Context, ck Check, env Env) stores.Result {
 	var r stores.Result
 	if len(ck.Paths) > 0 {
-		r.Add(env.Scanner.Paths(ctx, ck.Paths))
+		r.Add(stores.Collect(env.Scanner.Paths(ctx, ck.Paths)))
 	}
 	for _, loc := range ck.TrustStores {
-		r.Add(env.Scanner.DefaultsAt(ctx, loc))
+		r.Add(stores.Collect(env.Scanner.DefaultsAt(ctx, loc)))
 	}
 	return r
 }
@@ -472,27 +472,33 @@ func newMemo(s Scanner) Scanner {
 	return &memo{s: s, cache: map[string]stores.Result{}}
 }
 
-func (m *memo) Paths(ctx context.Context, paths []string, kinds ...stores.Kind) stores.Result {
+func (m *memo) Paths(ctx context.Context, paths []string, kinds ...stores.Kind) stores.Seq {
 	key := fmt.Sprintf("paths\x00%q\x00%q", paths, kinds)
-	if r, ok := m.cache[key]; ok {
-		return copyResult(r)
-	}
-	r := m.s.Paths(ctx, paths, kinds...)
-	m.cache[key] = r
-	return copyResult(r)
+	return m.once(key, func() stores.Seq { return m.s.Paths(ctx, paths, kinds...) })
 }
 
-func (m *memo) DefaultsAt(ctx context.Context, loc stores.Location, kinds ...stores.Kind) stores.Result {
+func (m *memo) DefaultsAt(ctx context.Context, loc stores.Location, kinds ...stores.Kind) stores.Seq {
 	key := fmt.Sprintf("at\x00%s\x00%q", loc, kinds)
-	if r, ok := m.cache[key]; ok {
-		return copyResult(r)
-	}
-	r := m.s.DefaultsAt(ctx, loc, kinds...)
-	m.cache[key] = r
-	return copyResult(r)
+	return m.once(key, func() stores.Seq { return m.s.DefaultsAt(ctx, loc, kinds...) })
 }
 
-// copyResult keeps sorting by one rule from reordering another's view.
-func copyResult(r stores.Result) stores.Result {
-	return stores.Result{Entries: append([]stores.Entry(nil), r.Entries...), Errors: append([]error(nil), r.Errors...)}
+// once reads a location the first time it is asked for and replays it after.
+func (m *memo) once(key string, read func() stores.Seq) stores.Seq {
+	return func(yield func(stores.Entry, error) bool) {
+		r, ok := m.cache[key]
+		if !ok {
+			r = stores.Collect(read())
+			m.cache[key] = r
+		}
+		for _, e := range r.Entries {
+			if !yield(e, nil) {
+				return
+			}
+		}
+		for _, err := range r.Errors {
+			if !yield(stores.Entry{}, err) {
+				return
+			}
+		}
+	}
 }

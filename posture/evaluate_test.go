@@ -30,7 +30,7 @@ type fakeScanner struct {
 	byLoc  map[stores.Location]stores.Result
 }
 
-func (f *fakeScanner) Paths(_ context.Context, paths []string, _ ...stores.Kind) stores.Result {
+func (f *fakeScanner) Paths(_ context.Context, paths []string, _ ...stores.Kind) stores.Seq {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, "paths:"+strings.Join(paths, ","))
@@ -38,14 +38,25 @@ func (f *fakeScanner) Paths(_ context.Context, paths []string, _ ...stores.Kind)
 	for _, p := range paths {
 		r.Add(f.byPath[p])
 	}
-	return r
+	return replay(r)
 }
 
-func (f *fakeScanner) DefaultsAt(_ context.Context, loc stores.Location, _ ...stores.Kind) stores.Result {
+func (f *fakeScanner) DefaultsAt(_ context.Context, loc stores.Location, _ ...stores.Kind) stores.Seq {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, "at:"+string(loc))
-	return f.byLoc[loc]
+	return replay(f.byLoc[loc])
+}
+
+// replay hands over a prepared result as a read would.
+func replay(r stores.Result) stores.Seq {
+	return stores.Concat(func(yield func(stores.Entry, error) bool) {
+		for _, e := range r.Entries {
+			if !yield(e, nil) {
+				return
+			}
+		}
+	}, stores.Errors(r.Errors...))
 }
 
 type signer struct {

@@ -8,13 +8,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/certsight/certsight/cert"
+	"github.com/certsight/certsight/internal/testposture"
 	"github.com/certsight/certsight/posture"
 	"github.com/certsight/certsight/posture/identity"
-	"github.com/certsight/certsight/posture/posturetest"
 	"github.com/certsight/certsight/stores/scan"
 )
 
-func checkCase(t *testing.T, c posturetest.Case, got posture.Result) {
+func checkCase(t *testing.T, c testposture.Case, got posture.Result) {
 	t.Helper()
 	t.Logf("passed=%v reason=%q", got.Passed, got.Reason)
 	assert.Equal(t, c.WantEvaluated, got.Evaluated, "evaluated; reason: %s", got.Reason)
@@ -44,7 +44,7 @@ func matrixDevices() map[string]*identity.Device {
 func TestMatrixConfig(t *testing.T) {
 	for dname, dev := range matrixDevices() {
 		t.Run(dname, func(t *testing.T) {
-			f, cases := posturetest.Build(t, dev)
+			f, cases := testposture.Build(t, dev)
 			require.GreaterOrEqual(t, len(cases), 15)
 			snap := posture.NewSource(f.ConfigFile).Load()
 			require.NoError(t, snap.Err)
@@ -67,7 +67,7 @@ func TestMatrixConfig(t *testing.T) {
 // ad-hoc rule.
 func TestMatrixInline(t *testing.T) {
 	dev := identity.Fixed("host-1", "SN-12345", nil)
-	f, cases := posturetest.Build(t, dev)
+	f, cases := testposture.Build(t, dev)
 	env := posture.Env{Scanner: scan.New(nil), Device: dev}
 	caCerts, err := cert.ParseCertificates(mustRead(t, f.CAFile))
 	require.NoError(t, err)

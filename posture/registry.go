@@ -214,11 +214,17 @@ func caFromEntry(e MTLSCertificate, prefix string) (CA, Problems) {
 }
 
 // AddCA registers the CA certificate(s) in pemData under name in the config
-// at path (created when missing) and returns the API-shaped response. The
-// file is replaced atomically (a temporary file in the same directory, then
-// rename), keeping its mode. A config that does not decode is left alone.
-// When the same certificates are already registered, nothing is written and
-// the existing entry is returned with existing=true.
+// at path (created when missing) and returns the API-shaped response.
+//
+// Concurrent AddCA calls (and processes) never lose an entry: the whole
+// read–modify–write runs under an exclusive lock on a lock file beside the
+// config (path + ".lock", left in place), and success is reported only
+// once the entry is read back from the file. A symlinked config is written
+// through to its target, which keeps its owner, group and mode (the file
+// is replaced atomically: a temporary file in the target's directory, then
+// rename). A config that does not decode is left alone. When the same
+// certificates are already registered, nothing is written and the existing
+// entry is returned with existing=true.
 func AddCA(path string, pemData []byte, name string, now time.Time) (resp Response, existing bool, err error) {
 	certs, err := ParseCAPEM(string(pemData))
 	if err != nil {
@@ -229,22 +235,34 @@ func AddCA(path string, pemData []byte, name string, now time.Time) (resp Respon
 			return Response{}, false, fmt.Errorf("certificate %d (%s) is not a CA (basicConstraints CA:TRUE missing)", i+1, c.Subject)
 		}
 	}
+	target, err := resolveLinks(path)
+	if err != nil {
+		return Response{}, false, err
+	}
+	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+		return Response{}, false, fmt.Errorf("creating %s: %w", filepath.Dir(target), err)
+	}
+	unlock, err := lockFile(target + ".lock")
+	if err != nil {
+		return Response{}, false, fmt.Errorf("locking %s: %w", target, err)
+	}
+	defer unlock()
+
 	cfg := &Config{}
-	mode := os.FileMode(0o644)
-	data, err := os.ReadFile(path)
+	var orig os.FileInfo
+	data, err := os.ReadFile(target)
 	switch {
 	case err == nil:
 		if cfg, err = Decode(data); err != nil {
 			return Response{}, false, fmt.Errorf("%s is not a valid config, not changing it: %w", path, err)
 		}
-		if st, err := os.Stat(path); err == nil {
-			mode = st.Mode().Perm()
+		if st, err := os.Stat(target); err == nil {
+			orig = st
 		}
 	case errors.Is(err, os.ErrNotExist):
 	default:
 		return Response{}, false, fmt.Errorf("reading %s: %w", path, err)
 	}
-	text := encodePEM(certs)
 	for i, e := range cfg.MTLSCertificates {
 		have, err := ParseCAPEM(e.Certificates)
 		if err != nil || !sameCerts(have, certs) {
@@ -257,7 +275,7 @@ func AddCA(path string, pemData []byte, name string, now time.Time) (resp Respon
 	if err != nil {
 		return Response{}, false, err
 	}
-	entry := MTLSCertificate{ID: id, Name: name, CA: true, Certificates: text, UploadedOn: now.UTC().Format(UploadedOnLayout)}
+	entry := MTLSCertificate{ID: id, Name: name, CA: true, Certificates: encodePEM(certs), UploadedOn: now.UTC().Format(UploadedOnLayout)}
 	cfg.MTLSCertificates = append(cfg.MTLSCertificates, entry)
 	if cfg.Rules == nil {
 		cfg.Rules = []Rule{} // "rules": [] invites the first rule; null reads as broken
@@ -266,11 +284,61 @@ func AddCA(path string, pemData []byte, name string, now time.Time) (resp Respon
 	if err != nil {
 		return Response{}, false, fmt.Errorf("encoding the config: %w", err)
 	}
-	if err := writeAtomic(path, append(out, '\n'), mode); err != nil {
+	if err := writeAtomic(target, append(out, '\n'), orig); err != nil {
+		return Response{}, false, err
+	}
+	// Never report a write that is not in the file.
+	if err := checkWritten(target, id); err != nil {
 		return Response{}, false, err
 	}
 	ca, _ := caFromEntry(entry, "")
 	return ca.Response(), false, nil
+}
+
+// resolveLinks follows symlinks at path to the file they name (which may
+// not exist yet), so that a linked config is written through, not replaced
+// by a regular file beside its link.
+func resolveLinks(path string) (string, error) {
+	p := path
+	for range 40 {
+		fi, err := os.Lstat(p)
+		if errors.Is(err, os.ErrNotExist) {
+			return p, nil
+		}
+		if err != nil {
+			return "", fmt.Errorf("reading %s: %w", path, err)
+		}
+		if fi.Mode()&os.ModeSymlink == 0 {
+			return p, nil
+		}
+		link, err := os.Readlink(p)
+		if err != nil {
+			return "", fmt.Errorf("reading the link %s: %w", p, err)
+		}
+		if !filepath.IsAbs(link) {
+			link = filepath.Join(filepath.Dir(p), link)
+		}
+		p = link
+	}
+	return "", fmt.Errorf("%s: too many levels of symbolic links", path)
+}
+
+// checkWritten reads the config back and finds the entry with id.
+func checkWritten(path, id string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("reading %s back: %w", path, err)
+	}
+	cfg, err := Decode(data)
+	if err != nil {
+		return fmt.Errorf("reading %s back: %w", path, err)
+	}
+	for _, e := range cfg.MTLSCertificates {
+		if e.ID == id {
+			return nil
+		}
+	}
+	return fmt.Errorf("the new entry %s is not in %s after writing it (another writer?)", id, path)
 }
 
 func encodePEM(certs []*x509.Certificate) string {
@@ -294,12 +362,10 @@ func sameCerts(a, b []*x509.Certificate) bool {
 }
 
 // writeAtomic replaces path with data so a reader sees the old or the new
-// file, never half of one.
-func writeAtomic(path string, data []byte, mode os.FileMode) error {
+// file, never half of one. The new file gets orig's mode, owner and group
+// (0644 and the writer's own for a new file).
+func writeAtomic(path string, data []byte, orig os.FileInfo) error {
 	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("creating %s: %w", dir, err)
-	}
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return fmt.Errorf("creating a temporary file next to %s: %w", path, err)
@@ -314,6 +380,13 @@ func writeAtomic(path string, data []byte, mode os.FileMode) error {
 	}()
 	if _, err := tmp.Write(data); err != nil {
 		return fmt.Errorf("writing %s: %w", name, err)
+	}
+	mode := os.FileMode(0o644)
+	if orig != nil {
+		mode = orig.Mode().Perm()
+		if err := chownLike(tmp, orig); err != nil {
+			return fmt.Errorf("keeping the owner of %s: %w", path, err)
+		}
 	}
 	if err := tmp.Chmod(mode); err != nil {
 		return fmt.Errorf("setting the mode of %s: %w", name, err)

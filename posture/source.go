@@ -5,11 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime"
 	"sync"
+
+	"github.com/certsight/certsight/internal/fsafe"
 )
 
 // MaxConfigSize bounds the config file; a bigger one is reported, not read.
@@ -99,18 +100,15 @@ func Parse(path string, data []byte, goos string) *Snapshot {
 	return snap
 }
 
+// readLimited reads a config or CA file through fsafe: a FIFO, device or
+// pseudo-file is refused instead of blocking, and the size is capped.
 func readLimited(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	data, err := fsafe.FS{}.ReadFile(context.Background(), path, MaxConfigSize)
 	if err != nil {
+		if errors.Is(err, fsafe.ErrTooLarge) {
+			return nil, fmt.Errorf("%s is larger than %d bytes", path, MaxConfigSize)
+		}
 		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxConfigSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
-	}
-	if len(data) > MaxConfigSize {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, MaxConfigSize)
 	}
 	return data, nil
 }

@@ -10,7 +10,9 @@ package stores
 import (
 	"context"
 	"crypto/x509"
+	"errors"
 	"fmt"
+	"iter"
 	"log/slog"
 
 	"github.com/certsight/certsight/cert"
@@ -47,6 +49,7 @@ const (
 	KeyLocked                   // a key is present but encrypted, so whether it matches is unknown
 	KeyPresent                  // the store links a key to the certificate (by id) without exposing its public half
 	KeyMismatch                 // a key was paired with the certificate but belongs to another one
+	KeyUnknown                  // the key store could not be read: whether a key is there is not known
 )
 
 func (k KeyMatch) String() string {
@@ -61,6 +64,8 @@ func (k KeyMatch) String() string {
 		return "present"
 	case KeyMismatch:
 		return "mismatch"
+	case KeyUnknown:
+		return "unknown"
 	}
 	return fmt.Sprintf("KeyMatch(%d)", int(k))
 }
@@ -132,8 +137,8 @@ func (e *ItemError) Error() string {
 
 func (e *ItemError) Unwrap() error { return e.Err }
 
-// Result is what one read returns: every entry that could be read, and an
-// error for every item that could not.
+// Result is a whole read gathered in memory (see Collect): every entry that
+// could be read, and an error for every item that could not.
 type Result struct {
 	Entries []Entry
 	Errors  []error
@@ -154,9 +159,17 @@ type Source struct {
 	SID      string
 }
 
+// Seq is how every read hands over what it finds, one item at a time: an
+// entry with a nil error, or a per-item error (an ItemError, or the
+// context's error when the deadline ends the read) with a zero Entry. A
+// consumer that stops early (break) stops the read; nothing is read ahead,
+// so a caller that turns each entry into a row and drops it never holds a
+// whole store's parsed certificates. Readers, the scanner and the tables
+// all use this one form.
+type Seq = iter.Seq2[Entry, error]
+
 // Reader reads certificates from one kind of store. Read honours ctx's
-// deadline between items and returns what it read so far when it expires,
-// with the context's error among Errors.
+// deadline between items and ends with the context's error when it expires.
 type Reader interface {
 	// Kind names the store format this reader understands.
 	Kind() Kind
@@ -164,48 +177,69 @@ type Reader interface {
 	// (system and per-user), skipping those that do not exist.
 	Defaults(ctx context.Context) []Source
 	// Read reads one source.
-	Read(ctx context.Context, src Source) Result
+	Read(ctx context.Context, src Source) Seq
 }
 
-// EachReader is a Reader that hands over its entries one at a time, so a
-// caller that turns each entry into a row and drops it never holds a whole
-// store's parsed certificates (issue 4's memory budget).
-type EachReader interface {
-	Reader
-	// ReadEach reads one source like Read, calling fn with each entry in
-	// Read's order, and returns the per-item errors. When fn returns an
-	// error, reading stops and that error is the last one returned.
-	ReadEach(ctx context.Context, src Source, fn func(Entry) error) []error
-}
-
-// ReadEach reads src with r one entry at a time: natively when r is an
-// EachReader, else by reading it whole and handing the entries over,
-// dropping each after fn returns.
-func ReadEach(ctx context.Context, r Reader, src Source, fn func(Entry) error) []error {
-	if er, ok := r.(EachReader); ok {
-		return er.ReadEach(ctx, src, fn)
+// Collect gathers a whole read, for callers that need every entry at once
+// (posture's evaluation, tests).
+func Collect(seq Seq) Result {
+	var res Result
+	for e, err := range seq {
+		if err != nil {
+			res.Errors = append(res.Errors, err)
+			continue
+		}
+		res.Entries = append(res.Entries, e)
 	}
-	return Each(r.Read(ctx, src), fn)
+	return res
 }
 
-// Each hands res's entries to fn in order, dropping each after fn returns,
-// and returns res's errors; when fn fails it stops, and fn's error is the
-// last one returned.
-func Each(res Result, fn func(Entry) error) []error {
-	for i := range res.Entries {
-		e := res.Entries[i]
-		res.Entries[i] = Entry{}
-		if err := fn(e); err != nil {
-			return append(res.Errors, err)
+// errStop is what a Stream producer's emit returns once the consumer has
+// stopped; the producer returns at once and its errors are dropped.
+var errStop = errors.New("stores: consumer stopped")
+
+// Stream adapts a producer written as "call emit for each entry, return
+// the per-item errors" to a Seq. emit's error must end the producer (it
+// appends that error last and returns). Errors are handed over after the
+// entries.
+func Stream(produce func(emit func(Entry) error) []error) Seq {
+	return func(yield func(Entry, error) bool) {
+		errs := produce(func(e Entry) error {
+			if !yield(e, nil) {
+				return errStop
+			}
+			return nil
+		})
+		for _, err := range errs {
+			if err == errStop || !yield(Entry{}, err) {
+				return
+			}
 		}
 	}
-	return res.Errors
 }
 
-// Collect is the fn of a ReadEach that gathers every entry into res.
-func (r *Result) Collect(e Entry) error {
-	r.Entries = append(r.Entries, e)
-	return nil
+// Concat reads seqs one after the other as one Seq.
+func Concat(seqs ...Seq) Seq {
+	return func(yield func(Entry, error) bool) {
+		for _, s := range seqs {
+			for e, err := range s {
+				if !yield(e, err) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// Errors is a Seq of errors alone.
+func Errors(errs ...error) Seq {
+	return func(yield func(Entry, error) bool) {
+		for _, err := range errs {
+			if !yield(Entry{}, err) {
+				return
+			}
+		}
+	}
 }
 
 // ReaderLogger is the logger a reader of kind keeps: logger (nil discards)

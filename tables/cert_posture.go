@@ -76,7 +76,7 @@ func CertPostureWith(d Deps, dev posture.Identity) Table {
 		},
 		Columns: certPostureColumns(),
 		Timeout: d.Timeout,
-		Generate: func(ctx context.Context, qc table.QueryContext) ([]map[string]string, error) {
+		Generate: Collected(func(ctx context.Context, qc table.QueryContext) ([]map[string]string, error) {
 			env := posture.Env{Scanner: d.Scanner, Device: dev, Logger: log}
 			if inlineAsked(qc) {
 				return inlineRows(ctx, env, qc), nil
@@ -86,7 +86,7 @@ func CertPostureWith(d Deps, dev posture.Identity) Table {
 				rows = append(rows, postureRow(r))
 			}
 			return rows, nil
-		},
+		}),
 	}
 }
 

@@ -10,9 +10,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/certsight/certsight/internal/testposture"
 	"github.com/certsight/certsight/posture"
 	"github.com/certsight/certsight/posture/identity"
-	"github.com/certsight/certsight/posture/posturetest"
 	"github.com/certsight/certsight/stores/scan"
 	"github.com/certsight/certsight/tables"
 	"github.com/certsight/certsight/tables/vtable"
@@ -50,7 +50,7 @@ func queryPosture(t *testing.T, db *sql.DB, q string, args ...any) []postureRow 
 
 const postureCols = "SELECT rule, passed, reason, matched_path, matched_sha256, candidates FROM cert_posture"
 
-func checkPostureRow(t *testing.T, c posturetest.Case, r postureRow) {
+func checkPostureRow(t *testing.T, c testposture.Case, r postureRow) {
 	t.Helper()
 	t.Logf("passed=%v reason=%q", r.passed, r.reason)
 	if !c.WantEvaluated {
@@ -76,7 +76,7 @@ func TestCertPostureMatrixFromConfig(t *testing.T) {
 		"serial unavailable": identity.Fixed("host-1", "", os.ErrNotExist),
 	} {
 		t.Run(name, func(t *testing.T) {
-			f, cases := posturetest.Build(t, dev)
+			f, cases := testposture.Build(t, dev)
 			db := openPosture(t, f.ConfigFile, dev)
 			rows := queryPosture(t, db, postureCols)
 			require.Len(t, rows, len(cases))
@@ -106,7 +106,7 @@ func TestCertPostureMatrixFromConfig(t *testing.T) {
 
 func TestCertPostureMatrixInline(t *testing.T) {
 	dev := identity.Fixed("host-1", "SN-1", nil)
-	f, cases := posturetest.Build(t, dev)
+	f, cases := testposture.Build(t, dev)
 	// No config at all: inline rules need none.
 	db := openPosture(t, filepath.Join(t.TempDir(), "absent.json"), dev)
 	n := 0
@@ -190,7 +190,7 @@ func TestCertPostureConfigStates(t *testing.T) {
 
 func TestMTLSCertificatesTable(t *testing.T) {
 	dev := identity.Fixed("host-1", "SN-1", nil)
-	f, _ := posturetest.Build(t, dev)
+	f, _ := testposture.Build(t, dev)
 	db := openPosture(t, f.ConfigFile, dev)
 	var id, name, issuer, sig, serial, expires, uploaded, typ, reason string
 	var ca int
@@ -198,7 +198,7 @@ func TestMTLSCertificatesTable(t *testing.T) {
 		"SELECT id, name, ca, issuer, signature, serial_number, expires_on, uploaded_on, type, reason FROM mtls_certificates").
 		Scan(&id, &name, &ca, &issuer, &sig, &serial, &expires, &uploaded, &typ, &reason))
 	assert.Equal(t, f.CAID, id)
-	assert.Equal(t, posturetest.CAName, name)
+	assert.Equal(t, testposture.CAName, name)
 	assert.Equal(t, 1, ca)
 	assert.Equal(t, "CN=Posture Test CA,O=certsight tests,C=US", issuer)
 	assert.Equal(t, "ECDSAWithSHA256", sig)

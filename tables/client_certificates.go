@@ -6,13 +6,13 @@ import (
 	"log/slog"
 	"path"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/osquery/osquery-go/plugin/table"
 
 	"github.com/certsight/certsight/stores"
+	"github.com/certsight/certsight/stores/nssdb"
 )
 
 // ClientCertificatesName is the table's name. It cannot be "certificates":
@@ -81,62 +81,48 @@ func ClientCertificates(d Deps) Table {
 		},
 		Columns: clientCertificatesColumns(),
 		Timeout: d.Timeout,
-		Generate: func(ctx context.Context, qc table.QueryContext) ([]map[string]string, error) {
-			var rows []map[string]string
-			err := streamClientCertificates(ctx, d.Scanner, log, qc, func(row map[string]string) error {
-				rows = append(rows, row)
-				return nil
-			})
-			return rows, err
-		},
-		Stream: func(ctx context.Context, qc table.QueryContext, emit func(map[string]string) error) error {
-			return streamClientCertificates(ctx, d.Scanner, log, qc, emit)
+		Generate: func(ctx context.Context, qc table.QueryContext) Rows {
+			return func(yield func(map[string]string, error) bool) {
+				clientCertificates(ctx, d.Scanner, log, qc, yield)
+			}
 		},
 	}
 }
 
-// streamClientCertificates reads the stores the query names and emits a
-// row per certificate as soon as it is read; the entry, with its parsed
+// clientCertificates reads the stores the query names and yields a row
+// per certificate as soon as it is read; the entry, with its parsed
 // certificate, is dropped at once (with thousands of certificates the x509
-// structures would dominate memory). Per-item errors are logged. When emit
-// fails, reading stops and emit's error is returned.
-func streamClientCertificates(ctx context.Context, sc Scanner, log *slog.Logger, qc table.QueryContext,
-	emit func(map[string]string) error) error {
+// structures would dominate memory). Per-item errors are logged.
+func clientCertificates(ctx context.Context, sc Scanner, log *slog.Logger, qc table.QueryContext,
+	yield func(map[string]string, error) bool) {
 	if sc == nil {
-		return errors.New("no store scanner configured")
+		yield(nil, errors.New("no store scanner configured"))
+		return
 	}
 	kinds, ok := storeKinds(qc)
 	if !ok {
-		return nil // only unknown store names asked for: nothing can match
+		return // only unknown store names asked for: nothing can match
 	}
 	paths := Patterns(qc, "path")
-	var emitErr error
-	fn := func(e stores.Entry) error {
+	var seq stores.Seq
+	if len(paths) > 0 {
+		seq = sc.Paths(ctx, paths, kinds...)
+	} else {
+		seq = sc.Defaults(ctx, kinds...)
+	}
+	for e, err := range seq {
+		if err != nil {
+			log.WarnContext(ctx, "skipped unreadable item", "err", err)
+			continue
+		}
 		row := clientCertificateRow(&e)
 		if len(paths) > 0 {
 			row["path"] = namedPath(e.Path, paths)
 		}
-		emitErr = emit(row)
-		return emitErr
+		if !yield(row, nil) {
+			return
+		}
 	}
-	var errs []error
-	es, each := sc.(EachScanner)
-	switch {
-	case each && len(paths) > 0:
-		errs = es.PathsEach(ctx, paths, fn, kinds...)
-	case each:
-		errs = es.DefaultsEach(ctx, fn, kinds...)
-	case len(paths) > 0:
-		errs = stores.Each(sc.Paths(ctx, paths, kinds...), fn)
-	default:
-		errs = stores.Each(sc.Defaults(ctx, kinds...), fn)
-	}
-	if emitErr != nil {
-		logErrors(ctx, log, slices.DeleteFunc(errs, func(err error) bool { return err == emitErr }))
-		return emitErr
-	}
-	logErrors(ctx, log, errs)
-	return nil
 }
 
 // namedPath returns the path as the query named it, so that SQLite's
@@ -265,6 +251,9 @@ func namedPathStyle(entryPath string, patterns []string, windows bool) string {
 // style's clean form): the path itself, an NSS "sql:"/"dbm:" form of it,
 // or its cert9.db / cert8.db file.
 func (s pathStyle) namesStore(pattern, store string) bool {
+	if !s.windows {
+		return nssdb.NamesDatabase(pattern, store)
+	}
 	for _, prefix := range []string{"sql:", "dbm:"} {
 		pattern = strings.TrimPrefix(pattern, prefix)
 	}
@@ -302,7 +291,7 @@ func storeKinds(qc table.QueryContext) (kinds []stores.Kind, ok bool) {
 
 func clientCertificateRow(e *stores.Entry) map[string]string {
 	i := &e.Info
-	return map[string]string{ // a literal of 25 keys is allocated at its final size
+	row := map[string]string{ // a literal of 25 keys is allocated at its final size
 		"store":              string(e.Store),
 		"store_location":     string(e.Location),
 		"path":               e.Path,
@@ -329,6 +318,10 @@ func clientCertificateRow(e *stores.Entry) map[string]string {
 		"has_private_key":    boolInt(e.Key.HasPrivateKey()),
 		"trust":              e.Trust,
 	}
+	if e.Key == stores.KeyUnknown {
+		delete(row, "has_private_key") // NULL: the key store could not be read
+	}
+	return row
 }
 
 func boolInt(b bool) string {

@@ -8,12 +8,13 @@
 //
 // A Table is a name, a description, notes, examples, columns
 // (osquery-go ColumnDefinition: type, description, options) and a Generate
-// func. Table.Rows runs Generate under the table's deadline; the osquery
-// plugin calls it. A table may also have a Stream func that emits the same
-// rows one at a time; Table.Each runs it (or falls back to Generate) under
-// the deadline, and the standalone virtual table pulls rows through it, so
-// a scan of thousands of certificates never sits in memory whole.
-// client_certificates streams when its Scanner is an EachScanner.
+// func that hands over rows one at a time (Rows, an iter.Seq2 of row and
+// error), as every store reader and the scanner do (stores.Seq).
+// Table.Stream runs Generate under the table's deadline and turns a query
+// that ran out of time into an error; the standalone virtual table pulls
+// rows through it, so a scan of thousands of certificates never sits in
+// memory whole. Table.Rows collects Stream for the osquery plugin. A table
+// that builds its rows at once wraps that function in Collected.
 //
 // # Push-down
 //
@@ -31,9 +32,9 @@
 // # Errors
 //
 // A per-item failure (one unreadable file, record, rule) is logged with the
-// item through Deps.Logger (use logErrors or log.Warn with "err") and the
-// other rows are returned. Generate returns an error only when the query as a
-// whole cannot mean anything; osquery then fails the whole query.
+// item through Deps.Logger (log.Warn with "err") and the other rows are
+// returned. Generate yields an error only when the query as a whole cannot
+// mean anything, or ran out of time; osquery then fails the whole query.
 //
 // # Adding a table
 //
@@ -56,10 +57,10 @@
 //					table.ColumnDescription("…")),
 //			},
 //			Timeout:  d.Timeout,
-//			Generate: func(ctx context.Context, qc table.QueryContext) ([]map[string]string, error) {
+//			Generate: Collected(func(ctx context.Context, qc table.QueryContext) ([]map[string]string, error) {
 //				paths := Patterns(qc, "ca_path")
 //				…
-//			},
+//			}),
 //		}
 //	}
 //
@@ -67,6 +68,6 @@
 // add IndexColumn (or AdditionalColumn) to keep them. What a table needs from
 // the program goes in Deps (Scanner for the stores, ConfigPath for the
 // posture config, Logger, Timeout). Test Generate with
-// tablestest.FakeScanner and a table.QueryContext, SQL through vtable.Open;
+// testtables.FakeScanner and a table.QueryContext, SQL through vtable.Open;
 // tests/extension drives the real binary.
 package tables

@@ -47,7 +47,7 @@ func MTLSCertificates(d Deps) Table {
 		},
 		Columns: mtlsCertificatesColumns(),
 		Timeout: d.Timeout,
-		Generate: func(context.Context, table.QueryContext) ([]map[string]string, error) {
+		Generate: Collected(func(context.Context, table.QueryContext) ([]map[string]string, error) {
 			snap := src.Load()
 			rows := []map[string]string{}
 			switch {
@@ -66,6 +66,6 @@ func MTLSCertificates(d Deps) Table {
 				})
 			}
 			return rows, nil
-		},
+		}),
 	}
 }

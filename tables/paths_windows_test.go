@@ -9,9 +9,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/certsight/certsight/internal/testpki"
 	"github.com/certsight/certsight/stores/scan"
 	"github.com/certsight/certsight/tables"
-	"github.com/certsight/certsight/tables/tablestest"
 	"github.com/certsight/certsight/tables/vtable"
 )
 
@@ -19,7 +19,7 @@ import (
 // real scanner reads files named either way and every row survives SQLite's
 // re-check of =, IN and LIKE.
 func TestWindowsPathsEitherSlash(t *testing.T) {
-	ca, err := tablestest.NewCA("Slash Root CA")
+	ca, err := testpki.NewRoot("Slash Root CA")
 	require.NoError(t, err)
 	dir := filepath.Join(t.TempDir(), "Users", "bob", "certs")
 	require.NoError(t, os.MkdirAll(dir, 0o755))

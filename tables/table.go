@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"log/slog"
 	"time"
 
@@ -29,20 +30,41 @@ type Table struct {
 	// Constraints reach Generate only for columns with one of the first three
 	// options, in osquery and in standalone mode alike.
 	Columns []table.ColumnDefinition
-	// Generate returns the rows; values are strings, a missing key is NULL.
-	// It returns an error only when the query as a whole means nothing; a
-	// per-item failure is logged and the other rows are still returned.
-	Generate table.GenerateFunc
-	// Stream, when set, hands the same rows as Generate to emit one at a
-	// time, so that the standalone shell never holds them all; it stops
-	// when emit fails and returns emit's error. Errors are as for Generate.
-	Stream StreamFunc
+	// Generate hands over the rows one at a time; values are strings, a
+	// missing key is NULL. It yields an error (and stops) only when the
+	// query as a whole means nothing; a per-item failure is logged and the
+	// other rows are still yielded. Rows collects them for osquery; Stream
+	// hands them on one at a time (the standalone shell never holds them all).
+	Generate GenerateFunc
 	// Timeout bounds each Generate call (DefaultTimeout when zero).
 	Timeout time.Duration
 }
 
-// StreamFunc produces a table's rows one at a time (see Table.Stream).
-type StreamFunc func(ctx context.Context, qc table.QueryContext, emit func(map[string]string) error) error
+// Rows is how a table hands over its rows: one row with a nil error at a
+// time, or one final error.
+type Rows = iter.Seq2[map[string]string, error]
+
+// GenerateFunc produces a table's rows (see Table.Generate).
+type GenerateFunc func(ctx context.Context, qc table.QueryContext) Rows
+
+// RowSlice is the Rows of a table that builds all its rows at once.
+func RowSlice(rows []map[string]string, err error) Rows {
+	return func(yield func(map[string]string, error) bool) {
+		for _, r := range rows {
+			if !yield(r, nil) {
+				return
+			}
+		}
+		if err != nil {
+			yield(nil, err)
+		}
+	}
+}
+
+// Collected is the GenerateFunc of a table that builds all its rows at once.
+func Collected(gen func(ctx context.Context, qc table.QueryContext) ([]map[string]string, error)) GenerateFunc {
+	return func(ctx context.Context, qc table.QueryContext) Rows { return RowSlice(gen(ctx, qc)) }
+}
 
 // deadline applies the table's timeout to ctx and fills the constraints a
 // query without any leaves nil.
@@ -57,48 +79,45 @@ func (t Table) deadline(ctx context.Context, qc *table.QueryContext) (context.Co
 	return context.WithTimeout(ctx, d)
 }
 
-// Rows runs Generate under the table's deadline. Both adapters call it.
-func (t Table) Rows(ctx context.Context, qc table.QueryContext) ([]map[string]string, error) {
-	ctx, cancel := t.deadline(ctx, &qc)
-	defer cancel()
-	rows, err := t.Generate(ctx, qc)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", t.Name, err)
+// Stream hands over the rows of Generate under the table's deadline. A
+// query that runs out of time ends with an error, never with a silent,
+// partial answer.
+func (t Table) Stream(ctx context.Context, qc table.QueryContext) Rows {
+	return func(yield func(map[string]string, error) bool) {
+		ctx, cancel := t.deadline(ctx, &qc)
+		defer cancel()
+		for row, err := range t.Generate(ctx, qc) {
+			if err != nil {
+				yield(nil, fmt.Errorf("%s: %w", t.Name, err))
+				return
+			}
+			if !yield(row, nil) {
+				return
+			}
+		}
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			yield(nil, fmt.Errorf("%s: %w: the query ran out of time (%s); rows may be missing", t.Name, ctx.Err(), t.timeout()))
+		}
 	}
-	return rows, nil
 }
 
-// Each hands the rows to emit one at a time under the table's deadline:
-// through Stream when the table has one, else from Generate's answer. It
-// stops when emit fails and returns emit's
-// error unwrapped.
-func (t Table) Each(ctx context.Context, qc table.QueryContext, emit func(map[string]string) error) error {
-	ctx, cancel := t.deadline(ctx, &qc)
-	defer cancel()
-	if t.Stream != nil {
-		var emitErr error
-		err := t.Stream(ctx, qc, func(row map[string]string) error {
-			emitErr = emit(row)
-			return emitErr
-		})
-		switch {
-		case err == nil:
-			return nil
-		case emitErr != nil && errors.Is(err, emitErr):
-			return emitErr
+func (t Table) timeout() time.Duration {
+	if t.Timeout <= 0 {
+		return DefaultTimeout
+	}
+	return t.Timeout
+}
+
+// Rows collects Stream's rows; the osquery plugin calls it.
+func (t Table) Rows(ctx context.Context, qc table.QueryContext) ([]map[string]string, error) {
+	var rows []map[string]string
+	for row, err := range t.Stream(ctx, qc) {
+		if err != nil {
+			return nil, err
 		}
-		return fmt.Errorf("%s: %w", t.Name, err)
+		rows = append(rows, row)
 	}
-	rows, err := t.Generate(ctx, qc)
-	if err != nil {
-		return fmt.Errorf("%s: %w", t.Name, err)
-	}
-	for _, row := range rows { // not cleared: Generate may hand out rows it keeps
-		if err := emit(row); err != nil {
-			return err
-		}
-	}
-	return nil
+	return rows, nil
 }
 
 // Plugin returns the osquery table plugin for t; Plugin().Spec() documents it.
@@ -121,22 +140,11 @@ func Pushed(c table.ColumnDefinition) bool { return c.Index || c.Required || c.A
 type Scanner interface {
 	// Paths reads each path (file, directory, NSS database directory,
 	// keychain, glob) by content, restricted to kinds when given.
-	Paths(ctx context.Context, paths []string, kinds ...stores.Kind) stores.Result
+	Paths(ctx context.Context, paths []string, kinds ...stores.Kind) stores.Seq
 	// Defaults reads the platform's default stores, restricted to kinds.
-	Defaults(ctx context.Context, kinds ...stores.Kind) stores.Result
+	Defaults(ctx context.Context, kinds ...stores.Kind) stores.Seq
 	// DefaultsAt reads the default stores of one location.
-	DefaultsAt(ctx context.Context, loc stores.Location, kinds ...stores.Kind) stores.Result
-}
-
-// EachScanner is a Scanner that also hands over entries one at a time
-// (*scan.Scanner is one): client_certificates then turns each into a row and
-// drops it, instead of holding every parsed certificate of a scan. The
-// methods read like Paths and Defaults; when fn fails, reading stops and
-// fn's error is the last one returned.
-type EachScanner interface {
-	Scanner
-	PathsEach(ctx context.Context, paths []string, fn func(stores.Entry) error, kinds ...stores.Kind) []error
-	DefaultsEach(ctx context.Context, fn func(stores.Entry) error, kinds ...stores.Kind) []error
+	DefaultsAt(ctx context.Context, loc stores.Location, kinds ...stores.Kind) stores.Seq
 }
 
 // Deps is what the tables need from the program that serves them.
@@ -156,12 +164,4 @@ func (d Deps) logger(name string) *slog.Logger {
 		l = slog.New(slog.DiscardHandler)
 	}
 	return l.With("table", name)
-}
-
-// logErrors logs every per-item error of a read, so a bad file never fails
-// the query and never goes unseen.
-func logErrors(ctx context.Context, log *slog.Logger, errs []error) {
-	for _, err := range errs {
-		log.WarnContext(ctx, "skipped unreadable item", "err", err)
-	}
 }

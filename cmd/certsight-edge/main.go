@@ -68,8 +68,19 @@ type options struct {
 	logFormat         string
 	readHeaderTimeout time.Duration
 	idleTimeout       time.Duration
+	bodyReadTimeout   time.Duration
+	h2IdleTimeout     time.Duration
+	h2ReadIdle        time.Duration
+	h2PingTimeout     time.Duration
+	originDial        time.Duration
+	originResponse    time.Duration
+	maxConnAge        time.Duration
+	maxConnRequests   int64
+	maxConns          int
+	allowUpgrade      []string
 	shutdownTimeout   time.Duration
 	crlCheckInterval  time.Duration
+	pprofListen       string
 	showVersion       bool
 }
 
@@ -95,10 +106,21 @@ func newFlags(o *options, stderr io.Writer) *pflag.FlagSet {
 	fs.BoolVar(&o.workersHeaders, "workers-headers", false, "also add the nine X-CERT-* headers of Cloudflare's Workers mTLS example")
 	fs.BoolVar(&o.accessLog, "access-log", true, "log one structured record per request")
 	fs.StringVar(&o.logFormat, "log-format", "json", "log format: json or text")
-	fs.DurationVar(&o.readHeaderTimeout, "read-header-timeout", 10*time.Second, "time allowed to read request headers")
-	fs.DurationVar(&o.idleTimeout, "idle-timeout", 120*time.Second, "keep-alive idle timeout")
+	fs.DurationVar(&o.readHeaderTimeout, "read-header-timeout", 10*time.Second, "time allowed for the TLS handshake and an HTTP/1.1 request's headers")
+	fs.DurationVar(&o.idleTimeout, "idle-timeout", 60*time.Second, "HTTP/1.1 keep-alive idle timeout")
+	fs.DurationVar(&o.bodyReadTimeout, "body-read-timeout", 30*time.Second, "longest wait for the next bytes of a request body (HTTP/1.1 and each HTTP/2 stream)")
+	fs.DurationVar(&o.h2IdleTimeout, "h2-idle-timeout", 30*time.Second, "HTTP/2 connection with no open stream (also a header block in progress) is closed after this")
+	fs.DurationVar(&o.h2ReadIdle, "h2-read-idle-timeout", 30*time.Second, "HTTP/2: send a PING after this long without a frame from the client")
+	fs.DurationVar(&o.h2PingTimeout, "h2-ping-timeout", 15*time.Second, "HTTP/2: close the connection when a PING is not answered within this")
+	fs.DurationVar(&o.originDial, "origin-dial-timeout", 5*time.Second, "time allowed to connect to the origin")
+	fs.DurationVar(&o.originResponse, "origin-response-timeout", 60*time.Second, "time allowed for the origin's response header once the request is sent")
+	fs.DurationVar(&o.maxConnAge, "max-conn-age", 10*time.Minute, "client connections older than this are closed gracefully (Connection: close; idle HTTP/2 closed)")
+	fs.Int64Var(&o.maxConnRequests, "max-conn-requests", 1000, "requests per client connection before it is closed gracefully")
+	fs.IntVar(&o.maxConns, "max-conns", 4096, "most open client connections; more wait in the listen backlog")
+	fs.StringSliceVar(&o.allowUpgrade, "allow-upgrade", []string{"websocket"}, `Upgrade protocols forwarded to the origin ("" for none; h2c is never allowed); others are removed from the request`)
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 15*time.Second, "grace period for in-flight requests on SIGINT/SIGTERM")
 	fs.DurationVar(&o.crlCheckInterval, "crl-check-interval", time.Second, "how often CRL files are checked for changes and CRLs for staleness")
+	fs.StringVar(&o.pprofListen, "pprof-listen", "", "debugging: serve net/http/pprof on this address (plain HTTP; keep it on loopback)")
 	fs.BoolVar(&o.showVersion, "version", false, "print the version and exit")
 	fs.String("config", "", "JSON file whose keys are these flags' names (flags given on the command line win)")
 	return fs
@@ -190,6 +212,13 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 		ready <- ln.Addr().String()
 	}
 	errc := make(chan error, 1)
+	if o.pprofListen != "" {
+		stopPprof, err := servePprof(o.pprofListen, log)
+		if err != nil {
+			return err
+		}
+		defer stopPprof()
+	}
 	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
@@ -322,7 +351,21 @@ func buildServer(o options, log *slog.Logger) (srv *http.Server, ln net.Listener
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	proxy := e.Proxy(origin, edge.ProxyOptions{Logger: log, AccessLog: o.accessLog})
+	var upgrades []string
+	for _, u := range o.allowUpgrade {
+		if u != "" {
+			upgrades = append(upgrades, u)
+		}
+	}
+	guard, err := edge.NewGuard(edge.GuardOptions{MaxConns: o.maxConns, H2IdleTimeout: o.h2IdleTimeout,
+		BodyIdleTimeout: o.bodyReadTimeout, MaxConnAge: o.maxConnAge, MaxConnRequests: o.maxConnRequests,
+		AllowUpgrade: upgrades})
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("--allow-upgrade: %w", err)
+	}
+	background = append(background, func(ctx context.Context) { guard.Run(ctx, time.Second) })
+	proxy := guard.Handler(e.Proxy(origin, edge.ProxyOptions{Logger: log, AccessLog: o.accessLog,
+		OriginDialTimeout: o.originDial, OriginResponseHeaderTimeout: o.originResponse}))
 	mux := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/healthz" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -340,12 +383,20 @@ func buildServer(o options, log *slog.Logger) (srv *http.Server, ln net.Listener
 		Handler:           mux,
 		ReadHeaderTimeout: o.readHeaderTimeout,
 		IdleTimeout:       o.idleTimeout,
-		ConnContext:       e.ConnContext,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		HTTP2: &http.HTTP2Config{SendPingTimeout: o.h2ReadIdle, PingTimeout: o.h2PingTimeout,
+			WriteByteTimeout: o.bodyReadTimeout},
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			return guard.ConnContext(e.ConnContext(ctx, c), c)
+		},
+		ConnState: guard.ConnState,
+		ErrorLog:  slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	if o.readHeaderTimeout <= 0 {
+		log.Warn("--read-header-timeout 0: a client can hold a connection open forever by sending headers slowly")
 	}
 	log.Info("client authentication", "mode", mode.String(), "trust_anchors", o.clientCA != "", "crls", len(o.crls),
 		"revocation_fail", verifier.Policy.String(), "legacy_forwarding", cfg.Legacy.String(), "rules", cmp(o.rulesFile, "default"))
-	return srv, e.Listener(tcp, tlsCfg), background, nil
+	return srv, e.Listener(guard.Listener(tcp), tlsCfg), background, nil
 }
 
 // readCerts reads a PEM bundle that must hold at least one certificate.

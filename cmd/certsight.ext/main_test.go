@@ -121,9 +121,9 @@ func TestInteractive(t *testing.T) {
 	tbl := tables.Table{
 		Name:    "things",
 		Columns: []table.ColumnDefinition{table.TextColumn("name", table.IndexColumn()), table.IntegerColumn("n")},
-		Generate: func(context.Context, table.QueryContext) ([]map[string]string, error) {
+		Generate: tables.Collected(func(context.Context, table.QueryContext) ([]map[string]string, error) {
 			return []map[string]string{{"name": "a", "n": "1"}, {"name": "b", "n": "2"}}, nil
-		},
+		}),
 	}
 	db, err := vtable.Open(context.Background(), []tables.Table{tbl})
 	require.NoError(t, err)

@@ -8,6 +8,7 @@ package main
 import (
 	"context"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"flag"
 	"fmt"
 	"os"
@@ -16,8 +17,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/certsight/certsight/stores/nssdb/nsswrite"
-	"github.com/certsight/certsight/tables/tablestest"
+	"github.com/certsight/certsight/internal/testnss"
+	"github.com/certsight/certsight/internal/testpki"
 )
 
 func main() {
@@ -124,7 +125,7 @@ func writeStores(root string) (pemDir, nssDir string, err error) {
 	if err := os.Mkdir(pemDir, 0o700); err != nil {
 		return "", "", err
 	}
-	ca, err := tablestest.NewCA("Demo Corp Root CA")
+	ca, err := testpki.Issue(nil, testpki.Options{Subject: pkix.Name{CommonName: "Demo Corp Root CA", Organization: []string{"certsight test"}}, IsCA: true})
 	if err != nil {
 		return "", "", err
 	}
@@ -135,20 +136,20 @@ func writeStores(root string) (pemDir, nssDir string, err error) {
 	past := time.Now().AddDate(-2, 0, 0)
 	specs := []struct {
 		file    string
-		spec    tablestest.Spec
+		spec    testpki.Options
 		withKey bool
 	}{
-		{"alice", tablestest.Spec{CommonName: "alice", ExtKeyUsage: append(client, x509.ExtKeyUsageEmailProtection),
+		{"alice", testpki.Options{Subject: pkix.Name{CommonName: "alice"}, EKU: append(client, x509.ExtKeyUsageEmailProtection),
 			Emails: []string{"alice@demo.example"}}, true},
-		{"bob", tablestest.Spec{CommonName: "bob", ExtKeyUsage: client}, false},
-		{"carol-expired", tablestest.Spec{CommonName: "carol", ExtKeyUsage: client,
+		{"bob", testpki.Options{Subject: pkix.Name{CommonName: "bob"}, EKU: client}, false},
+		{"carol-expired", testpki.Options{Subject: pkix.Name{CommonName: "carol"}, EKU: client,
 			NotBefore: past, NotAfter: past.AddDate(1, 0, 0)}, true},
-		{"www", tablestest.Spec{CommonName: "www.demo.example", DNSNames: []string{"www.demo.example"},
-			ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}, true},
+		{"www", testpki.Options{Subject: pkix.Name{CommonName: "www.demo.example"}, DNSNames: []string{"www.demo.example"},
+			EKU: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}, true},
 	}
-	var nss []nsswrite.Cert
+	var nss []testnss.Cert
 	for _, s := range specs {
-		c, err := tablestest.Issue(ca, s.spec)
+		c, err := ca.Issue(s.spec)
 		if err != nil {
 			return "", "", err
 		}
@@ -160,13 +161,13 @@ func writeStores(root string) (pemDir, nssDir string, err error) {
 		if err != nil {
 			return "", "", err
 		}
-		if s.spec.CommonName == "alice" || s.spec.CommonName == "bob" {
-			nss = append(nss, nsswrite.Cert{Nickname: s.spec.CommonName + "'s corp certificate", DER: c.Cert.Raw,
+		if s.spec.Subject.CommonName == "alice" || s.spec.Subject.CommonName == "bob" {
+			nss = append(nss, testnss.Cert{Nickname: s.spec.Subject.CommonName + "'s corp certificate", DER: c.Cert.Raw,
 				Trust: "u,u,u", WithKey: s.withKey})
 		}
 	}
-	nss = append(nss, nsswrite.Cert{Nickname: "Demo Corp Root CA", DER: ca.Cert.Raw, Trust: "CT,C,C"})
-	if err := nsswrite.Create(context.Background(), nssDir, nss, nsswrite.Options{}); err != nil {
+	nss = append(nss, testnss.Cert{Nickname: "Demo Corp Root CA", DER: ca.Cert.Raw, Trust: "CT,C,C"})
+	if err := testnss.Create(context.Background(), nssDir, nss, testnss.Options{}); err != nil {
 		return "", "", fmt.Errorf("writing the NSS database: %w", err)
 	}
 	return pemDir, nssDir, nil

@@ -1,6 +1,7 @@
-// Package testpki makes throw-away PKIs for the edge tests and benchmarks: a
-// root, intermediates, client leaves (ECDSA P-256 unless asked otherwise) and
-// CRLs, all in memory, with helpers to write them as PEM files.
+// Package testpki is the one certificate issuer of the tests, benchmarks and
+// the demo: roots, intermediates, client and server leaves (ECDSA P-256
+// unless a key is given) and CRLs, all in memory, with helpers to write them
+// as PEM files. It uses crypto/x509 only, so no external tool is needed.
 package testpki
 
 import (
@@ -16,47 +17,64 @@ import (
 	"math/big"
 	"net"
 	"os"
+	"path/filepath"
+	"sync/atomic"
 	"time"
 )
 
-// Authority is a CA certificate with its key.
-type Authority struct {
+// Cert is a certificate with its private key; a CA's Cert issues others.
+type Cert struct {
 	Cert *x509.Certificate
 	Key  crypto.Signer
 }
 
-// Leaf is an issued certificate with its key.
-type Leaf struct {
-	Cert *x509.Certificate
-	Key  crypto.Signer
-}
+// Authority and Leaf are Cert under the names of the two roles, for callers
+// that want the role in their types.
+type (
+	Authority = Cert
+	Leaf      = Cert
+)
 
 // Options tune an issued certificate; zero values give sensible defaults.
 type Options struct {
-	Subject   pkix.Name
+	// Subject defaults to CN=client,O=certsight test.
+	Subject pkix.Name
+	// NotBefore defaults to an hour ago, NotAfter to a year after NotBefore
+	// (ten years for a CA).
 	NotBefore time.Time
 	NotAfter  time.Time
-	Serial    *big.Int
-	EKU       []x509.ExtKeyUsage // default clientAuth
-	DNSNames  []string
-	IPs       []net.IP
+	// Serial defaults to a fresh random serial.
+	Serial *big.Int
+	// IsCA makes a CA (basicConstraints CA:TRUE).
+	IsCA bool
+	// KeyUsage defaults to digitalSignature, plus keyCertSign and cRLSign
+	// for a CA.
+	KeyUsage x509.KeyUsage
+	// EKU defaults to clientAuth for a leaf and none for a CA; a non-nil
+	// empty slice gives a leaf none.
+	EKU      []x509.ExtKeyUsage
+	DNSNames []string
+	IPs      []net.IP
+	Emails   []string
 	// Padding adds a non-critical extension of that many bytes, to make
 	// oversized certificates.
 	Padding int
-	Key     crypto.Signer // default: a new P-256 key
+	// Key is the key to certify (default: a new P-256 key). Reusing one key
+	// makes thousands of certificates cheap.
+	Key crypto.Signer
 }
 
-var serialCounter = big.NewInt(0x1000)
+var serialCounter atomic.Int64
 
 func nextSerial() *big.Int {
 	// Random high bits keep serials unique across runs; the counter keeps them
 	// unique within one.
 	r, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 64))
-	serialCounter.Add(serialCounter, big.NewInt(1))
-	return new(big.Int).Add(new(big.Int).Lsh(r, 16), serialCounter)
+	return new(big.Int).Add(new(big.Int).Lsh(r, 16), big.NewInt(0x1000+serialCounter.Add(1)))
 }
 
-func newKey() crypto.Signer {
+// NewKey returns a new P-256 key.
+func NewKey() crypto.Signer {
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		panic(err) // the system's randomness failed
@@ -64,83 +82,51 @@ func newKey() crypto.Signer {
 	return k
 }
 
-// NewRoot makes a self-signed root CA.
-func NewRoot(cn string) (*Authority, error) {
-	key := newKey()
-	tmpl := &x509.Certificate{
-		SerialNumber:          nextSerial(),
-		Subject:               pkix.Name{CommonName: cn, Organization: []string{"certsight test"}, Country: []string{"US"}},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(10 * 365 * 24 * time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		return nil, fmt.Errorf("creating root %s: %w", cn, err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, err
-	}
-	return &Authority{Cert: c, Key: key}, nil
-}
-
-// NewIntermediate makes a CA signed by a.
-func (a *Authority) NewIntermediate(cn string) (*Authority, error) {
-	key := newKey()
-	tmpl := &x509.Certificate{
-		SerialNumber:          nextSerial(),
-		Subject:               pkix.Name{CommonName: cn, Organization: []string{"certsight test"}, Country: []string{"US"}},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(5 * 365 * 24 * time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, a.Cert, key.Public(), a.Key)
-	if err != nil {
-		return nil, fmt.Errorf("creating intermediate %s: %w", cn, err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, err
-	}
-	return &Authority{Cert: c, Key: key}, nil
-}
-
-// Issue makes an end-entity certificate signed by a.
-func (a *Authority) Issue(o Options) (*Leaf, error) {
+// Issue makes a certificate as o says, signed by parent, or self-signed when
+// parent is nil.
+func Issue(parent *Cert, o Options) (*Cert, error) {
 	key := o.Key
 	if key == nil {
-		key = newKey()
+		key = NewKey()
 	}
-	if o.Subject.CommonName == "" && len(o.Subject.Names) == 0 {
+	if o.Subject.CommonName == "" && len(o.Subject.Names) == 0 && len(o.Subject.Organization) == 0 {
 		o.Subject = pkix.Name{CommonName: "client", Organization: []string{"certsight test"}}
 	}
 	if o.NotBefore.IsZero() {
-		o.NotBefore = time.Now().Add(-time.Hour)
+		o.NotBefore = time.Now().Add(-time.Hour).Truncate(time.Second)
 	}
 	if o.NotAfter.IsZero() {
-		o.NotAfter = time.Now().Add(365 * 24 * time.Hour)
+		life := 365 * 24 * time.Hour
+		if o.IsCA {
+			life *= 10
+		}
+		o.NotAfter = o.NotBefore.Add(life)
 	}
 	if o.Serial == nil {
 		o.Serial = nextSerial()
 	}
-	if o.EKU == nil {
+	if o.KeyUsage == 0 {
+		o.KeyUsage = x509.KeyUsageDigitalSignature
+		if o.IsCA {
+			o.KeyUsage |= x509.KeyUsageCertSign | x509.KeyUsageCRLSign
+		}
+	}
+	if o.EKU == nil && !o.IsCA {
 		o.EKU = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
 	}
 	tmpl := &x509.Certificate{
-		SerialNumber: o.Serial,
-		Subject:      o.Subject,
-		NotBefore:    o.NotBefore,
-		NotAfter:     o.NotAfter,
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  o.EKU,
-		DNSNames:     o.DNSNames,
-		IPAddresses:  o.IPs,
-		SubjectKeyId: keyID(key),
+		SerialNumber:          o.Serial,
+		Subject:               o.Subject,
+		NotBefore:             o.NotBefore,
+		NotAfter:              o.NotAfter,
+		KeyUsage:              o.KeyUsage,
+		ExtKeyUsage:           o.EKU,
+		DNSNames:              o.DNSNames,
+		IPAddresses:           o.IPs,
+		EmailAddresses:        o.Emails,
+		BasicConstraintsValid: true,
+		IsCA:                  o.IsCA,
+		SubjectKeyId:          keyID(key),
 	}
 	if o.Padding > 0 {
 		tmpl.ExtraExtensions = []pkix.Extension{{
@@ -148,15 +134,53 @@ func (a *Authority) Issue(o Options) (*Leaf, error) {
 			Value: append([]byte{0x04, 0x82, byte(o.Padding >> 8), byte(o.Padding)}, make([]byte, o.Padding)...),
 		}}
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, a.Cert, key.Public(), a.Key)
+	parentCert, signer := tmpl, key
+	if parent != nil {
+		parentCert, signer = parent.Cert, parent.Key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parentCert, key.Public(), signer)
 	if err != nil {
 		return nil, fmt.Errorf("issuing %s: %w", o.Subject.CommonName, err)
 	}
 	c, err := x509.ParseCertificate(der)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("parsing %s: %w", o.Subject.CommonName, err)
 	}
-	return &Leaf{Cert: c, Key: key}, nil
+	return &Cert{Cert: c, Key: key}, nil
+}
+
+// Issue makes a certificate signed by a.
+func (a *Cert) Issue(o Options) (*Cert, error) { return Issue(a, o) }
+
+// caName is the subject of the CAs NewRoot and NewIntermediate make.
+func caName(cn string) pkix.Name {
+	return pkix.Name{CommonName: cn, Organization: []string{"certsight test"}, Country: []string{"US"}}
+}
+
+// NewRoot makes a self-signed root CA named CN=cn,O=certsight test,C=US.
+func NewRoot(cn string) (*Cert, error) {
+	return Issue(nil, Options{Subject: caName(cn), IsCA: true})
+}
+
+// NewIntermediate makes a CA signed by a.
+func (a *Cert) NewIntermediate(cn string) (*Cert, error) {
+	return Issue(a, Options{Subject: caName(cn), IsCA: true, NotAfter: time.Now().Add(5 * 365 * 24 * time.Hour)})
+}
+
+// SelfSigned makes a self-signed client certificate (not a CA) valid for a day.
+func SelfSigned(cn string) (*Cert, error) {
+	return Issue(nil, Options{Subject: pkix.Name{CommonName: cn}, NotAfter: time.Now().Add(24 * time.Hour)})
+}
+
+// ServerCert issues a TLS server certificate for 127.0.0.1, ::1, localhost
+// and *.example.com.
+func (a *Cert) ServerCert() (*Cert, error) {
+	return a.Issue(Options{
+		Subject:  pkix.Name{CommonName: "localhost"},
+		EKU:      []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames: []string{"localhost", "*.example.com"},
+		IPs:      []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+	})
 }
 
 // keyID is a subject key identifier: SHA-1 of the encoded public key.
@@ -169,31 +193,9 @@ func keyID(k crypto.Signer) []byte {
 	return sum[:]
 }
 
-// SelfSigned makes a self-signed end-entity certificate (not a CA).
-func SelfSigned(cn string) (*Leaf, error) {
-	key := newKey()
-	tmpl := &x509.Certificate{
-		SerialNumber: nextSerial(),
-		Subject:      pkix.Name{CommonName: cn},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		return nil, err
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, err
-	}
-	return &Leaf{Cert: c, Key: key}, nil
-}
-
 // CRL makes a DER CRL signed by a that revokes serials, valid from thisUpdate
 // to nextUpdate.
-func (a *Authority) CRL(serials []*big.Int, thisUpdate, nextUpdate time.Time) ([]byte, error) {
+func (a *Cert) CRL(serials []*big.Int, thisUpdate, nextUpdate time.Time) ([]byte, error) {
 	tmpl := &x509.RevocationList{
 		Number:     nextSerial(),
 		ThisUpdate: thisUpdate,
@@ -211,8 +213,63 @@ func (a *Authority) CRL(serials []*big.Int, thisUpdate, nextUpdate time.Time) ([
 }
 
 // CurrentCRL is CRL valid from an hour ago for a day.
-func (a *Authority) CurrentCRL(serials ...*big.Int) ([]byte, error) {
+func (a *Cert) CurrentCRL(serials ...*big.Int) ([]byte, error) {
 	return a.CRL(serials, time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour))
+}
+
+// CertPEM returns c's certificate as PEM.
+func (c *Cert) CertPEM() []byte { return CertPEM(c.Cert) }
+
+// KeyPEM returns c's private key as PKCS #8 PEM.
+func (c *Cert) KeyPEM() ([]byte, error) { return KeyPEM(c.Key) }
+
+// WriteCert writes the certificate alone to dir/name and returns the path.
+func (c *Cert) WriteCert(dir, name string) (string, error) {
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, c.CertPEM(), 0o644); err != nil {
+		return "", fmt.Errorf("writing %s: %w", p, err)
+	}
+	return p, nil
+}
+
+// WritePair writes the certificate to dir/name.crt and its key to
+// dir/name.key, and returns both paths.
+func (c *Cert) WritePair(dir, name string) (certPath, keyPath string, err error) {
+	certPath, err = c.WriteCert(dir, name+".crt")
+	if err != nil {
+		return "", "", err
+	}
+	k, err := c.KeyPEM()
+	if err != nil {
+		return "", "", err
+	}
+	keyPath = filepath.Join(dir, name+".key")
+	if err := WriteFile(keyPath, k); err != nil {
+		return "", "", err
+	}
+	return certPath, keyPath, nil
+}
+
+// WriteMany writes n certificates issued by ca, one PEM file each, into dir,
+// all certifying one shared key so that it stays fast. Serial numbers start
+// at firstSerial; common names are "<prefix>-<serial>".
+func WriteMany(ca *Cert, dir, prefix string, n int, firstSerial int64) error {
+	key := NewKey()
+	for i := range n {
+		serial := firstSerial + int64(i)
+		c, err := Issue(ca, Options{
+			Subject: pkix.Name{CommonName: fmt.Sprintf("%s-%d", prefix, serial)},
+			Serial:  big.NewInt(serial),
+			Key:     key,
+		})
+		if err != nil {
+			return err
+		}
+		if _, err := c.WriteCert(dir, fmt.Sprintf("%s-%06d.pem", prefix, serial)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // CertPEM encodes certificates as PEM.
@@ -224,11 +281,11 @@ func CertPEM(certs ...*x509.Certificate) []byte {
 	return out
 }
 
-// KeyPEM encodes a private key as PKCS#8 PEM.
+// KeyPEM encodes a private key as PKCS #8 PEM.
 func KeyPEM(k crypto.Signer) ([]byte, error) {
 	der, err := x509.MarshalPKCS8PrivateKey(k)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("encoding key: %w", err)
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
 }
@@ -244,14 +301,4 @@ func WriteFile(path string, data []byte) error {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil
-}
-
-// ServerCert issues a TLS server certificate for 127.0.0.1 and localhost.
-func (a *Authority) ServerCert() (*Leaf, error) {
-	return a.Issue(Options{
-		Subject:  pkix.Name{CommonName: "localhost"},
-		EKU:      []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames: []string{"localhost", "*.example.com"},
-		IPs:      []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
-	})
 }

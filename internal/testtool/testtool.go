@@ -6,6 +6,7 @@ package testtool
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -80,4 +81,35 @@ func missing(t testing.TB, what string) {
 		t.Fatalf("REQUIRED BUT MISSING: %s (CERTSIGHT_REQUIRE_TOOLS=1)", what)
 	}
 	t.Skipf("!!! SKIPPED: %s — this test did not run", what)
+}
+
+// BuiltVersion is the version stamped into a binary that Binary builds.
+const BuiltVersion = "e2e-test"
+
+// Binary returns the path of the certsight binary name (the program in
+// cmd/<name>) for an end-to-end test. When CERTSIGHT_BIN_DIR is set (make
+// test sets it to bin/, which make build has just written) it is the binary
+// there, and built is false. Otherwise Binary builds it into dir, stamped
+// with BuiltVersion, so that `go test ./tests/...` works alone; the caller
+// removes dir. It takes no testing.TB so that TestMain can call it.
+func Binary(name, dir string) (path string, built bool, err error) {
+	exe := name
+	if runtime.GOOS == "windows" {
+		exe += ".exe"
+	}
+	if bin := os.Getenv("CERTSIGHT_BIN_DIR"); bin != "" {
+		for _, p := range []string{filepath.Join(bin, name), filepath.Join(bin, exe)} {
+			if _, err := os.Stat(p); err == nil {
+				return p, false, nil
+			}
+		}
+		return "", false, fmt.Errorf("%s is not in CERTSIGHT_BIN_DIR=%s (run make build)", name, bin)
+	}
+	path = filepath.Join(dir, exe)
+	cmd := exec.Command("go", "build", "-o", path, "-ldflags", "-X main.version="+BuiltVersion,
+		"github.com/certsight/certsight/cmd/"+name)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", false, fmt.Errorf("building %s: %w\n%s", name, err, out)
+	}
+	return path, true, nil
 }

@@ -7,17 +7,17 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/certsight/certsight/internal/testkeychain"
 	"github.com/certsight/certsight/stores"
-	"github.com/certsight/certsight/stores/keychain/kctest"
 )
 
 // benchKeychain writes a keychain of n certificates, every other one with a key.
 func benchKeychain(b *testing.B, n int) []byte {
-	kc := kctest.Keychain{}
+	kc := testkeychain.Keychain{}
 	for i := range n {
 		c := newCert(b, fmt.Sprintf("bench %d", i))
 		h := hashOf(b, c)
-		kc.Certs = append(kc.Certs, kctest.Cert{DER: c.Raw, PrintName: c.Subject.CommonName, PublicKeyHash: h})
+		kc.Certs = append(kc.Certs, testkeychain.Cert{DER: c.Raw, PrintName: c.Subject.CommonName, PublicKeyHash: h})
 		if i%2 == 0 {
 			kc.KeyLabels = append(kc.KeyLabels, h)
 		}
@@ -46,7 +46,7 @@ func BenchmarkRead100(b *testing.B) {
 	}
 	r := New(nil)
 	for b.Loop() {
-		if res := r.Read(context.Background(), stores.Source{Path: p}); len(res.Entries) != 100 {
+		if res := stores.Collect(r.Read(context.Background(), stores.Source{Path: p})); len(res.Entries) != 100 {
 			b.Fatal("wrong count")
 		}
 	}

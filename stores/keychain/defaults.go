@@ -3,9 +3,9 @@ package keychain
 import (
 	"context"
 	"log/slog"
-	"os"
 	"path/filepath"
 
+	"github.com/certsight/certsight/internal/fsafe"
 	"github.com/certsight/certsight/stores"
 )
 
@@ -18,7 +18,7 @@ const (
 // macOSDefaults lists the macOS default keychains of the file system mounted
 // at root ("" for this machine's).
 func macOSDefaults(ctx context.Context, log *slog.Logger, root string) []stores.Source {
-	return findDefaults(ctx, log, stores.Rooted(root, systemKeychain), stores.Rooted(root, usersDir))
+	return findDefaults(ctx, log, fsafe.In(root), stores.Rooted(root, systemKeychain), stores.Rooted(root, usersDir))
 }
 
 // userKeychains are tried in order inside each home; macOS 10.12 and later
@@ -27,12 +27,12 @@ var userKeychains = []string{"Library/Keychains/login.keychain-db", "Library/Key
 
 // findDefaults lists the System keychain and each user's first existing login
 // keychain under usersDir/<name>/.
-func findDefaults(ctx context.Context, log *slog.Logger, system, users string) []stores.Source {
+func findDefaults(ctx context.Context, log *slog.Logger, fsys fsafe.FS, system, users string) []stores.Source {
 	var out []stores.Source
-	if isFile(system) {
+	if fsys.IsRegular(system) {
 		out = append(out, stores.Source{Path: system, Location: stores.LocationSystem})
 	}
-	homes, err := os.ReadDir(users)
+	homes, err := fsys.ReadDir(ctx, users)
 	if err != nil {
 		log.Debug("listing user homes", "dir", users, "err", err)
 		return out
@@ -46,16 +46,11 @@ func findDefaults(ctx context.Context, log *slog.Logger, system, users string) [
 		}
 		for _, rel := range userKeychains {
 			p := filepath.Join(users, h.Name(), rel)
-			if isFile(p) {
+			if fsys.IsRegular(p) {
 				out = append(out, stores.Source{Path: p, Location: stores.LocationUser, Username: h.Name()})
 				break
 			}
 		}
 	}
 	return out
-}
-
-func isFile(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && fi.Mode().IsRegular()
 }

@@ -6,20 +6,20 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/certsight/certsight/internal/testkeychain"
 	"github.com/certsight/certsight/internal/testtool"
-	"github.com/certsight/certsight/stores/keychain/kctest"
 )
 
 // FuzzParseKeychain feeds arbitrary bytes to the layout parser and every
 // accessor a reader uses. Seeds: testdata/fuzz/FuzzParseKeychain (small
-// synthesized files), files written by kctest, and the shared real keychains
+// synthesized files), files written by testkeychain, and the shared real keychains
 // when they are present (they are not committed here; see the fixtures README).
 func FuzzParseKeychain(f *testing.F) {
 	c := newCert(f, "fuzz")
 	h := hashOf(f, c)
-	f.Add(kctest.Keychain{Certs: []kctest.Cert{{DER: c.Raw, PrintName: "fuzz", PublicKeyHash: h}}, KeyLabels: [][]byte{h}}.Bytes())
-	f.Add(kctest.Keychain{Certs: []kctest.Cert{{DER: c.Raw}}, NoSchema: true}.Bytes())
-	f.Add(kctest.Keychain{NoCertTable: true}.Bytes())
+	f.Add(testkeychain.Keychain{Certs: []testkeychain.Cert{{DER: c.Raw, PrintName: "fuzz", PublicKeyHash: h}}, KeyLabels: [][]byte{h}}.Bytes())
+	f.Add(testkeychain.Keychain{Certs: []testkeychain.Cert{{DER: c.Raw}}, NoSchema: true}.Bytes())
+	f.Add(testkeychain.Keychain{NoCertTable: true}.Bytes())
 	shared := filepath.Join(testtool.RepoRoot(f), "..", "shared", "fixtures", "keychain")
 	for _, name := range []string{"keychainbreaker-test.keychain-db", "dtformats-login.keychain"} {
 		if b, err := os.ReadFile(filepath.Join(shared, name)); err == nil {

@@ -19,9 +19,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/certsight/certsight/internal/fsafe"
+	"github.com/certsight/certsight/internal/testkeychain"
 	"github.com/certsight/certsight/internal/testtool"
 	"github.com/certsight/certsight/stores"
-	"github.com/certsight/certsight/stores/keychain/kctest"
 )
 
 // newCert makes a self-signed certificate with a fresh P-256 key.
@@ -59,7 +60,7 @@ func writeTemp(t *testing.T, name string, data []byte) string {
 
 func TestRealKeychainWithIdentity(t *testing.T) {
 	p := testtool.SharedFixture(t, "keychain/keychainbreaker-test.keychain-db")
-	res := New(nil).Read(context.Background(), stores.Source{Path: p, Location: stores.LocationUser, Username: "alice"})
+	res := stores.Collect(New(nil).Read(context.Background(), stores.Source{Path: p, Location: stores.LocationUser, Username: "alice"}))
 	require.Empty(t, res.Errors)
 	require.Len(t, res.Entries, 1)
 	e := res.Entries[0]
@@ -98,7 +99,7 @@ func TestRealKeychainWithIdentity(t *testing.T) {
 
 func TestRealKeychainWithoutCertificateTable(t *testing.T) {
 	p := testtool.SharedFixture(t, "keychain/dtformats-login.keychain")
-	res := New(nil).Read(context.Background(), stores.Source{Path: p})
+	res := stores.Collect(New(nil).Read(context.Background(), stores.Source{Path: p}))
 	assert.Empty(t, res.Errors)
 	assert.Empty(t, res.Entries)
 
@@ -121,14 +122,14 @@ func TestSynthesizedKeychains(t *testing.T) {
 	}
 	cases := []struct {
 		name  string
-		kc    kctest.Keychain
+		kc    testkeychain.Keychain
 		wants []want
 		errs  int
 	}{
 		{
 			name: "key paired by public-key hash, the other certificate has none",
-			kc: kctest.Keychain{
-				Certs: []kctest.Cert{
+			kc: testkeychain.Keychain{
+				Certs: []testkeychain.Cert{
 					{DER: withKey.Raw, PrintName: "Work ID", PublicKeyHash: hashOf(t, withKey)},
 					{DER: noKey.Raw, PrintName: "Some CA", PublicKeyHash: hashOf(t, noKey)},
 				},
@@ -138,8 +139,8 @@ func TestSynthesizedKeychains(t *testing.T) {
 		},
 		{
 			name: "schema table absent: built-in layouts still read both tables",
-			kc: kctest.Keychain{
-				Certs:     []kctest.Cert{{DER: withKey.Raw, PrintName: "Work ID", PublicKeyHash: hashOf(t, withKey)}},
+			kc: testkeychain.Keychain{
+				Certs:     []testkeychain.Cert{{DER: withKey.Raw, PrintName: "Work ID", PublicKeyHash: hashOf(t, withKey)}},
 				KeyLabels: [][]byte{hashOf(t, withKey)},
 				NoSchema:  true,
 			},
@@ -147,36 +148,36 @@ func TestSynthesizedKeychains(t *testing.T) {
 		},
 		{
 			name:  "no certificate table means no certificates and no error",
-			kc:    kctest.Keychain{NoCertTable: true, KeyLabels: [][]byte{hashOf(t, withKey)}},
+			kc:    testkeychain.Keychain{NoCertTable: true, KeyLabels: [][]byte{hashOf(t, withKey)}},
 			wants: nil,
 		},
 		{
 			name: "a key of another certificate does not count",
-			kc: kctest.Keychain{
-				Certs:     []kctest.Cert{{DER: noKey.Raw, PrintName: "x", PublicKeyHash: hashOf(t, noKey)}},
+			kc: testkeychain.Keychain{
+				Certs:     []testkeychain.Cert{{DER: noKey.Raw, PrintName: "x", PublicKeyHash: hashOf(t, noKey)}},
 				KeyLabels: [][]byte{hashOf(t, other)},
 			},
 			wants: []want{{"no key", "x", stores.KeyAbsent, ""}},
 		},
 		{
 			name: "a forged stored hash cannot borrow another certificate's key",
-			kc: kctest.Keychain{
-				Certs:     []kctest.Cert{{DER: noKey.Raw, PrintName: "forged", PublicKeyHash: hashOf(t, withKey)}},
+			kc: testkeychain.Keychain{
+				Certs:     []testkeychain.Cert{{DER: noKey.Raw, PrintName: "forged", PublicKeyHash: hashOf(t, withKey)}},
 				KeyLabels: [][]byte{hashOf(t, withKey)},
 			},
 			wants: []want{{"no key", "forged", stores.KeyAbsent, "differs"}},
 		},
 		{
 			name: "missing stored hash and print name: key still paired by the computed hash",
-			kc: kctest.Keychain{
-				Certs:     []kctest.Cert{{DER: withKey.Raw}},
+			kc: testkeychain.Keychain{
+				Certs:     []testkeychain.Cert{{DER: withKey.Raw}},
 				KeyLabels: [][]byte{[]byte("unrelated label"), hashOf(t, withKey)},
 			},
 			wants: []want{{"with key", "", stores.KeyPresent, ""}},
 		},
 		{
 			name: "a record that is not a certificate is an item error, the rest is read",
-			kc: kctest.Keychain{Certs: []kctest.Cert{
+			kc: testkeychain.Keychain{Certs: []testkeychain.Cert{
 				{DER: []byte("not DER"), PrintName: "junk"},
 				{DER: noKey.Raw, PrintName: "good"},
 			}},
@@ -187,7 +188,7 @@ func TestSynthesizedKeychains(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			p := writeTemp(t, "login.keychain-db", tc.kc.Bytes())
-			res := New(nil).Read(context.Background(), stores.Source{Path: p})
+			res := stores.Collect(New(nil).Read(context.Background(), stores.Source{Path: p}))
 			require.Len(t, res.Errors, tc.errs, "%v", res.Errors)
 			for _, err := range res.Errors {
 				var ie *stores.ItemError
@@ -211,8 +212,8 @@ func TestSynthesizedKeychains(t *testing.T) {
 // that was not in the file.
 func TestTruncatedKeychains(t *testing.T) {
 	c := newCert(t, "cut")
-	data, lay := kctest.Keychain{
-		Certs:     []kctest.Cert{{DER: c.Raw, PrintName: "cut", PublicKeyHash: hashOf(t, c)}},
+	data, lay := testkeychain.Keychain{
+		Certs:     []testkeychain.Cert{{DER: c.Raw, PrintName: "cut", PublicKeyHash: hashOf(t, c)}},
 		KeyLabels: [][]byte{hashOf(t, c)},
 	}.Build()
 	cuts := append(lay.Boundaries(), 0, 1, 3, len(data)-1)
@@ -221,7 +222,7 @@ func TestTruncatedKeychains(t *testing.T) {
 			continue
 		}
 		p := writeTemp(t, "cut.keychain", data[:n])
-		res := New(nil).Read(context.Background(), stores.Source{Path: p})
+		res := stores.Collect(New(nil).Read(context.Background(), stores.Source{Path: p}))
 		assert.NotEmpty(t, res.Errors, "cut at %d of %d", n, len(data))
 		for _, e := range res.Entries {
 			assert.Equal(t, c.Raw, e.Certificate.Raw, "cut at %d", n)
@@ -240,11 +241,11 @@ func TestTruncatedKeychains(t *testing.T) {
 
 func TestCorruptKeychains(t *testing.T) {
 	c := newCert(t, "corrupt")
-	base, lay := kctest.Keychain{
-		Certs:     []kctest.Cert{{DER: c.Raw, PrintName: "corrupt", PublicKeyHash: hashOf(t, c)}},
+	base, lay := testkeychain.Keychain{
+		Certs:     []testkeychain.Cert{{DER: c.Raw, PrintName: "corrupt", PublicKeyHash: hashOf(t, c)}},
 		KeyLabels: [][]byte{hashOf(t, c)},
 	}.Build()
-	var certTable, keyTable kctest.TableLayout
+	var certTable, keyTable testkeychain.TableLayout
 	for _, tl := range lay.Tables {
 		switch tl.ID {
 		case TableX509Certificate:
@@ -298,7 +299,7 @@ func TestCorruptKeychains(t *testing.T) {
 				exercise(f)
 			}
 			p := writeTemp(t, "bad.keychain", data)
-			res := New(nil).Read(context.Background(), stores.Source{Path: p})
+			res := stores.Collect(New(nil).Read(context.Background(), stores.Source{Path: p}))
 			assert.NotEmpty(t, res.Errors)
 			require.Len(t, res.Entries, tc.entries)
 			for _, e := range res.Entries {
@@ -310,7 +311,7 @@ func TestCorruptKeychains(t *testing.T) {
 
 func TestReadPaths(t *testing.T) {
 	c := newCert(t, "in dir")
-	kc := kctest.Keychain{Certs: []kctest.Cert{{DER: c.Raw, PrintName: "dir"}}}.Bytes()
+	kc := testkeychain.Keychain{Certs: []testkeychain.Cert{{DER: c.Raw, PrintName: "dir"}}}.Bytes()
 	dir := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "a.keychain-db"), kc, 0o600))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("hello"), 0o600))
@@ -320,19 +321,19 @@ func TestReadPaths(t *testing.T) {
 	ctx := context.Background()
 
 	t.Run("directory: keychains by content, other files passed over", func(t *testing.T) {
-		res := r.Read(ctx, stores.Source{Path: dir, Location: stores.LocationPath})
+		res := stores.Collect(r.Read(ctx, stores.Source{Path: dir, Location: stores.LocationPath}))
 		assert.Empty(t, res.Errors)
 		require.Len(t, res.Entries, 1)
 		assert.Equal(t, filepath.Join(dir, "a.keychain-db"), res.Entries[0].Path)
 	})
 	t.Run("a named file of another kind is an item error", func(t *testing.T) {
-		res := r.Read(ctx, stores.Source{Path: filepath.Join(dir, "notes.txt")})
+		res := stores.Collect(r.Read(ctx, stores.Source{Path: filepath.Join(dir, "notes.txt")}))
 		require.Len(t, res.Errors, 1)
 		assert.ErrorIs(t, res.Errors[0], ErrNotKeychain)
 		assert.Empty(t, res.Entries)
 	})
 	t.Run("missing path", func(t *testing.T) {
-		res := r.Read(ctx, stores.Source{Path: filepath.Join(dir, "nope")})
+		res := stores.Collect(r.Read(ctx, stores.Source{Path: filepath.Join(dir, "nope")}))
 		require.Len(t, res.Errors, 1)
 		assert.ErrorIs(t, res.Errors[0], os.ErrNotExist)
 	})
@@ -342,7 +343,7 @@ func TestReadPaths(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, f.Truncate(MaxFileSize+1)) // sparse
 		require.NoError(t, f.Close())
-		res := r.Read(ctx, stores.Source{Path: p})
+		res := stores.Collect(r.Read(ctx, stores.Source{Path: p}))
 		require.Len(t, res.Errors, 1)
 		assert.Contains(t, res.Errors[0].Error(), "limit")
 		require.NoError(t, os.Remove(p))
@@ -350,13 +351,13 @@ func TestReadPaths(t *testing.T) {
 	t.Run("cancelled context", func(t *testing.T) {
 		cctx, cancel := context.WithCancel(ctx)
 		cancel()
-		res := r.Read(cctx, stores.Source{Path: dir})
+		res := stores.Collect(r.Read(cctx, stores.Source{Path: dir}))
 		require.Len(t, res.Errors, 1)
 		assert.True(t, errors.Is(res.Errors[0], context.Canceled))
 		assert.Empty(t, res.Entries)
 	})
 	t.Run("owner and location carried from the source", func(t *testing.T) {
-		res := r.Read(ctx, stores.Source{Path: filepath.Join(dir, "a.keychain-db"), Location: stores.LocationUser, Username: "bob", SID: "x"})
+		res := stores.Collect(r.Read(ctx, stores.Source{Path: filepath.Join(dir, "a.keychain-db"), Location: stores.LocationUser, Username: "bob", SID: "x"}))
 		require.Len(t, res.Entries, 1)
 		e := res.Entries[0]
 		assert.Equal(t, stores.LocationUser, e.Location)
@@ -367,12 +368,12 @@ func TestReadPaths(t *testing.T) {
 
 func TestReadLeavesFileUntouched(t *testing.T) {
 	c := newCert(t, "ro")
-	data := kctest.Keychain{Certs: []kctest.Cert{{DER: c.Raw}}, KeyLabels: [][]byte{hashOf(t, c)}}.Bytes()
+	data := testkeychain.Keychain{Certs: []testkeychain.Cert{{DER: c.Raw}}, KeyLabels: [][]byte{hashOf(t, c)}}.Bytes()
 	p := writeTemp(t, "ro.keychain-db", data)
 	require.NoError(t, os.Chmod(p, 0o400)) // a read-write open would fail
 	before, err := os.Stat(p)
 	require.NoError(t, err)
-	res := New(nil).Read(context.Background(), stores.Source{Path: p})
+	res := stores.Collect(New(nil).Read(context.Background(), stores.Source{Path: p}))
 	require.Empty(t, res.Errors)
 	require.Len(t, res.Entries, 1)
 	after, err := os.Stat(p)
@@ -385,7 +386,7 @@ func TestReadLeavesFileUntouched(t *testing.T) {
 
 func TestSniff(t *testing.T) {
 	assert.True(t, Sniff([]byte("kych\x00\x01\x00\x00")))
-	assert.True(t, Sniff(kctest.Keychain{}.Bytes()))
+	assert.True(t, Sniff(testkeychain.Keychain{}.Bytes()))
 	assert.False(t, Sniff([]byte("kyc")))
 	assert.False(t, Sniff(nil))
 	assert.False(t, Sniff([]byte("-----BEGIN CERTIFICATE-----")))
@@ -407,14 +408,14 @@ func TestFindDefaults(t *testing.T) {
 	require.NoError(t, os.MkdirAll(filepath.Join(users, "carol"), 0o700)) // no keychain
 	mk("Shared/Library/Keychains/login.keychain-db")
 
-	got := findDefaults(context.Background(), New(nil).log, system, users)
+	got := findDefaults(context.Background(), New(nil).log, fsafe.FS{}, system, users)
 	assert.Equal(t, []stores.Source{
 		{Path: system, Location: stores.LocationSystem},
 		{Path: filepath.Join(users, "alice/Library/Keychains/login.keychain-db"), Location: stores.LocationUser, Username: "alice"},
 		{Path: filepath.Join(users, "bob/Library/Keychains/login.keychain"), Location: stores.LocationUser, Username: "bob"},
 	}, got)
 
-	assert.Empty(t, findDefaults(context.Background(), New(nil).log, filepath.Join(root, "none"), filepath.Join(root, "none")))
+	assert.Empty(t, findDefaults(context.Background(), New(nil).log, fsafe.FS{}, filepath.Join(root, "none"), filepath.Join(root, "none")))
 }
 
 // exercise calls every accessor of a parsed file, as a reader would.
@@ -432,7 +433,7 @@ func exercise(f *File) {
 
 func TestOverlappingRecordsAreRefused(t *testing.T) {
 	a, b := newCert(t, "a"), newCert(t, "b")
-	data, lay := kctest.Keychain{Certs: []kctest.Cert{{DER: a.Raw}, {DER: b.Raw}}}.Build()
+	data, lay := testkeychain.Keychain{Certs: []testkeychain.Cert{{DER: a.Raw}, {DER: b.Raw}}}.Build()
 	ct := lay.Tables[len(lay.Tables)-1]
 	require.Equal(t, TableX509Certificate, ct.ID)
 	// Point the second slot at the first record.

@@ -1,6 +1,7 @@
 package keychain
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -116,7 +117,16 @@ func (f *File) Table(id uint32) *Table {
 // ParseFile parses a keychain file held in memory. It fails only when the
 // header or the schema section is unreadable; damage inside one table or
 // record is listed in File.Problems.
-func ParseFile(data []byte) (*File, error) {
+func ParseFile(data []byte) (*File, error) { return ParseFileContext(context.Background(), data) }
+
+// ParseFileContext is ParseFile that gives up when ctx ends.
+//
+// The parser's work is bounded by the file's size, whatever the offsets
+// say: tables may not overlap one another and records may not overlap
+// within a table (real files never do either), so no byte is parsed as
+// part of two tables or two records, and a crafted file cannot make the
+// parser revisit the same data again and again.
+func ParseFileContext(ctx context.Context, data []byte) (*File, error) {
 	if len(data) < len(Magic) || string(data[:len(Magic)]) != Magic {
 		return nil, ErrNotKeychain
 	}
@@ -140,16 +150,46 @@ func ParseFile(data []byte) (*File, error) {
 		return nil, fmt.Errorf("schema lists %d tables, more than its %d bytes hold", count, schemaSize)
 	}
 	schema := data[schemaOff : schemaOff+schemaSize]
+	// Headers first (constant work each), then refuse overlaps, then parse
+	// the tables that remain, in schema order.
+	type span struct{ i, off, size int }
+	var spans []span
 	for i := range count {
 		rel := int(be32(schema, 8+4*i))
-		t, err := parseTable(data, schemaOff, rel)
+		off, size, err := tableSpan(data, schemaOff, rel)
 		if err != nil {
 			f.Problems = append(f.Problems, fmt.Errorf("table %d of %d: %w", i+1, count, err))
 			continue
 		}
+		spans = append(spans, span{i, off, size})
+	}
+	byOff := slices.Clone(spans)
+	slices.SortStableFunc(byOff, func(a, b span) int { return a.off - b.off })
+	keep := make(map[int]bool, len(byOff))
+	end := 0
+	for _, sp := range byOff {
+		if sp.off < end {
+			f.Problems = append(f.Problems, fmt.Errorf("table %d of %d at offset %d overlaps another table", sp.i+1, count, sp.off))
+			continue
+		}
+		end = sp.off + sp.size
+		keep[sp.i] = true
+	}
+	for _, sp := range spans {
+		if !keep[sp.i] {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		t, err := parseTable(data, sp.off, sp.size)
+		if err != nil {
+			f.Problems = append(f.Problems, fmt.Errorf("table %d of %d: %w", sp.i+1, count, err))
+			continue
+		}
 		f.Tables = append(f.Tables, t)
 	}
-	attrs, problems := schemaAttributes(f.Table(TableSchemaAttributes))
+	attrs, problems := schemaAttributes(ctx, f.Table(TableSchemaAttributes))
 	f.Problems = append(f.Problems, problems...)
 	for _, t := range f.Tables {
 		switch {
@@ -162,23 +202,31 @@ func ParseFile(data []byte) (*File, error) {
 		default:
 			continue
 		}
-		f.Problems = append(f.Problems, t.parseRecords()...)
+		f.Problems = append(f.Problems, t.parseRecords(ctx)...)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	return f, nil
 }
 
-// parseTable reads a table header and its record-number list; rel is the
-// table's offset from the schema section start. Tables are bounded by the
-// file rather than the schema size so a slightly wrong size loses nothing.
-func parseTable(data []byte, schemaOff, rel int) (*Table, error) {
-	off := schemaOff + rel
+// tableSpan checks a table's offset and size; rel is the table's offset
+// from the schema section start. Tables are bounded by the file rather than
+// the schema size so a slightly wrong size loses nothing.
+func tableSpan(data []byte, schemaOff, rel int) (off, size int, err error) {
+	off = schemaOff + rel
 	if rel < 8 || off > len(data)-tableHeaderSize {
-		return nil, fmt.Errorf("table offset %d (schema-relative %d) outside the file (%d bytes)", off, rel, len(data))
+		return 0, 0, fmt.Errorf("table offset %d (schema-relative %d) outside the file (%d bytes)", off, rel, len(data))
 	}
-	size := int(be32(data, off))
+	size = int(be32(data, off))
 	if size < tableHeaderSize || size > len(data)-off {
-		return nil, fmt.Errorf("table at offset %d: size %d exceeds the file (%d bytes)", off, size, len(data))
+		return 0, 0, fmt.Errorf("table at offset %d: size %d exceeds the file (%d bytes)", off, size, len(data))
 	}
+	return off, size, nil
+}
+
+// parseTable reads a table header and its record-number list.
+func parseTable(data []byte, off, size int) (*Table, error) {
 	raw := data[off : off+size]
 	t := &Table{ID: be32(raw, 4), Offset: off, raw: raw}
 	n := int(be32(raw, 24))
@@ -196,7 +244,7 @@ func parseTable(data []byte, schemaOff, rel int) (*Table, error) {
 }
 
 // parseRecords reads the header and attribute words of every record of t.
-func (t *Table) parseRecords() []error {
+func (t *Table) parseRecords(ctx context.Context) []error {
 	var problems []error
 	n := len(t.Attributes)
 	// Records never overlap in a real file. Refusing overlaps keeps the
@@ -205,7 +253,10 @@ func (t *Table) parseRecords() []error {
 	offs := slices.Clone(t.recordOffsets)
 	slices.Sort(offs)
 	end := 0
-	for _, ro := range offs {
+	for i, ro := range offs {
+		if i%1024 == 1023 && ctx.Err() != nil {
+			return append(problems, ctx.Err())
+		}
 		if ro < end {
 			problems = append(problems, fmt.Errorf("table %#x, record at offset %d overlaps the record before it", t.ID, t.Offset+ro))
 			continue
@@ -253,24 +304,30 @@ func (t *Table) parseRecord(ro, nattrs int) (*Record, error) {
 // of a date. It returns nil, nil when the record has no value for it or the
 // table has no such attribute.
 func (r *Record) Value(attrID uint32) ([]byte, error) {
-	vals, err := r.Values(attrID)
-	if err != nil || len(vals) == 0 {
-		return nil, err
+	for i, a := range r.table.Attributes {
+		if a.ID == attrID {
+			vals, err := r.valuesAt(i, 1)
+			if err != nil || len(vals) == 0 {
+				return nil, err
+			}
+			return vals[0], nil
+		}
 	}
-	return vals[0], nil
+	return nil, nil
 }
 
 // Values returns every value of the attribute with the given id.
 func (r *Record) Values(attrID uint32) ([][]byte, error) {
 	for i, a := range r.table.Attributes {
 		if a.ID == attrID {
-			return r.valuesAt(i)
+			return r.valuesAt(i, maxValues)
 		}
 	}
 	return nil, nil
 }
 
-func (r *Record) valuesAt(i int) ([][]byte, error) {
+// valuesAt decodes at most limit values of attribute i.
+func (r *Record) valuesAt(i, limit int) ([][]byte, error) {
 	a := r.table.Attributes[i]
 	w := r.words[i]
 	if w == 0 {
@@ -290,7 +347,7 @@ func (r *Record) valuesAt(i int) ([][]byte, error) {
 		}
 	}
 	var vals [][]byte
-	for range count {
+	for range min(count, limit) {
 		v, next, err := readValue(r.raw, off, a.Format)
 		if err != nil {
 			return nil, fmt.Errorf("attribute %#x: %w", a.ID, err)
@@ -340,13 +397,13 @@ func readValue(rec []byte, off int, format uint32) ([]byte, int, error) {
 
 // schemaAttributes reads the SchemaAttributes table into relation id →
 // attributes in record order. Its own records have a fixed layout.
-func schemaAttributes(t *Table) (map[uint32][]Attribute, []error) {
+func schemaAttributes(ctx context.Context, t *Table) (map[uint32][]Attribute, []error) {
 	out := map[uint32][]Attribute{}
 	if t == nil {
 		return out, nil
 	}
 	t.Attributes = schemaAttributesColumns
-	problems := t.parseRecords()
+	problems := t.parseRecords(ctx)
 	for _, r := range t.Records {
 		rel, err1 := r.uint32(0)
 		id, err2 := r.uint32(1)

@@ -18,11 +18,10 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 
+	"github.com/certsight/certsight/internal/fsafe"
 	"github.com/certsight/certsight/stores"
 )
 
@@ -71,73 +70,89 @@ func (r *Reader) Defaults(ctx context.Context) []stores.Source {
 }
 
 // Read reads one keychain file, or every keychain file directly inside a
-// directory (files are recognised by their magic, not their name).
-func (r *Reader) Read(ctx context.Context, src stores.Source) stores.Result {
-	var res stores.Result
+// directory (files are recognised by their magic, not their name), handing
+// over each certificate as it is parsed.
+func (r *Reader) Read(ctx context.Context, src stores.Source) stores.Seq {
+	return func(yield func(stores.Entry, error) bool) { r.read(ctx, src, yield) }
+}
+
+// yielder is the consumer of one Read; helpers return false once it stopped.
+type yielder = func(stores.Entry, error) bool
+
+func (r *Reader) read(ctx context.Context, src stores.Source, yield yielder) {
 	if err := ctx.Err(); err != nil {
-		res.Errors = append(res.Errors, r.itemErr(src.Path, "", err))
-		return res
+		yield(stores.Entry{}, r.itemErr(src.Path, "", err))
+		return
 	}
-	fi, err := os.Stat(src.Path)
+	fsys := fsafe.In(r.root)
+	fi, err := fsys.Stat(src.Path)
 	if err != nil {
-		res.Errors = append(res.Errors, r.itemErr(src.Path, "", err))
-		return res
+		yield(stores.Entry{}, r.itemErr(src.Path, "", err))
+		return
 	}
 	if !fi.IsDir() {
-		return r.readFile(ctx, src, src.Path, true)
+		r.readFile(ctx, src, src.Path, true, yield)
+		return
 	}
-	ents, err := os.ReadDir(src.Path)
+	ents, err := fsys.ReadDir(ctx, src.Path)
 	if err != nil {
-		res.Errors = append(res.Errors, r.itemErr(src.Path, "", fmt.Errorf("listing directory: %w", err)))
-		return res
+		yield(stores.Entry{}, r.itemErr(src.Path, "", fmt.Errorf("listing directory: %w", err)))
+		return
 	}
 	for _, e := range ents {
 		if err := ctx.Err(); err != nil {
-			res.Errors = append(res.Errors, r.itemErr(src.Path, "", err))
-			return res
+			yield(stores.Entry{}, r.itemErr(src.Path, "", err))
+			return
 		}
 		p := filepath.Join(src.Path, e.Name())
-		if !e.Type().IsRegular() || !sniffFile(p) {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		if head, err := fsys.ReadHead(ctx, p, int64(len(Magic))); err != nil || !Sniff(head) {
 			r.log.Debug("skipping file that is not a keychain", "path", p)
 			continue
 		}
-		res.Add(r.readFile(ctx, src, p, false))
+		if !r.readFile(ctx, src, p, false, yield) {
+			return
+		}
 	}
-	return res
 }
 
 // readFile reads one file. named says the caller named this file itself, so
 // a file of another kind is an error rather than something to pass over.
-func (r *Reader) readFile(ctx context.Context, src stores.Source, path string, named bool) stores.Result {
-	var res stores.Result
-	data, err := stores.ReadRegularFile(path, MaxFileSize)
+func (r *Reader) readFile(ctx context.Context, src stores.Source, path string, named bool, yield yielder) bool {
+	fail := func(item string, err error) bool { return yield(stores.Entry{}, r.itemErr(path, item, err)) }
+	data, err := fsafe.In(r.root).ReadFile(ctx, path, MaxFileSize)
 	if err != nil {
-		res.Errors = append(res.Errors, r.itemErr(path, "", err))
-		return res
+		return fail("", err)
 	}
 	if !Sniff(data) {
 		if named {
-			res.Errors = append(res.Errors, r.itemErr(path, "", ErrNotKeychain))
-		} else {
-			r.log.Debug("skipping file that is not a keychain", "path", path)
+			return fail("", ErrNotKeychain)
 		}
-		return res
+		r.log.Debug("skipping file that is not a keychain", "path", path)
+		return true
 	}
-	f, err := ParseFile(data)
+	f, err := ParseFileContext(ctx, data)
 	if err != nil {
-		res.Errors = append(res.Errors, r.itemErr(path, "", err))
-		return res
+		return fail("", err)
 	}
 	for _, p := range f.Problems {
-		res.Errors = append(res.Errors, r.itemErr(path, "layout", p))
+		if !fail("layout", p) {
+			return false
+		}
 	}
 	certs, errs := f.Certificates()
 	for _, e := range errs {
-		res.Errors = append(res.Errors, r.itemErr(path, "certificate", e))
+		if !fail("certificate", e) {
+			return false
+		}
 	}
 	labels, errs := f.PrivateKeyLabels()
 	for _, e := range errs {
-		res.Errors = append(res.Errors, r.itemErr(path, "private key", e))
+		if !fail("private key", e) {
+			return false
+		}
 	}
 	keys := make(map[string]bool, len(labels))
 	for _, l := range labels {
@@ -147,15 +162,17 @@ func (r *Reader) readFile(ctx context.Context, src stores.Source, path string, n
 	if loc == "" {
 		loc = stores.LocationPath
 	}
+	n := 0
 	for _, kc := range certs {
 		if err := ctx.Err(); err != nil {
-			res.Errors = append(res.Errors, r.itemErr(path, "", err))
-			return res
+			return fail("", err)
 		}
 		item := fmt.Sprintf("certificate record at offset %d", kc.Offset)
 		c, err := x509.ParseCertificate(kc.DER)
 		if err != nil {
-			res.Errors = append(res.Errors, r.itemErr(path, item, fmt.Errorf("parsing certificate: %w", err)))
+			if !fail(item, fmt.Errorf("parsing certificate: %w", err)) {
+				return false
+			}
 			continue
 		}
 		e := stores.NewEntry(c, stores.KindKeychain, loc, path)
@@ -163,10 +180,13 @@ func (r *Reader) readFile(ctx context.Context, src stores.Source, path string, n
 		e.Username = src.Username
 		e.SID = src.SID
 		e.Key, e.KeyNote = keyState(c, kc, keys)
-		res.Entries = append(res.Entries, e)
+		n++
+		if !yield(e, nil) {
+			return false
+		}
 	}
-	r.log.Debug("read keychain", "path", path, "certificates", len(res.Entries), "errors", len(res.Errors))
-	return res
+	r.log.Debug("read keychain", "path", path, "certificates", n)
+	return true
 }
 
 // keyState pairs a certificate with the private keys by public-key hash. The
@@ -193,21 +213,6 @@ func joinNote(a, b string) string {
 		return a
 	}
 	return a + "; " + b
-}
-
-// sniffFile reports whether the file at path starts with the magic; it reads
-// only the first bytes, so a directory of other files costs little.
-func sniffFile(path string) bool {
-	f, err := os.Open(path)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	head := make([]byte, len(Magic))
-	if _, err := io.ReadFull(f, head); err != nil {
-		return false
-	}
-	return Sniff(head)
 }
 
 func (r *Reader) itemErr(path, item string, err error) error {

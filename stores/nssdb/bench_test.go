@@ -4,21 +4,21 @@ import (
 	"context"
 	"testing"
 
+	"github.com/certsight/certsight/internal/testnss"
 	"github.com/certsight/certsight/stores"
-	"github.com/certsight/certsight/stores/nssdb/nsswrite"
 )
 
 // benchmarkRead scans a database of n synthetic certificates (mixed RSA and
 // EC, a third with keys, trust cycling through common strings) with every
-// derived fact, key presence and trust: whole (Read) or streamed (ReadEach,
+// derived fact, key presence and trust: whole (Collect) or streamed (range over Read,
 // each entry dropped once counted, as client_certificates does).
 func benchmarkRead(b *testing.B, n int, each bool) {
-	certs, err := nsswrite.Synthetic(n - 1) // plus the root CA
+	certs, err := testnss.Synthetic(n - 1) // plus the root CA
 	if err != nil {
 		b.Fatal(err)
 	}
 	dir := b.TempDir()
-	if err := nsswrite.Create(context.Background(), dir, certs, nsswrite.Options{}); err != nil {
+	if err := testnss.Create(context.Background(), dir, certs, testnss.Options{}); err != nil {
 		b.Fatal(err)
 	}
 	r := New(nil)
@@ -29,13 +29,19 @@ func benchmarkRead(b *testing.B, n int, each bool) {
 		var res stores.Result
 		if each {
 			count := 0
-			res.Errors = r.ReadEach(context.Background(), src, func(stores.Entry) error { count++; return nil })
+			for _, err := range r.Read(context.Background(), src) {
+				if err != nil {
+					res.Errors = append(res.Errors, err)
+					continue
+				}
+				count++
+			}
 			if len(res.Errors) != 0 || count != n {
 				b.Fatalf("read %d entries, errors %v", count, res.Errors)
 			}
 			continue
 		}
-		res = r.Read(context.Background(), src)
+		res = stores.Collect(r.Read(context.Background(), src))
 		if len(res.Errors) != 0 || len(res.Entries) != n {
 			b.Fatalf("read %d entries, errors %v", len(res.Entries), res.Errors)
 		}

@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/x509"
 	"database/sql"
+	"errors"
 	"fmt"
 	"runtime"
 	"sync"
 
+	"github.com/certsight/certsight/internal/fsafe"
 	"github.com/certsight/certsight/stores"
 )
 
@@ -15,6 +17,7 @@ import (
 // the explicit-empty marker.
 type certRow struct {
 	id       int64
+	tooLarge bool
 	label    []byte
 	der      []byte
 	certType []byte
@@ -46,35 +49,143 @@ func (t *trustTable) put(k trustKey, obj trustObject) {
 // readCertDB reads the trust objects of cert9.db, then streams its
 // certificate objects to fn (see streamCerts). errs are the errors so far;
 // the result adds the database's own.
-func (r *Reader) readCertDB(ctx context.Context, path string, src stores.Source, keyIDs map[string]bool,
+//
+// The read reflects one committed state of the database (see openDB): a
+// database read in place has its rows held until the file is known not to
+// have changed meanwhile, and is read again (at last through a private
+// copy) when it did; a copy is consistent by construction.
+func (r *Reader) readCertDB(ctx context.Context, fsys fsafe.FS, path string, src stores.Source, keyIDs map[string]bool,
 	errs []error, fn func(stores.Entry) error) []error {
 	fail := func(err error) []error {
 		return append(errs, &stores.ItemError{Store: stores.KindNSSDB, Path: src.Path, Item: CertDBName, Err: err})
 	}
-	db, err := openReadOnly(path)
-	if err != nil {
-		return fail(err)
+	for attempt := 0; ; attempt++ {
+		snap, err := openDB(ctx, fsys, path, attempt == retries)
+		if err != nil {
+			return fail(err)
+		}
+		if snap.warn != nil {
+			errs = fail(snap.warn)
+		}
+		trust, rows, rowErrs, err := r.fetchCerts(ctx, snap)
+		torn := snap.changed(ctx)
+		if torn && attempt < retries {
+			snap.close()
+			r.log.Debug("database changed while it was read; reading again", "path", path, "attempt", attempt+1)
+			continue
+		}
+		if torn {
+			errs = fail(fmt.Errorf("%w: %s", ErrInconsistent, CertDBName))
+		}
+		if err != nil {
+			snap.close()
+			return fail(err)
+		}
+		for _, err := range trust.errors {
+			errs = append(errs, &stores.ItemError{Store: stores.KindNSSDB, Path: src.Path, Item: CertDBName, Err: err})
+		}
+		errs = append(errs, rowErrs...)
+		out := r.streamCerts(ctx, rows, src, trust, keyIDs, errs, fn)
+		snap.close()
+		return out
 	}
-	defer db.Close()
-	cols, err := columns(ctx, db, "nssPublic")
+}
+
+// fetchCerts checks the schema and reads the trust objects, then returns
+// the certificate rows: all of them, already read, for an in-place read
+// (so the caller can check the file did not change before any is handed
+// over), or a cursor over the copy.
+func (r *Reader) fetchCerts(ctx context.Context, snap *snapshot) (*trustTable, rowSource, []error, error) {
+	cols, err := columns(ctx, snap.db, "nssPublic")
 	if err != nil {
-		return fail(err)
+		return nil, nil, nil, err
 	}
 	for _, c := range []string{"id", colClass, colValue} {
 		if !cols[c] {
-			return fail(fmt.Errorf("table nssPublic lacks column %s: not an NSS certificate database", c))
+			return nil, nil, nil, fmt.Errorf("table nssPublic lacks column %s: not an NSS certificate database", c)
 		}
 	}
 	// Trust first: it is small (issuer, serial and four numbers per
 	// object) and every certificate row needs it.
-	trust, err := readTrust(ctx, db, cols)
+	trust, err := readTrust(ctx, snap.db, cols)
 	if err != nil {
-		return fail(err)
+		return nil, nil, nil, err
 	}
-	for _, err := range trust.errors {
-		errs = append(errs, &stores.ItemError{Store: stores.KindNSSDB, Path: src.Path, Item: CertDBName, Err: err})
+	want := []string{colLabel, colValue, colCertType, colIssuer, colSerial, colID}
+	q := "SELECT id, " + oversize(cols, want...) + ", " + selectList(cols, want...) +
+		" FROM nssPublic WHERE " + colClass + " = ? ORDER BY id"
+	rs, err := snap.db.QueryContext(ctx, q, ulongBytes(classCertificate))
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("querying certificates: %w", err)
 	}
-	return r.streamCerts(ctx, db, cols, src, trust, keyIDs, errs, fn)
+	live := &cursor{rs: rs}
+	if !snap.inPlace {
+		return trust, live, nil, nil
+	}
+	defer rs.Close()
+	var buf sliceRows
+	for {
+		row, ok, err := live.next()
+		if err != nil {
+			buf.errs = append(buf.errs, err)
+		}
+		if !ok {
+			break
+		}
+		buf.rows = append(buf.rows, row)
+	}
+	return trust, &buf, nil, nil
+}
+
+// rowSource hands over certificate rows one at a time; a row with
+// tooLarge set had a value over maxValue and holds only its id and label.
+type rowSource interface {
+	next() (certRow, bool, error)
+}
+
+type cursor struct {
+	rs *sql.Rows
+	n  int
+}
+
+func (c *cursor) next() (certRow, bool, error) {
+	if c.n == maxRows {
+		c.n++
+		c.rs.Close()
+		return certRow{}, false, fmt.Errorf("more than %d certificate rows; the rest were not read", maxRows)
+	}
+	if c.n > maxRows || !c.rs.Next() {
+		if err := c.rs.Err(); err != nil {
+			return certRow{}, false, fmt.Errorf("reading certificates: %w", err)
+		}
+		return certRow{}, false, nil
+	}
+	c.n++
+	var cr certRow
+	if err := c.rs.Scan(&cr.id, &cr.tooLarge, &cr.label, &cr.der, &cr.certType, &cr.issuer, &cr.serial, &cr.ckaID); err != nil {
+		return certRow{}, false, fmt.Errorf("reading certificate row: %w", err)
+	}
+	return cr, true, nil
+}
+
+type sliceRows struct {
+	rows []certRow
+	errs []error
+	i    int
+}
+
+func (s *sliceRows) next() (certRow, bool, error) {
+	if s.i < len(s.rows) {
+		r := s.rows[s.i]
+		s.rows[s.i] = certRow{}
+		s.i++
+		return r, true, nil
+	}
+	if s.i == len(s.rows) && len(s.errs) > 0 {
+		s.i++
+		return certRow{}, false, errors.Join(s.errs...)
+	}
+	return certRow{}, false, nil
 }
 
 // batchSize bounds how many certificate rows are parsed together: enough to
@@ -82,50 +193,45 @@ func (r *Reader) readCertDB(ctx context.Context, path string, src stores.Source,
 // never alive at once.
 const batchSize = 256
 
-// streamCerts reads the certificate rows in id order, parses each batch on
-// all CPUs and hands the entries to fn in row order.
-func (r *Reader) streamCerts(ctx context.Context, db *sql.DB, cols map[string]bool, src stores.Source,
+// streamCerts parses the rows in batches on all CPUs and hands the entries
+// to fn in row order.
+func (r *Reader) streamCerts(ctx context.Context, src rowSource, s stores.Source,
 	trust *trustTable, keyIDs map[string]bool, errs []error, fn func(stores.Entry) error) []error {
-	q := "SELECT id, " + selectList(cols, colLabel, colValue, colCertType, colIssuer, colSerial, colID) +
-		" FROM nssPublic WHERE " + colClass + " = ? ORDER BY id"
-	rs, err := db.QueryContext(ctx, q, ulongBytes(classCertificate))
-	if err != nil {
-		return append(errs, &stores.ItemError{Store: stores.KindNSSDB, Path: src.Path, Item: CertDBName,
-			Err: fmt.Errorf("querying certificates: %w", err)})
+	if c, ok := src.(*cursor); ok {
+		defer c.rs.Close()
 	}
-	defer rs.Close()
 	rowErr := func(err error) {
-		errs = append(errs, &stores.ItemError{Store: stores.KindNSSDB, Path: src.Path, Item: CertDBName, Err: err})
+		errs = append(errs, &stores.ItemError{Store: stores.KindNSSDB, Path: s.Path, Item: CertDBName, Err: err})
 	}
 	b := newBatcher()
 	for {
 		rows := b.rows[:0]
-		for len(rows) < batchSize && rs.Next() {
-			var cr certRow
-			if err := rs.Scan(&cr.id, &cr.label, &cr.der, &cr.certType, &cr.issuer, &cr.serial, &cr.ckaID); err != nil {
-				rowErr(fmt.Errorf("reading certificate row: %w", err))
+		done := false
+		for len(rows) < batchSize {
+			row, ok, err := src.next()
+			if err != nil && ctx.Err() == nil {
+				rowErr(err)
+			}
+			if !ok {
+				done = true
 				break
 			}
-			rows = append(rows, cr)
+			rows = append(rows, row)
 		}
 		b.rows = rows
-		if len(rows) == 0 {
+		if len(rows) > 0 {
+			var stop error
+			errs, stop = r.emitBatch(ctx, b, s, trust, keyIDs, errs, fn)
+			if stop != nil {
+				return append(errs, stop)
+			}
+		}
+		if ctx.Err() != nil || done {
 			break
 		}
-		var stop error
-		errs, stop = r.emitBatch(ctx, b, src, trust, keyIDs, errs, fn)
-		if stop != nil {
-			return append(errs, stop)
-		}
-		if ctx.Err() != nil || len(rows) < batchSize {
-			break
-		}
-	}
-	if err := rs.Err(); err != nil && ctx.Err() == nil {
-		rowErr(fmt.Errorf("reading certificates: %w", err))
 	}
 	if err := ctx.Err(); err != nil {
-		errs = append(errs, fmt.Errorf("reading %s: %w", src.Path, err))
+		errs = append(errs, fmt.Errorf("reading %s: %w", s.Path, err))
 	}
 	return errs
 }
@@ -150,16 +256,20 @@ func newBatcher() *batcher {
 
 func readTrust(ctx context.Context, db *sql.DB, cols map[string]bool) (*trustTable, error) {
 	t := &trustTable{objs: map[trustKey]trustObject{}}
-	q := "SELECT id, " + colClass + ", " + selectList(cols, colIssuer, colSerial,
+	q := "SELECT id, " + selectList(cols, colClass, colIssuer, colSerial,
 		colNSSServerAuth, colNSSClientAuth, colNSSCodeSigning, colNSSEmail, colNSSStepUp,
 		colServerAuth, colClientAuth, colCodeSigning, colEmail) +
-		" FROM nssPublic WHERE " + colClass + " IN (?, ?)"
+		" FROM nssPublic WHERE " + colClass + " IN (?, ?) LIMIT " + fmt.Sprint(maxRows+1)
 	rs, err := db.QueryContext(ctx, q, ulongBytes(classNSSTrust), ulongBytes(classTrust))
 	if err != nil {
 		return nil, fmt.Errorf("querying trust: %w", err)
 	}
 	defer rs.Close()
-	for rs.Next() {
+	for n := 0; rs.Next(); n++ {
+		if n == maxRows {
+			t.errors = append(t.errors, fmt.Errorf("more than %d trust objects; the rest were not read", maxRows))
+			break
+		}
 		var (
 			id                    int64
 			class, issuer, serial sql.RawBytes
@@ -318,6 +428,9 @@ func buildEntry(e *stores.Entry, row certRow, src stores.Source, trust *trustTab
 			skip, err = false, fmt.Errorf("internal error decoding row: %v", p)
 		}
 	}()
+	if row.tooLarge {
+		return false, fmt.Errorf("a value is larger than %d bytes; not read", maxValue)
+	}
 	d, skip, err := decodeCertRow(row)
 	if err != nil || skip {
 		return skip, err
@@ -327,7 +440,11 @@ func buildEntry(e *stores.Entry, row certRow, src stores.Source, trust *trustTab
 	e.Username = src.Username
 	e.SID = src.SID
 	hasKey := len(d.ckaID) > 0 && keyIDs[string(d.ckaID)]
-	if hasKey {
+	switch {
+	case sameMap(keyIDs, keyUnknown):
+		e.Key = stores.KeyUnknown
+		e.KeyNote = KeyDBName + " could not be read; whether the private key is there is unknown"
+	case hasKey:
 		e.Key = stores.KeyPresent
 		e.KeyNote = keyNote
 	}
@@ -391,4 +508,9 @@ func (r *Reader) emitBatch(ctx context.Context, b *batcher, src stores.Source, t
 		}
 	}
 	return errs, nil
+}
+
+// sameMap reports whether a and b are the same map (not equal contents).
+func sameMap(a, b map[string]bool) bool {
+	return a != nil && b != nil && len(a) == len(b) && a["\x00unknown"] && b["\x00unknown"]
 }

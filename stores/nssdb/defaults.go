@@ -2,6 +2,7 @@ package nssdb
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"io"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/certsight/certsight/internal/fsafe"
 	"github.com/certsight/certsight/stores"
 )
 
@@ -18,11 +20,12 @@ import (
 // (Chrome/Chromium and NSS tools) and the Firefox and Thunderbird profiles.
 // With WithRoot, those of the file system mounted there.
 func (r *Reader) Defaults(ctx context.Context) []stores.Source {
-	homes, err := userHomes(runtime.GOOS, r.root)
+	fsys := fsafe.In(r.root)
+	homes, err := userHomes(ctx, fsys, runtime.GOOS, r.root)
 	if err != nil {
 		r.log.Debug("listing user home directories", "err", err)
 	}
-	return defaultSources(ctx, rootedAll(r.root, systemDirs(runtime.GOOS)), homes, userPatterns(runtime.GOOS))
+	return defaultSources(ctx, fsys, rootedAll(r.root, systemDirs(runtime.GOOS)), homes, userPatterns(runtime.GOOS))
 }
 
 // rootedAll returns paths under root (stores.Rooted).
@@ -71,10 +74,10 @@ func userPatterns(goos string) []string {
 
 // defaultSources keeps the candidate directories that hold a cert9.db
 // (a legacy-only profile is not a default worth an error on every query).
-func defaultSources(ctx context.Context, system []string, homes []home, patterns []string) []stores.Source {
+func defaultSources(ctx context.Context, fsys fsafe.FS, system []string, homes []home, patterns []string) []stores.Source {
 	var out []stores.Source
 	for _, d := range system {
-		if hasCertDB(d) {
+		if hasCertDB(fsys, d) {
 			out = append(out, stores.Source{Path: d, Location: stores.LocationSystem})
 		}
 	}
@@ -85,10 +88,12 @@ func defaultSources(ctx context.Context, system []string, homes []home, patterns
 		}
 		seen[h.dir] = true
 		for _, pat := range patterns {
-			matches, _ := filepath.Glob(filepath.Join(escapeGlob(h.dir), filepath.FromSlash(pat)))
+			// fsafe.Glob never follows a link that a wildcard matched (a
+			// profile linked out of the home or the root).
+			matches, _ := fsys.Glob(ctx, filepath.Join(escapeGlob(h.dir), filepath.FromSlash(pat)))
 			slices.Sort(matches)
 			for _, m := range matches {
-				if hasCertDB(m) {
+				if hasCertDB(fsys, m) {
 					out = append(out, stores.Source{Path: m, Location: stores.LocationUser, Username: h.user})
 				}
 			}
@@ -97,10 +102,7 @@ func defaultSources(ctx context.Context, system []string, homes []home, patterns
 	return out
 }
 
-func hasCertDB(dir string) bool {
-	fi, err := os.Stat(filepath.Join(dir, CertDBName))
-	return err == nil && fi.Mode().IsRegular()
-}
+func hasCertDB(fsys fsafe.FS, dir string) bool { return fsys.IsRegular(filepath.Join(dir, CertDBName)) }
 
 // escapeGlob quotes the glob metacharacters of a literal path.
 func escapeGlob(p string) string {
@@ -114,10 +116,10 @@ func escapeGlob(p string) string {
 // mounted at root ("" for this machine's): the folders under /Users (macOS)
 // or \Users (Windows, without a drive letter under a root), or the homes in
 // /etc/passwd (others), each taken under root.
-func userHomes(goos, root string) ([]home, error) {
+func userHomes(ctx context.Context, fsys fsafe.FS, goos, root string) ([]home, error) {
 	switch goos {
 	case "darwin":
-		return homesUnder(stores.Rooted(root, "/Users"), "Shared")
+		return homesUnder(ctx, fsys, stores.Rooted(root, "/Users"), "Shared")
 	case "windows":
 		users := stores.Rooted(root, "/Users")
 		if root == "" {
@@ -127,15 +129,14 @@ func userHomes(goos, root string) ([]home, error) {
 			}
 			users = drive + `\Users`
 		}
-		return homesUnder(users, "Public", "Default", "Default User", "All Users")
+		return homesUnder(ctx, fsys, users, "Public", "Default", "Default User", "All Users")
 	}
-	passwd := stores.Rooted(root, "/etc/passwd")
-	f, err := os.Open(passwd)
+	// Read like a store file: a FIFO as ROOT/etc/passwd is refused.
+	data, err := fsys.ReadFile(ctx, stores.Rooted(root, "/etc/passwd"), 16<<20)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	homes := parsePasswd(f)
+	homes := parsePasswd(bytes.NewReader(data))
 	for i := range homes {
 		homes[i].dir = stores.Rooted(root, homes[i].dir)
 	}
@@ -143,8 +144,8 @@ func userHomes(goos, root string) ([]home, error) {
 }
 
 // homesUnder lists the directories under root, named after their users.
-func homesUnder(root string, skip ...string) ([]home, error) {
-	des, err := os.ReadDir(root)
+func homesUnder(ctx context.Context, fsys fsafe.FS, root string, skip ...string) ([]home, error) {
+	des, err := fsys.ReadDir(ctx, root)
 	if err != nil {
 		return nil, err
 	}

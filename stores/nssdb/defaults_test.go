@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/certsight/certsight/internal/fsafe"
 	"github.com/certsight/certsight/stores"
 )
 
@@ -59,7 +60,7 @@ func TestDefaultSources(t *testing.T) {
 		{"carol", filepath.Join(root, "home", "carol")},
 		{"dave", filepath.Join(root, "home", "dave")}, // no home directory
 	}
-	got := defaultSources(context.Background(), []string{system, filepath.Join(root, "missing")}, homes, userPatterns("linux"))
+	got := defaultSources(context.Background(), fsafe.FS{}, []string{system, filepath.Join(root, "missing")}, homes, userPatterns("linux"))
 	assert.Equal(t, []stores.Source{
 		{Path: system, Location: stores.LocationSystem},
 		{Path: chrome, Location: stores.LocationUser, Username: "alice"},
@@ -131,14 +132,14 @@ func TestUserHomesUnderRoot(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			root := t.TempDir()
 			tt.setup(t, root)
-			got, err := userHomes(tt.goos, root)
+			got, err := userHomes(context.Background(), fsafe.In(root), tt.goos, root)
 			require.NoError(t, err)
 			assert.Equal(t, tt.want(root), got)
 		})
 	}
 
 	t.Run("root without a user list", func(t *testing.T) {
-		_, err := userHomes("linux", t.TempDir())
+		_, err := userHomes(context.Background(), fsafe.FS{}, "linux", t.TempDir())
 		require.Error(t, err)
 		assert.ErrorIs(t, err, os.ErrNotExist)
 	})

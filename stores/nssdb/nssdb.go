@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/certsight/certsight/internal/fsafe"
 	"github.com/certsight/certsight/stores"
 )
 
@@ -76,46 +77,69 @@ func IsDatabaseDir(dir string) bool {
 	return false
 }
 
-// trimPrefix removes the "sql:" / "dbm:" database type prefix of NSS tools.
-func trimPrefix(dir string) string {
-	for _, p := range []string{"sql:", "dbm:"} {
-		if strings.HasPrefix(dir, p) {
-			return dir[len(p):]
+// Database type prefixes that NSS tools take before a directory
+// (certutil -d sql:DIR); users copy them from command lines. This is the
+// one place that spells them.
+const (
+	PrefixSQL = "sql:"
+	PrefixDBM = "dbm:" // the legacy Berkeley DB format, which Read refuses
+)
+
+// SplitPrefix splits an NSS database type prefix off path: dir is the
+// directory, prefix "sql:", "dbm:" or "".
+func SplitPrefix(path string) (dir, prefix string) {
+	for _, p := range []string{PrefixSQL, PrefixDBM} {
+		if strings.HasPrefix(path, p) {
+			return path[len(p):], p
 		}
 	}
+	return path, ""
+}
+
+// JoinPrefix puts prefix back before dir.
+func JoinPrefix(prefix, dir string) string { return prefix + dir }
+
+// NamesDatabase reports whether name names the database directory dir: dir
+// itself, with an NSS prefix, or its cert9.db or cert8.db file.
+func NamesDatabase(name, dir string) bool {
+	p, _ := SplitPrefix(name)
+	p = filepath.Clean(p)
+	dir = filepath.Clean(dir)
+	if p == dir {
+		return true
+	}
+	base := filepath.Base(p)
+	return (base == CertDBName || base == LegacyDBName) && filepath.Dir(p) == dir
+}
+
+func trimPrefix(path string) string {
+	dir, _ := SplitPrefix(path)
 	return dir
 }
 
 // Read reads the database directory src.Path (or the directory of a
 // cert9.db named directly). Rows that cannot be read become ItemErrors; the
-// other rows are still returned.
-func (r *Reader) Read(ctx context.Context, src stores.Source) stores.Result {
-	var res stores.Result
-	errs := r.ReadEach(ctx, src, res.Collect)
-	res.Errors = errs
-	return res
+// other rows are still handed over, each as soon as it is built, in row
+// order, so only a bounded window of parsed certificates is alive at a time.
+func (r *Reader) Read(ctx context.Context, src stores.Source) stores.Seq {
+	return stores.Stream(func(fn func(stores.Entry) error) []error { return r.read(ctx, src, fn) })
 }
 
-var _ stores.EachReader = (*Reader)(nil)
-
-// ReadEach reads like Read but hands each entry to fn as soon as it is
-// built, in row order, so only a bounded window of parsed certificates is
-// alive at a time. When fn fails, reading stops and fn's error is the last
-// one returned.
-func (r *Reader) ReadEach(ctx context.Context, src stores.Source, fn func(stores.Entry) error) []error {
-	if strings.HasPrefix(src.Path, "dbm:") { // the caller asked for the legacy format itself
+func (r *Reader) read(ctx context.Context, src stores.Source, fn func(stores.Entry) error) []error {
+	if _, prefix := SplitPrefix(src.Path); prefix == PrefixDBM { // the caller asked for the legacy format itself
 		return []error{&stores.ItemError{Store: stores.KindNSSDB, Path: src.Path, Err: ErrLegacyDBM}}
 	}
+	fsys := fsafe.In(r.root)
 	dir := trimPrefix(src.Path)
-	if fi, err := os.Stat(dir); err == nil && fi.Mode().IsRegular() && filepath.Base(dir) == CertDBName {
+	if fi, err := fsys.Stat(dir); err == nil && fi.Mode().IsRegular() && filepath.Base(dir) == CertDBName {
 		dir = filepath.Dir(dir)
 	}
 	fail := func(item string, err error) []error {
 		return []error{&stores.ItemError{Store: stores.KindNSSDB, Path: src.Path, Item: item, Err: err}}
 	}
 	certPath := filepath.Join(dir, CertDBName)
-	if _, err := os.Stat(certPath); err != nil {
-		if _, lerr := os.Stat(filepath.Join(dir, LegacyDBName)); lerr == nil {
+	if _, err := fsys.Stat(certPath); err != nil {
+		if _, lerr := fsys.Stat(filepath.Join(dir, LegacyDBName)); lerr == nil {
 			return fail("", ErrLegacyDBM)
 		}
 		if errors.Is(err, os.ErrNotExist) {
@@ -125,27 +149,55 @@ func (r *Reader) ReadEach(ctx context.Context, src stores.Source, fn func(stores
 	}
 
 	var errs []error
-	keyIDs, err := readKeyIDs(ctx, filepath.Join(dir, KeyDBName))
+	keyIDs, warn, err := readKeyIDs(ctx, fsys, filepath.Join(dir, KeyDBName))
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		r.log.Debug("no key database; private keys not checked", "path", dir)
 	case err != nil:
 		errs = append(errs, &stores.ItemError{Store: stores.KindNSSDB, Path: src.Path, Item: KeyDBName, Err: err})
+		keyIDs = nil // unknown, not absent: see buildEntry
 	}
-	return r.readCertDB(ctx, certPath, src, keyIDs, errs, fn)
+	if warn != nil {
+		errs = append(errs, &stores.ItemError{Store: stores.KindNSSDB, Path: src.Path, Item: KeyDBName, Err: warn})
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return r.readCertDB(ctx, fsys, certPath, src, keyUnknown, errs, fn)
+	}
+	return r.readCertDB(ctx, fsys, certPath, src, keyIDs, errs, fn)
 }
 
+// keyUnknown stands for a key4.db that exists but could not be read: no
+// certificate's key state is known.
+var keyUnknown = map[string]bool{"\x00unknown": true}
+
 // readKeyIDs returns the CKA_IDs of the private key objects in key4.db.
-// They are stored in the clear whatever the database password.
-func readKeyIDs(ctx context.Context, path string) (map[string]bool, error) {
-	if _, err := os.Stat(path); err != nil {
-		return nil, err
+// They are stored in the clear whatever the database password. The set
+// reflects one committed state of key4.db (see openDB and readCertDB);
+// warn says when that could not be made sure.
+func readKeyIDs(ctx context.Context, fsys fsafe.FS, path string) (ids map[string]bool, warn, err error) {
+	if _, err := fsys.Stat(path); err != nil {
+		return nil, nil, err
 	}
-	db, err := openReadOnly(path)
-	if err != nil {
-		return nil, err
+	for attempt := 0; ; attempt++ {
+		snap, err := openDB(ctx, fsys, path, attempt == retries)
+		if err != nil {
+			return nil, nil, err
+		}
+		ids, err := keyIDsIn(ctx, snap.db, path)
+		torn := snap.changed(ctx)
+		warn := snap.warn
+		snap.close()
+		if torn && attempt < retries {
+			continue
+		}
+		if torn {
+			warn = fmt.Errorf("%w: %s", ErrInconsistent, KeyDBName)
+		}
+		return ids, warn, err
 	}
-	defer db.Close()
+}
+
+func keyIDsIn(ctx context.Context, db *sql.DB, path string) (map[string]bool, error) {
 	cols, err := columns(ctx, db, "nssPrivate")
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
@@ -153,14 +205,17 @@ func readKeyIDs(ctx context.Context, path string) (map[string]bool, error) {
 	if !cols[colClass] || !cols[colID] {
 		return nil, fmt.Errorf("reading %s: table nssPrivate lacks %s or %s", path, colClass, colID)
 	}
-	q := "SELECT " + colID + " FROM nssPrivate WHERE " + colClass + " = ?"
+	q := "SELECT " + selectList(cols, colID) + " FROM nssPrivate WHERE " + colClass + " = ? LIMIT " + fmt.Sprint(maxRows+1)
 	rs, err := db.QueryContext(ctx, q, ulongBytes(classPrivateKey))
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}
 	defer rs.Close()
 	ids := map[string]bool{}
-	for rs.Next() {
+	for n := 0; rs.Next(); n++ {
+		if n == maxRows {
+			return ids, fmt.Errorf("reading %s: more than %d private keys", path, maxRows)
+		}
 		var id sql.RawBytes
 		if err := rs.Scan(&id); err != nil {
 			return nil, fmt.Errorf("reading %s: %w", path, err)

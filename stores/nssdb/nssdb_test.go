@@ -15,13 +15,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/certsight/certsight/internal/testnss"
 	"github.com/certsight/certsight/stores"
-	"github.com/certsight/certsight/stores/nssdb/nsswrite"
 )
 
 func read(t *testing.T, path string) stores.Result {
 	t.Helper()
-	return New(nil).Read(context.Background(), stores.Source{Path: path, Location: stores.LocationPath, Username: "alice"})
+	return stores.Collect(New(nil).Read(context.Background(), stores.Source{Path: path, Location: stores.LocationPath, Username: "alice"}))
 }
 
 func byLabel(res stores.Result) map[string]stores.Entry {
@@ -51,7 +51,7 @@ type fileState struct {
 	mode  os.FileMode
 }
 
-func snapshot(t *testing.T, dir string) map[string]fileState {
+func dirSnapshot(t *testing.T, dir string) map[string]fileState {
 	t.Helper()
 	des, err := os.ReadDir(dir)
 	require.NoError(t, err)
@@ -69,14 +69,14 @@ func TestReadLeavesDatabaseUntouched(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			dir := copyDir(t, filepath.Join("testdata", name))
 			old := time.Now().Add(-time.Hour).Truncate(time.Second)
-			for f := range snapshot(t, dir) {
+			for f := range dirSnapshot(t, dir) {
 				require.NoError(t, os.Chtimes(filepath.Join(dir, f), old, old))
 			}
-			before := snapshot(t, dir)
+			before := dirSnapshot(t, dir)
 			res := read(t, dir)
 			require.Empty(t, res.Errors)
 			require.NotEmpty(t, res.Entries)
-			assert.Equal(t, before, snapshot(t, dir), "no file added (-wal, -shm, -journal), changed or touched")
+			assert.Equal(t, before, dirSnapshot(t, dir), "no file added (-wal, -shm, -journal), changed or touched")
 		})
 	}
 }
@@ -334,7 +334,7 @@ func u32(n int) string { return fmt.Sprintf("x'%08x'", n) }
 func TestContextCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	res := New(nil).Read(ctx, stores.Source{Path: filepath.Join("testdata", "basic")})
+	res := stores.Collect(New(nil).Read(ctx, stores.Source{Path: filepath.Join("testdata", "basic")}))
 	require.NotEmpty(t, res.Errors)
 	found := false
 	for _, err := range res.Errors {
@@ -343,10 +343,10 @@ func TestContextCancelled(t *testing.T) {
 	assert.True(t, found, "%v", res.Errors)
 }
 
-// Every trust string of the reference table survives nsswrite (certutil's
+// Every trust string of the reference table survives testnss (certutil's
 // write side) and the reader (NSS's read side), for both object classes.
 func TestTrustRoundTrip(t *testing.T) {
-	base, err := nsswrite.Synthetic(0)
+	base, err := testnss.Synthetic(0)
 	require.NoError(t, err)
 	ca := base[0]
 	// [certutil -t, shown with CKO_NSS_TRUST, shown with CKO_TRUST]
@@ -356,7 +356,7 @@ func TestTrustRoundTrip(t *testing.T) {
 		{",,C", ",,C", ",,C"}, {",,P", ",,P", ",,P"}, {"CT,C,C", "CT,C,C", "CT,C,C"},
 		{"CTP,,", "CT,,", "CT,,"}, {"u,u,u", ",,", ",,"}, {"Cg,,", "CG,,", "C,,"},
 	}
-	for _, class := range []nsswrite.TrustClass{nsswrite.TrustNSS, nsswrite.TrustPKCS11, nsswrite.TrustBoth} {
+	for _, class := range []testnss.TrustClass{testnss.TrustNSS, testnss.TrustPKCS11, testnss.TrustBoth} {
 		// One database per row: the trust object is keyed by the
 		// certificate, so one certificate can carry only one trust.
 		dir := t.TempDir()
@@ -364,12 +364,12 @@ func TestTrustRoundTrip(t *testing.T) {
 			d := filepath.Join(dir, strconv.Itoa(i))
 			c := ca
 			c.Nickname, c.Trust, c.WithKey = "t", row[0], false
-			require.NoError(t, nsswrite.Create(context.Background(), d, []nsswrite.Cert{c}, nsswrite.Options{Trust: class}))
+			require.NoError(t, testnss.Create(context.Background(), d, []testnss.Cert{c}, testnss.Options{Trust: class}))
 			res := read(t, d)
 			require.Empty(t, res.Errors)
 			require.Len(t, res.Entries, 1)
 			want := row[1]
-			if class != nsswrite.TrustNSS {
+			if class != testnss.TrustNSS {
 				want = row[2]
 			}
 			assert.Equal(t, want, res.Entries[0].Trust, "class %d, -t %q", class, row[0])

@@ -15,9 +15,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/certsight/certsight/internal/testnss"
 	"github.com/certsight/certsight/internal/testtool"
 	"github.com/certsight/certsight/stores"
-	"github.com/certsight/certsight/stores/nssdb/nsswrite"
 )
 
 // listed is one line of `certutil -L`: nickname and trust.
@@ -75,7 +75,7 @@ func parseCertutilK(t *testing.T, r io.Reader) []string {
 // fromReader lists what Read returns in the same shapes.
 func fromReader(t *testing.T, dir string) ([]listed, []string) {
 	t.Helper()
-	res := New(nil).Read(context.Background(), stores.Source{Path: dir, Location: stores.LocationPath})
+	res := stores.Collect(New(nil).Read(context.Background(), stores.Source{Path: dir, Location: stores.LocationPath}))
 	require.Empty(t, res.Errors)
 	var l []listed
 	var keys []string
@@ -153,14 +153,14 @@ func TestParityWithLiveCertutil(t *testing.T) {
 	}
 }
 
-// A database written by nsswrite reads the same in certutil and here, for
+// A database written by testnss reads the same in certutil and here, for
 // both trust object classes' writer and a synthetic mix of certificates.
 func TestParityWithCertutilOnWrittenDatabase(t *testing.T) {
 	certutil := testtool.NeedNSSCertutil(t)
-	certs, err := nsswrite.Synthetic(30)
+	certs, err := testnss.Synthetic(30)
 	require.NoError(t, err)
 	dir := t.TempDir()
-	require.NoError(t, nsswrite.Create(context.Background(), dir, certs, nsswrite.Options{}))
+	require.NoError(t, testnss.Create(context.Background(), dir, certs, testnss.Options{}))
 	out, err := exec.Command(certutil, "-L", "-d", "sql:"+dir).Output()
 	require.NoError(t, err)
 	want := parseCertutilL(t, strings.NewReader(string(out)))

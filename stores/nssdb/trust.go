@@ -3,7 +3,7 @@ package nssdb
 import (
 	"strings"
 
-	"github.com/certsight/certsight/stores/nssdb/internal/certdb"
+	"github.com/certsight/certsight/internal/certdb"
 )
 
 // Trust as `certutil -L` prints it. The read side follows NSS:

@@ -47,8 +47,9 @@ func TestSecondReadOfAChangedFile(t *testing.T) {
 				}
 				return tc.second()
 			}
-			var res stores.Result
-			res.Errors = New(nil).readSet(context.Background(), src, files, load, res.Collect)
+			res := stores.Collect(stores.Stream(func(fn func(stores.Entry) error) []error {
+				return New(nil).readSet(context.Background(), src, files, load, fn)
+			}))
 			var cns []string
 			var keys []stores.KeyMatch
 			for _, e := range res.Entries {
@@ -68,22 +69,21 @@ func TestSecondReadOfAChangedFile(t *testing.T) {
 	}
 }
 
-// TestReadEachStopsWhenFnFails: nothing is handed over after fn fails, and
-// fn's error is the last one returned.
-func TestReadEachStopsWhenFnFails(t *testing.T) {
+// TestReadStopsWhenConsumerStops: nothing is handed over after the
+// consumer stops (range panics if the reader yields again).
+func TestReadStopsWhenConsumerStops(t *testing.T) {
 	r := New(nil)
-	all := r.Read(context.Background(), stores.Source{Path: td, Location: stores.LocationPath})
+	all := stores.Collect(r.Read(context.Background(), stores.Source{Path: td, Location: stores.LocationPath}))
 	require.Greater(t, len(all.Entries), 3)
-	errStop := errors.New("enough")
 	calls := 0
-	errs := r.ReadEach(context.Background(), stores.Source{Path: td, Location: stores.LocationPath}, func(e stores.Entry) error {
-		assert.Equal(t, all.Entries[calls].Info.SHA256, e.Info.SHA256, "same order as Read")
-		if calls++; calls == 3 {
-			return errStop
+	for e, err := range r.Read(context.Background(), stores.Source{Path: td, Location: stores.LocationPath}) {
+		if err != nil {
+			continue
 		}
-		return nil
-	})
+		assert.Equal(t, all.Entries[calls].Info.SHA256, e.Info.SHA256, "same order as Collect")
+		if calls++; calls == 3 {
+			break
+		}
+	}
 	assert.Equal(t, 3, calls)
-	require.NotEmpty(t, errs)
-	assert.Same(t, errStop, errs[len(errs)-1])
 }

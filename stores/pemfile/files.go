@@ -8,14 +8,14 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 
+	"github.com/certsight/certsight/internal/fsafe"
 	"github.com/certsight/certsight/stores"
 )
 
 var (
-	errTooLarge   = fmt.Errorf("file is larger than %d bytes", MaxFileSize)
-	errNotRegular = errors.New("not a regular file")
+	errTooLarge   = fsafe.ErrTooLarge
+	errNotRegular = fsafe.ErrNotRegular
 )
 
 // File is one file to read.
@@ -27,7 +27,7 @@ type File struct {
 }
 
 // HasMeta reports whether path holds glob metacharacters.
-func HasMeta(path string) bool { return strings.ContainsAny(path, "*?[") }
+func HasMeta(path string) bool { return fsafe.HasMeta(path) }
 
 // Files lists the files that path names: the file itself, the regular files
 // of a directory (of its subdirectories too with Recursive), or a glob's
@@ -36,6 +36,7 @@ func HasMeta(path string) bool { return strings.ContainsAny(path, "*?[") }
 // question about no files.
 func (r *Reader) Files(ctx context.Context, path string) ([]File, []error) {
 	var l lister
+	l.fs = fsafe.In(r.root)
 	l.recursive = r.recursive
 	l.log = r.log
 	l.visited = map[string]bool{}
@@ -44,6 +45,7 @@ func (r *Reader) Files(ctx context.Context, path string) ([]File, []error) {
 }
 
 type lister struct {
+	fs        fsafe.FS
 	recursive bool
 	log       *slog.Logger
 	visited   map[string]bool // real paths of directories already walked
@@ -56,7 +58,7 @@ func (l *lister) fail(path, item string, err error) {
 }
 
 func (l *lister) path(ctx context.Context, path string) {
-	fi, err := os.Stat(path)
+	fi, err := l.fs.Stat(path)
 	switch {
 	case err == nil && fi.IsDir():
 		l.dir(ctx, path)
@@ -72,7 +74,7 @@ func (l *lister) path(ctx context.Context, path string) {
 }
 
 func (l *lister) glob(ctx context.Context, pattern string) {
-	matches, err := filepath.Glob(pattern)
+	matches, err := l.fs.Glob(ctx, pattern)
 	if err != nil {
 		l.fail(pattern, "", fmt.Errorf("glob: %w", err))
 		return
@@ -81,7 +83,7 @@ func (l *lister) glob(ctx context.Context, pattern string) {
 		l.log.Debug("glob matched nothing", "pattern", pattern)
 	}
 	for _, m := range matches {
-		fi, err := os.Stat(m)
+		fi, err := l.fs.Stat(m)
 		switch {
 		case err != nil:
 			l.fail(m, "", err)
@@ -100,24 +102,25 @@ func (l *lister) dir(ctx context.Context, dir string) {
 	if ctx.Err() != nil {
 		return // ReadFiles reports the context's error
 	}
-	real, err := filepath.EvalSymlinks(dir)
+	fi, err := l.fs.Stat(dir)
 	if err != nil {
 		l.fail(dir, "", err)
 		return
 	}
+	real := fileID(fi)
 	if l.visited[real] {
-		l.log.Debug("directory already read", "path", dir, "real", real)
+		l.log.Debug("directory already read", "path", dir)
 		return
 	}
 	l.visited[real] = true
-	entries, err := os.ReadDir(dir)
+	entries, err := l.fs.ReadDir(ctx, dir)
 	if err != nil {
 		l.fail(dir, "", fmt.Errorf("listing: %w", err))
 		// ReadDir returns the entries read before the error; keep them.
 	}
 	for _, e := range entries {
 		p := filepath.Join(dir, e.Name())
-		fi, err := os.Stat(p)
+		fi, err := l.fs.Stat(p)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			// A dangling symlink, common in /etc/ssl/certs after package
@@ -133,4 +136,13 @@ func (l *lister) dir(ctx context.Context, dir string) {
 			l.files = append(l.files, File{Path: p})
 		}
 	}
+}
+
+// fileID identifies a file by device and inode where the OS says, else by
+// its modification time, size and name (good enough to stop a loop).
+func fileID(fi os.FileInfo) string {
+	if id, ok := sysID(fi); ok {
+		return id
+	}
+	return fmt.Sprintf("%s\x00%d\x00%d", fi.Name(), fi.Size(), fi.ModTime().UnixNano())
 }

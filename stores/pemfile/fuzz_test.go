@@ -53,7 +53,9 @@ func FuzzPairFiles(f *testing.F) {
 		}
 		load := func(f File) ([]byte, error) { return contents[f.Path], nil }
 		var res stores.Result
-		res.Errors = r.readSet(context.Background(), stores.Source{Location: stores.LocationPath}, files, load, res.Collect)
+		res = stores.Collect(stores.Stream(func(fn func(stores.Entry) error) []error {
+			return r.readSet(context.Background(), stores.Source{Location: stores.LocationPath}, files, load, fn)
+		}))
 		if len(res.Entries) != certs {
 			t.Fatalf("%d entries for %d certificates", len(res.Entries), certs)
 		}

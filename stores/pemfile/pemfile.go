@@ -10,7 +10,6 @@ package pemfile
 import (
 	"bytes"
 	"context"
-	"io"
 	"log/slog"
 
 	"github.com/certsight/certsight/stores"
@@ -27,10 +26,15 @@ type Option func(*Reader)
 // Recursive makes Read descend into subdirectories of a directory source.
 func Recursive() Option { return func(r *Reader) { r.recursive = true } }
 
+// WithRoot confines the paths under dir (a mounted disk image, a
+// container's root file system) to it: they are resolved as a chroot would.
+func WithRoot(dir string) Option { return func(r *Reader) { r.root = dir } }
+
 // Reader reads PEM and DER files. It implements stores.Reader.
 type Reader struct {
 	log       *slog.Logger
 	recursive bool
+	root      string
 }
 
 var _ stores.Reader = (*Reader)(nil)
@@ -55,22 +59,14 @@ func (r *Reader) Defaults(context.Context) []stores.Source { return nil }
 
 // Read reads src.Path: a file, a directory (recursively only with
 // Recursive), or a glob (`*`, `?`, `[...]`). Files read together share one
-// pool of keys for pairing. A file named explicitly that holds no certificate
-// is an error; other files without certificates in a directory or glob are
-// skipped silently.
-func (r *Reader) Read(ctx context.Context, src stores.Source) stores.Result {
-	var res stores.Result
-	errs := r.ReadEach(ctx, src, res.Collect)
-	res.Errors = errs
-	return res
-}
-
-var _ stores.EachReader = (*Reader)(nil)
-
-// ReadEach reads like Read and hands each entry to fn (see ReadFilesEach).
-func (r *Reader) ReadEach(ctx context.Context, src stores.Source, fn func(stores.Entry) error) []error {
-	files, errs := r.Files(ctx, src.Path)
-	return append(errs, r.ReadFilesEach(ctx, src, files, fn)...)
+// pool of keys for pairing (see ReadFiles). A file named explicitly that
+// holds no certificate is an error; other files without certificates in a
+// directory or glob are skipped silently.
+func (r *Reader) Read(ctx context.Context, src stores.Source) stores.Seq {
+	return stores.Stream(func(fn func(stores.Entry) error) []error {
+		files, errs := r.Files(ctx, src.Path)
+		return append(errs, r.readSet(ctx, src, files, r.loader(ctx), fn)...)
+	})
 }
 
 // Sniff reports whether head, the first bytes of a file, looks like PEM (a
@@ -89,16 +85,4 @@ func Sniff(head []byte) bool {
 	// Short form: the whole object is under 130 bytes, so all of it is in
 	// head and its length must account for exactly the rest.
 	return l < 0x80 && int(l)+2 == len(head)
-}
-
-// readCapped reads at most MaxFileSize bytes of r, and fails if there is more.
-func readCapped(r io.Reader) ([]byte, error) {
-	data, err := io.ReadAll(io.LimitReader(r, MaxFileSize+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > MaxFileSize {
-		return nil, errTooLarge
-	}
-	return data, nil
 }

@@ -107,7 +107,7 @@ func TestReadFixtures(t *testing.T) {
 	r := New(nil)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res := r.Read(context.Background(), stores.Source{Path: fx(tt.path), Location: stores.LocationPath, Username: "alice"})
+			res := stores.Collect(r.Read(context.Background(), stores.Source{Path: fx(tt.path), Location: stores.LocationPath, Username: "alice"}))
 			checkEntries(t, res.Entries, tt.want)
 			require.Len(t, res.Errors, len(tt.wantErr), "errors: %v", res.Errors)
 			for i, s := range tt.wantErr {
@@ -162,7 +162,7 @@ func TestReadFilesPairsAcrossNamedFiles(t *testing.T) {
 			for _, f := range tt.files {
 				files = append(files, File{Path: fx(f), Named: true})
 			}
-			res := r.ReadFiles(context.Background(), stores.Source{Location: stores.LocationPath, Username: "alice"}, files)
+			res := stores.Collect(r.ReadFiles(context.Background(), stores.Source{Location: stores.LocationPath, Username: "alice"}, files))
 			checkEntries(t, res.Entries, tt.want)
 			assert.Len(t, res.Errors, tt.wantErr, "errors: %v", res.Errors)
 		})
@@ -190,7 +190,7 @@ func TestSymlinkLoopsAreSafe(t *testing.T) {
 	require.NoError(t, os.Symlink("a.pem", filepath.Join(dir, "alias.pem")))   // same file twice
 	require.NoError(t, os.Symlink("gone.pem", filepath.Join(dir, "dangling"))) // skipped silently
 
-	res := New(nil, Recursive()).Read(context.Background(), stores.Source{Path: dir, Location: stores.LocationPath})
+	res := stores.Collect(New(nil, Recursive()).Read(context.Background(), stores.Source{Path: dir, Location: stores.LocationPath}))
 	require.Len(t, res.Entries, 2, "entries: %v", summary(res.Entries))
 	assert.Equal(t, filepath.Join(dir, "a.pem"), res.Entries[0].Path)
 	assert.Equal(t, stores.KeyMatched, res.Entries[0].Key)
@@ -202,7 +202,7 @@ func TestSymlinkLoopsAreSafe(t *testing.T) {
 	assert.Contains(t, res.Errors[0].Error(), "loop")
 
 	// Without Recursive the subdirectory is not read.
-	res = New(nil).Read(context.Background(), stores.Source{Path: dir, Location: stores.LocationPath})
+	res = stores.Collect(New(nil).Read(context.Background(), stores.Source{Path: dir, Location: stores.LocationPath}))
 	assert.Len(t, res.Entries, 1, "entries: %v", summary(res.Entries))
 }
 
@@ -216,7 +216,7 @@ func TestOversizedFileIsRefused(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "big.pem"), big, 0o644))
 
 	for _, src := range []string{dir, filepath.Join(dir, "big.pem")} {
-		res := New(nil).Read(context.Background(), stores.Source{Path: src, Location: stores.LocationPath})
+		res := stores.Collect(New(nil).Read(context.Background(), stores.Source{Path: src, Location: stores.LocationPath}))
 		require.Len(t, res.Errors, 1, "errors: %v", res.Errors)
 		assert.ErrorIs(t, res.Errors[0], errTooLarge)
 		assert.Contains(t, res.Errors[0].Error(), "big.pem")
@@ -229,7 +229,7 @@ func TestOversizedFileIsRefused(t *testing.T) {
 	exact = append(exact, good...)
 	exact = append(exact, bytes.Repeat([]byte{'\n'}, MaxFileSize-len(good))...)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "big.pem"), exact, 0o644))
-	res := New(nil).Read(context.Background(), stores.Source{Path: filepath.Join(dir, "big.pem"), Location: stores.LocationPath})
+	res := stores.Collect(New(nil).Read(context.Background(), stores.Source{Path: filepath.Join(dir, "big.pem"), Location: stores.LocationPath}))
 	assert.Empty(t, res.Errors)
 	assert.Len(t, res.Entries, 2)
 }
@@ -246,7 +246,7 @@ func TestUnreadableFileDoesNotHideOthers(t *testing.T) {
 		f.Close()
 		t.Skip("running as a user who can read mode 000 files (root); ReadFiles' test covers a failing open")
 	}
-	res := New(nil).Read(context.Background(), stores.Source{Path: dir, Location: stores.LocationPath})
+	res := stores.Collect(New(nil).Read(context.Background(), stores.Source{Path: dir, Location: stores.LocationPath}))
 	require.Len(t, res.Entries, 1)
 	require.Len(t, res.Errors, 1)
 	assert.ErrorIs(t, res.Errors[0], fs.ErrPermission)
@@ -259,7 +259,7 @@ func TestCorruptBlockKeepsTheOthers(t *testing.T) {
 	bad := append([]byte("-----BEGIN CERTIFICATE-----\nMIIBAAAA\n-----END CERTIFICATE-----\n"), good...)
 	p := filepath.Join(dir, "c.pem")
 	require.NoError(t, os.WriteFile(p, bad, 0o644))
-	res := New(nil).Read(context.Background(), stores.Source{Path: dir, Location: stores.LocationPath})
+	res := stores.Collect(New(nil).Read(context.Background(), stores.Source{Path: dir, Location: stores.LocationPath}))
 	assert.Len(t, res.Entries, 2)
 	require.Len(t, res.Errors, 1)
 	assert.Contains(t, res.Errors[0].Error(), "did not parse")
@@ -268,14 +268,14 @@ func TestCorruptBlockKeepsTheOthers(t *testing.T) {
 func TestContextEndsBetweenFiles(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	res := New(nil).Read(ctx, stores.Source{Path: fx("mixed"), Location: stores.LocationPath})
+	res := stores.Collect(New(nil).Read(ctx, stores.Source{Path: fx("mixed"), Location: stores.LocationPath}))
 	assert.Empty(t, res.Entries)
 	require.NotEmpty(t, res.Errors)
 	assert.True(t, errors.Is(res.Errors[len(res.Errors)-1], context.Canceled))
 }
 
 func TestNamedNonRegularFile(t *testing.T) {
-	res := New(nil).ReadFiles(context.Background(), stores.Source{}, []File{{Path: td, Named: true}})
+	res := stores.Collect(New(nil).ReadFiles(context.Background(), stores.Source{}, []File{{Path: td, Named: true}}))
 	require.Len(t, res.Errors, 1)
 	assert.ErrorIs(t, res.Errors[0], errNotRegular)
 }
@@ -340,7 +340,7 @@ func BenchmarkReadDirectory(b *testing.B) {
 	src := stores.Source{Path: dir, Location: stores.LocationPath}
 	b.ResetTimer()
 	for b.Loop() {
-		res := r.Read(context.Background(), src)
+		res := stores.Collect(r.Read(context.Background(), src))
 		if len(res.Entries) != 60 || len(res.Errors) != 0 {
 			b.Fatalf("got %d entries, %v", len(res.Entries), res.Errors)
 		}

@@ -7,10 +7,9 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 
 	"github.com/certsight/certsight/cert"
+	"github.com/certsight/certsight/internal/fsafe"
 	"github.com/certsight/certsight/stores"
 )
 
@@ -24,7 +23,7 @@ const (
 var errKeyOnly = errors.New("no certificate in file, and its private key matches none of the certificates read")
 
 // errChanged is reported for a file whose certificates could not be read
-// again for their entries (see ReadFilesEach).
+// again for their entries (see ReadFiles).
 var errChanged = errors.New("file changed or vanished while it was being read")
 
 // fingerprint identifies a public key: SHA-256 over its Go type and its
@@ -77,27 +76,19 @@ type pending struct {
 // ReadFiles reads files as one set: a key in any of them pairs with the
 // certificate it belongs to, wherever that is. Each file is read once even if
 // listed twice or through a symlink. Entries get src's location and owner.
-// When ctx ends between files, the entries read so far are returned with
-// ctx's error.
-func (r *Reader) ReadFiles(ctx context.Context, src stores.Source, files []File) stores.Result {
-	var res stores.Result
-	errs := r.ReadFilesEach(ctx, src, files, res.Collect)
-	res.Errors = errs
-	return res
-}
-
-// ReadFilesEach reads like ReadFiles and hands each entry to fn in the same
-// order. Pairing needs every key of the set before any certificate's entry
-// is final, so the files are read twice: once for the fingerprints of their
+// Pairing needs every key of the set before any certificate's entry is
+// final, so the files are read twice: once for the fingerprints of their
 // keys and certificates, once more for the entries, each handed over and
 // dropped at once. A few hundred bytes per certificate stay alive between
-// the two, never the parsed certificates. When fn fails, reading stops and
-// fn's error is the last one returned.
-func (r *Reader) ReadFilesEach(ctx context.Context, src stores.Source, files []File, fn func(stores.Entry) error) []error {
-	return r.readSet(ctx, src, files, readFile, fn)
+// the two, never the parsed certificates. When ctx ends between files, the
+// read ends with ctx's error.
+func (r *Reader) ReadFiles(ctx context.Context, src stores.Source, files []File) stores.Seq {
+	return stores.Stream(func(fn func(stores.Entry) error) []error {
+		return r.readSet(ctx, src, files, r.loader(ctx), fn)
+	})
 }
 
-// readSet is ReadFilesEach with the file loader as a parameter, so the fuzz
+// readSet is ReadFiles with the file loader as a parameter, so the fuzz
 // target can run it on memory.
 func (r *Reader) readSet(ctx context.Context, src stores.Source, files []File,
 	load func(File) ([]byte, error), fn func(stores.Entry) error) []error {
@@ -118,8 +109,8 @@ func (r *Reader) readSet(ctx context.Context, src stores.Source, files []File,
 		}
 		f := files[i]
 		id := f.Path
-		if real, err := filepath.EvalSymlinks(f.Path); err == nil {
-			id = real
+		if fi, err := fsafe.In(r.root).Stat(f.Path); err == nil {
+			id = fileID(fi)
 		}
 		if seen[id] {
 			continue
@@ -217,29 +208,11 @@ func record(f File, b *cert.Bundle) *parsedFile {
 	return pf
 }
 
-// readFile reads one file, refusing what is not a regular file of at most
-// MaxFileSize bytes.
-func readFile(f File) ([]byte, error) {
-	fh, err := os.Open(f.Path)
-	if err != nil {
-		return nil, err
-	}
-	defer fh.Close()
-	fi, err := fh.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, errNotRegular
-	}
-	if fi.Size() > MaxFileSize {
-		return nil, errTooLarge
-	}
-	data, err := readCapped(fh)
-	if err != nil {
-		return nil, fmt.Errorf("reading: %w", err)
-	}
-	return data, nil
+// loader reads one file through fsafe: a regular file of at most
+// MaxFileSize bytes, not a FIFO or device, read within ctx's deadline.
+func (r *Reader) loader(ctx context.Context) func(File) ([]byte, error) {
+	fsys := fsafe.In(r.root)
+	return func(f File) ([]byte, error) { return fsys.ReadFile(ctx, f.Path, MaxFileSize) }
 }
 
 // parseFile parses the content of one file. It returns nil and no error for

@@ -5,17 +5,15 @@
 package scan
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"io/fs"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 
+	"github.com/certsight/certsight/internal/fsafe"
 	"github.com/certsight/certsight/stores"
 	"github.com/certsight/certsight/stores/keychain"
 	"github.com/certsight/certsight/stores/nssdb"
@@ -39,6 +37,7 @@ type sniffer struct {
 // Scanner holds one reader per store kind.
 type Scanner struct {
 	log     *slog.Logger
+	fs      fsafe.FS // every file and directory is opened through it
 	pem     *pemfile.Reader
 	readers []stores.Reader // in the order their entries are returned
 	// sniffers are tried in order; PEM/DER comes last because its DER test
@@ -63,7 +62,9 @@ type options struct {
 // instead of this machine's, in this OS's layout: each reader looks for its
 // system stores and its users' homes under dir (see the readers' WithRoot).
 // Entries keep their real paths on this machine (dir/etc/pki/nssdb).
-// Registry stores are skipped. Paths is unaffected. An empty dir is /.
+// Registry stores are skipped. Every path under dir, named or default, is
+// resolved inside dir as a chroot would (absolute symlinks and ".." stay
+// inside); Paths outside dir are read as named. An empty dir is /.
 func WithRoot(dir string) Option { return func(o *options) { o.root = dir } }
 
 // New returns a Scanner with every reader; logger may be nil.
@@ -75,9 +76,10 @@ func New(logger *slog.Logger, opts ...Option) *Scanner {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	pem := pemfile.New(logger)
+	pem := pemfile.New(logger, pemfile.WithRoot(o.root))
 	return &Scanner{
 		log: logger.With("component", "scan"),
+		fs:  fsafe.In(o.root),
 		pem: pem,
 		readers: []stores.Reader{
 			nssdb.New(logger, nssdb.WithRoot(o.root)),
@@ -111,140 +113,107 @@ func wanted(k stores.Kind, kinds []stores.Kind) bool {
 
 // Defaults reads the platform's default stores (every reader's Defaults),
 // restricted to kinds when given.
-func (s *Scanner) Defaults(ctx context.Context, kinds ...stores.Kind) stores.Result {
-	var res stores.Result
-	errs := s.DefaultsEach(ctx, res.Collect, kinds...)
-	res.Errors = errs
-	return res
-}
-
-// DefaultsEach reads like Defaults and hands each entry to fn in the same
-// order, so that the caller need not hold them all. When fn fails, reading
-// stops and fn's error is the last one returned.
-func (s *Scanner) DefaultsEach(ctx context.Context, fn func(stores.Entry) error, kinds ...stores.Kind) []error {
-	return s.defaults(ctx, func(stores.Location) bool { return true }, kinds, fn)
+func (s *Scanner) Defaults(ctx context.Context, kinds ...stores.Kind) stores.Seq {
+	return s.defaults(ctx, func(stores.Location) bool { return true }, kinds)
 }
 
 // DefaultsAt reads the default stores of one location (system or user), as
 // posture's trust_stores names them.
-func (s *Scanner) DefaultsAt(ctx context.Context, loc stores.Location, kinds ...stores.Kind) stores.Result {
-	var res stores.Result
-	errs := s.defaults(ctx, func(l stores.Location) bool { return l == loc }, kinds, res.Collect)
-	res.Errors = errs
-	return res
+func (s *Scanner) DefaultsAt(ctx context.Context, loc stores.Location, kinds ...stores.Kind) stores.Seq {
+	return s.defaults(ctx, func(l stores.Location) bool { return l == loc }, kinds)
 }
 
-func (s *Scanner) defaults(ctx context.Context, keep func(stores.Location) bool, kinds []stores.Kind, fn func(stores.Entry) error) []error {
-	var errs []error
-	stop := stopper(fn)
-	for _, r := range s.readers {
-		if !wanted(r.Kind(), kinds) {
-			continue
-		}
-		for _, src := range r.Defaults(ctx) {
-			if err := ctx.Err(); err != nil {
-				return append(errs, fmt.Errorf("reading default stores: %w", err))
+func (s *Scanner) defaults(ctx context.Context, keep func(stores.Location) bool, kinds []stores.Kind) stores.Seq {
+	return func(yield func(stores.Entry, error) bool) {
+		for _, r := range s.readers {
+			if !wanted(r.Kind(), kinds) {
+				continue
 			}
-			if keep(src.Location) {
-				errs = append(errs, stores.ReadEach(ctx, r, src, stop.fn)...)
-				if stop.err != nil {
-					return errs // fn's error is already last
+			for _, src := range r.Defaults(ctx) {
+				if err := ctx.Err(); err != nil {
+					yield(stores.Entry{}, fmt.Errorf("reading default stores: %w", err))
+					return
+				}
+				if !keep(src.Location) {
+					continue
+				}
+				for e, err := range r.Read(ctx, src) {
+					if !yield(e, err) {
+						return
+					}
 				}
 			}
 		}
 	}
-	return errs
-}
-
-// stopped remembers the error with which fn asked a read to stop, so that
-// reading does not go on to the next store.
-type stopped struct {
-	fn  func(stores.Entry) error
-	err error
-}
-
-func stopper(fn func(stores.Entry) error) *stopped {
-	st := &stopped{}
-	st.fn = func(e stores.Entry) error {
-		if err := fn(e); err != nil {
-			st.err = err
-			return err
-		}
-		return nil
-	}
-	return st
 }
 
 // Paths reads each path by content: a file (PEM/DER, keychain, store
 // element), a directory (an NSS database directory, else the files directly
-// in it, each by content), a glob (expanded; `*`, `?`, `[...]`). Location is
-// "path". When kinds is non-empty only readers of those kinds are run.
-// Also accepted: a cert9.db file (its directory is read), an NSS "sql:" or
-// "dbm:" prefix, and a Windows registry key path (HKLM\..., HKU\...,
-// HKCU\...), which only the winstore reader on Windows can read.
+// in it, each by content), a glob (expanded; `*`, `?`, `[...]`; a symlink
+// that a wildcard matched is not followed). Location is "path". When kinds
+// is non-empty only readers of those kinds are run. Also accepted: a
+// cert9.db file (its directory is read), an NSS "sql:" or "dbm:" prefix
+// (nssdb.SplitPrefix: "dbm:" names the legacy format, which the NSS reader
+// refuses), and a Windows registry key path (HKLM\..., HKU\..., HKCU\...),
+// which only the winstore reader on Windows can read.
 //
 // All PEM/DER files found in one call are read as one set, so a certificate
 // and its key pair up whether they were named together, matched by one glob
 // or sit in one directory. A named file whose content nothing recognises is
 // an error; such files found in a directory or by a glob are skipped silently
-// (directories such as /etc/ssl/certs hold other files).
-func (s *Scanner) Paths(ctx context.Context, paths []string, kinds ...stores.Kind) stores.Result {
-	var res stores.Result
-	errs := s.PathsEach(ctx, paths, res.Collect, kinds...)
-	res.Errors = errs
-	return res
-}
-
-// PathsEach reads like Paths and hands each entry to fn in the same order,
-// so that the caller need not hold them all. When fn fails, reading stops
-// and fn's error is the last one returned.
-func (s *Scanner) PathsEach(ctx context.Context, paths []string, fn func(stores.Entry) error, kinds ...stores.Kind) []error {
-	p := plan{ctx: ctx, s: s, kinds: kinds, seen: map[string]bool{}}
-	done := map[string]bool{}
-	for _, path := range paths {
-		if err := ctx.Err(); err != nil {
-			break // reported below
+// (directories such as /etc/ssl/certs hold other files). Nothing is read
+// from kernel pseudo file systems (procfs, sysfs, ...) and nothing but
+// regular files and directories.
+func (s *Scanner) Paths(ctx context.Context, paths []string, kinds ...stores.Kind) stores.Seq {
+	return func(yield func(stores.Entry, error) bool) {
+		p := plan{ctx: ctx, s: s, kinds: kinds, seen: map[string]bool{}}
+		done := map[string]bool{}
+		for _, path := range paths {
+			if err := ctx.Err(); err != nil {
+				break // reported below
+			}
+			if path == "" || done[filepath.Clean(path)] {
+				continue
+			}
+			done[filepath.Clean(path)] = true
+			p.path(path)
 		}
-		if path == "" || done[filepath.Clean(path)] {
-			continue
-		}
-		done[filepath.Clean(path)] = true
-		p.path(path)
-	}
-
-	errs := p.errs
-	stop := stopper(fn)
-	if len(p.pem) > 0 {
-		errs = append(errs, s.pem.ReadFilesEach(ctx, stores.Source{Location: stores.LocationPath}, p.pem, stop.fn)...)
-		p.pem = nil
-		if stop.err != nil {
-			return errs
-		}
-	}
-	for _, t := range p.targets {
-		if ctx.Err() != nil {
-			break
-		}
-		if r := s.reader(t.kind); r != nil {
-			errs = append(errs, stores.ReadEach(ctx, r, stores.Source{Path: t.path, Location: stores.LocationPath}, stop.fn)...)
-			if stop.err != nil {
-				return errs
+		for _, err := range p.errs {
+			if !yield(stores.Entry{}, err) {
+				return
 			}
 		}
-	}
-	if err := ctx.Err(); err != nil && !hasErr(errs, err) {
-		errs = append(errs, fmt.Errorf("reading paths: %w", err))
-	}
-	return errs
-}
-
-func hasErr(errs []error, target error) bool {
-	for _, e := range errs {
-		if errors.Is(e, target) {
+		ctxReported := false
+		forward := func(seq stores.Seq) bool {
+			for e, err := range seq {
+				if err != nil && errors.Is(err, ctx.Err()) {
+					ctxReported = true
+				}
+				if !yield(e, err) {
+					return false
+				}
+			}
 			return true
 		}
+		if len(p.pem) > 0 {
+			if !forward(s.pem.ReadFiles(ctx, stores.Source{Location: stores.LocationPath}, p.pem)) {
+				return
+			}
+		}
+		for _, t := range p.targets {
+			if ctx.Err() != nil {
+				break
+			}
+			if r := s.reader(t.kind); r != nil {
+				if !forward(r.Read(ctx, stores.Source{Path: t.path, Location: stores.LocationPath})) {
+					return
+				}
+			}
+		}
+		if err := ctx.Err(); err != nil && !ctxReported {
+			yield(stores.Entry{}, fmt.Errorf("reading paths: %w", err))
+		}
 	}
-	return false
 }
 
 // target is one store to hand to a reader other than pemfile.
@@ -272,7 +241,7 @@ func (p *plan) fail(path string, err error) {
 // real path so that a symlink and its target are read once.
 func (p *plan) first(kind stores.Kind, path string) bool {
 	id := path
-	if real, err := filepath.EvalSymlinks(path); err == nil {
+	if real, err := filepath.EvalSymlinks(path); err == nil && p.s.fs.Root == "" {
 		id = real
 	}
 	key := string(kind) + "\x00" + id
@@ -299,19 +268,26 @@ func (p *plan) add(kind stores.Kind, path string, named bool) {
 }
 
 func (p *plan) path(path string) {
-	fi, err := os.Stat(path)
+	fi, err := p.s.fs.Stat(path)
+	dir, prefix := nssdb.SplitPrefix(path)
 	switch {
 	case err != nil && p.s.isRegistryPath != nil && p.s.isRegistryPath(path):
 		p.add(stores.KindWinstore, path, true)
-	case err != nil && hasNSSPrefix(path) && p.s.nssDir(path[len("sql:"):]):
-		p.add(stores.KindNSSDB, path[len("sql:"):], true)
+	case err != nil && prefix != "" && p.s.nssDir(dir):
+		// The NSS reader takes the prefix as NSS tools do: "dbm:" asks
+		// for the legacy format, which it refuses with a clear error;
+		// "sql:" is what it reads anyway.
+		if prefix == nssdb.PrefixSQL {
+			prefix = ""
+		}
+		p.add(stores.KindNSSDB, nssdb.JoinPrefix(prefix, dir), true)
 	case err == nil && fi.IsDir():
-		p.dir(path)
+		p.dir(path, true)
 	case err == nil && fi.Mode().IsRegular():
 		p.file(path, true)
 	case err == nil:
-		p.fail(path, errors.New("not a regular file or directory"))
-	case pemfile.HasMeta(path):
+		p.fail(path, fsafe.ErrNotRegular)
+	case fsafe.HasMeta(path):
 		p.glob(path)
 	default:
 		p.fail(path, err)
@@ -321,7 +297,7 @@ func (p *plan) path(path string) {
 // glob reads each match by content. A glob that matches nothing is a
 // question about no files, not an error.
 func (p *plan) glob(pattern string) {
-	matches, err := filepath.Glob(pattern)
+	matches, err := p.s.fs.Glob(p.ctx, pattern)
 	if err != nil {
 		p.fail(pattern, fmt.Errorf("glob: %w", err))
 		return
@@ -330,12 +306,12 @@ func (p *plan) glob(pattern string) {
 		if p.ctx.Err() != nil {
 			return
 		}
-		fi, err := os.Stat(m)
+		fi, err := p.s.fs.Lstat(m)
 		switch {
 		case err != nil:
 			p.fail(m, err)
 		case fi.IsDir():
-			p.dir(m)
+			p.dir(m, false)
 		case fi.Mode().IsRegular():
 			p.file(m, false)
 		}
@@ -343,14 +319,19 @@ func (p *plan) glob(pattern string) {
 }
 
 // dir plans a directory: the database it is, or each regular file directly
-// in it by content (not recursive).
-func (p *plan) dir(dir string) {
+// in it by content (not recursive). A directory on a pseudo file system is
+// an error when named, and passed over quietly when a glob found it.
+func (p *plan) dir(dir string, named bool) {
 	if p.s.nssDir(dir) {
 		p.add(stores.KindNSSDB, dir, true)
 		return
 	}
-	entries, err := os.ReadDir(dir)
+	entries, err := p.s.fs.ReadDir(p.ctx, dir)
 	if err != nil {
+		if !named && errors.Is(err, fsafe.ErrPseudoFS) {
+			p.s.log.Debug("not listing a pseudo file system", "path", dir)
+			return
+		}
 		p.fail(dir, fmt.Errorf("listing: %w", err))
 	}
 	for _, e := range entries {
@@ -358,9 +339,9 @@ func (p *plan) dir(dir string) {
 			return // Paths reports the context's error
 		}
 		f := filepath.Join(dir, e.Name())
-		fi, err := os.Stat(f)
+		fi, err := p.s.fs.Stat(f)
 		switch {
-		case errors.Is(err, os.ErrNotExist):
+		case errors.Is(err, fs.ErrNotExist):
 			p.s.log.Debug("skipping dangling link", "path", f)
 		case err != nil:
 			p.fail(f, err)
@@ -373,8 +354,11 @@ func (p *plan) dir(dir string) {
 // file plans one regular file by its content. named is true for a file the
 // caller named itself.
 func (p *plan) file(path string, named bool) {
-	head, err := readHead(path, headSize)
+	head, err := p.s.fs.ReadHead(p.ctx, path, headSize)
 	if err != nil {
+		if !named && errors.Is(err, fsafe.ErrPseudoFS) {
+			return
+		}
 		p.fail(path, err)
 		return
 	}
@@ -392,7 +376,7 @@ func (p *plan) file(path string, named bool) {
 	// kilobytes of text before the BEGIN line): worth a full look only for
 	// a file the caller named.
 	if named && len(head) == headSize {
-		if all, err := readHead(path, pemfile.MaxFileSize); err == nil && pemfile.Sniff(all) {
+		if all, err := p.s.fs.ReadHead(p.ctx, path, pemfile.MaxFileSize); err == nil && pemfile.Sniff(all) {
 			p.add(stores.KindPEM, path, named)
 			return
 		}
@@ -411,9 +395,9 @@ func (s *Scanner) nssDir(dir string) bool {
 	if s.isDatabaseDir == nil || !s.isDatabaseDir(dir) {
 		return false
 	}
-	for _, name := range []string{"cert9.db", "cert8.db"} {
+	for _, name := range []string{nssdb.CertDBName, nssdb.LegacyDBName} {
 		f := filepath.Join(dir, name)
-		if head, err := readHead(f, headSize); err == nil && isNSSFile(f, head) {
+		if head, err := s.fs.ReadHead(context.Background(), f, headSize); err == nil && isNSSFile(f, head) {
 			return true
 		}
 	}
@@ -421,34 +405,15 @@ func (s *Scanner) nssDir(dir string) bool {
 }
 
 // isNSSFile reports a file that names its directory as an NSS database:
-// cert9.db (SQLite) or a legacy cert8.db (Berkeley DB, which the NSS reader
-// reports as unsupported). A PEM file that happens to bear the name is PEM.
+// cert9.db or a legacy cert8.db that is not PEM. A cert9.db that is not
+// SQLite (empty, a bad header) still makes an NSS database directory, so
+// that the NSS reader says what is wrong with it instead of the directory
+// being read as files and yielding nothing in silence; a PEM file that
+// happens to bear the name is PEM.
 func isNSSFile(path string, head []byte) bool {
 	switch filepath.Base(path) {
-	case "cert9.db":
-		return bytes.HasPrefix(head, []byte("SQLite format 3\x00"))
-	case "cert8.db":
+	case nssdb.CertDBName, nssdb.LegacyDBName:
 		return !pemfile.Sniff(head)
 	}
 	return false
-}
-
-// hasNSSPrefix reports the "sql:" or "dbm:" prefix that NSS tools put before
-// a database directory, which users copy from certutil command lines.
-func hasNSSPrefix(path string) bool {
-	return strings.HasPrefix(path, "sql:") || strings.HasPrefix(path, "dbm:")
-}
-
-// readHead reads up to n bytes from the start of path.
-func readHead(path string, n int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, n))
-	if err != nil {
-		return nil, fmt.Errorf("reading: %w", err)
-	}
-	return b, nil
 }

@@ -15,13 +15,14 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/certsight/certsight/internal/testkeychain"
 	"github.com/certsight/certsight/internal/testtool"
 	"github.com/certsight/certsight/stores"
-	"github.com/certsight/certsight/stores/keychain/kctest"
 	"github.com/certsight/certsight/stores/nssdb"
 )
 
@@ -79,7 +80,7 @@ func rows(t *testing.T, es []stores.Entry) []row {
 // mixedTree holds one of each kind of file, each under a misleading name.
 func mixedTree(t *testing.T) string {
 	t.Helper()
-	kc := kctest.Keychain{Certs: []kctest.Cert{{DER: derOf(t, "client1.der"), PrintName: "Keychain Client"}}}.Bytes()
+	kc := testkeychain.Keychain{Certs: []testkeychain.Cert{{DER: derOf(t, "client1.der"), PrintName: "Keychain Client"}}}.Bytes()
 	longText := append(bytes.Repeat([]byte("Certificate:\n    Data: ...\n"), 100), pemFixture(t, "bundle.pem")...)
 	return tree(t, map[string][]byte{
 		"certs.db":     pemFixture(t, "combined.pem"), // PEM named like a database
@@ -143,7 +144,7 @@ func TestPathsDispatchByContent(t *testing.T) {
 	s := New(nil)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res := s.Paths(context.Background(), tt.paths, tt.kinds...)
+			res := stores.Collect(s.Paths(context.Background(), tt.paths, tt.kinds...))
 			assert.Equal(t, tt.want, rows(t, res.Entries))
 			require.Len(t, res.Errors, len(tt.wantErr), "errors: %v", res.Errors)
 			for i, w := range tt.wantErr {
@@ -160,7 +161,7 @@ func TestPathsPairsCertAndKeyNamedApart(t *testing.T) {
 		"client.pem":     pemFixture(t, "pair/client.pem"),
 		"client_key.pem": pemFixture(t, "pair/client_key.pem"),
 	})
-	res := New(nil).Paths(context.Background(), []string{filepath.Join(dir, "client.pem"), filepath.Join(dir, "client_key.pem")})
+	res := stores.Collect(New(nil).Paths(context.Background(), []string{filepath.Join(dir, "client.pem"), filepath.Join(dir, "client_key.pem")}))
 	require.Empty(t, res.Errors)
 	require.Len(t, res.Entries, 1)
 	assert.Equal(t, stores.KeyMatched, res.Entries[0].Key)
@@ -171,7 +172,7 @@ func TestPathsHonoursContext(t *testing.T) {
 	dir := mixedTree(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	res := New(nil).Paths(ctx, []string{dir})
+	res := stores.Collect(New(nil).Paths(ctx, []string{dir}))
 	assert.Empty(t, res.Entries)
 	require.NotEmpty(t, res.Errors)
 	assert.True(t, slices.ContainsFunc(res.Errors, func(err error) bool { return errors.Is(err, context.Canceled) }))
@@ -190,7 +191,7 @@ func TestPathsNeverPanics(t *testing.T) {
 		filepath.Join(dir, "kych"), filepath.Join(dir, "cert9.db"), filepath.Join(dir, "der"),
 		filepath.Join(dir, "*", "*"), "\x00", strings.Repeat("a/", 3000)}
 	assert.NotPanics(t, func() {
-		res := New(nil).Paths(context.Background(), paths)
+		res := stores.Collect(New(nil).Paths(context.Background(), paths))
 		for _, e := range res.Errors {
 			assert.NotEmpty(t, e.Error())
 		}
@@ -206,9 +207,11 @@ type fakeReader struct {
 
 func (f *fakeReader) Kind() stores.Kind                        { return f.kind }
 func (f *fakeReader) Defaults(context.Context) []stores.Source { return f.defaults }
-func (f *fakeReader) Read(_ context.Context, src stores.Source) stores.Result {
-	f.read = append(f.read, src)
-	return stores.Result{Entries: []stores.Entry{{Store: f.kind, Location: src.Location, Path: src.Path}}}
+func (f *fakeReader) Read(_ context.Context, src stores.Source) stores.Seq {
+	return func(yield func(stores.Entry, error) bool) {
+		f.read = append(f.read, src)
+		yield(stores.Entry{Store: f.kind, Location: src.Location, Path: src.Path}, nil)
+	}
 }
 
 func TestDefaults(t *testing.T) {
@@ -232,25 +235,25 @@ func TestDefaults(t *testing.T) {
 
 	s, _, _ := mk()
 	assert.Equal(t, []string{"/etc/pki/nssdb", "/home/alice/.pki/nssdb", "/Library/Keychains/System.keychain"},
-		paths(s.Defaults(context.Background())))
+		paths(stores.Collect(s.Defaults(context.Background()))))
 
 	s, _, b := mk()
-	assert.Equal(t, []string{"/etc/pki/nssdb", "/home/alice/.pki/nssdb"}, paths(s.Defaults(context.Background(), stores.KindNSSDB)))
+	assert.Equal(t, []string{"/etc/pki/nssdb", "/home/alice/.pki/nssdb"}, paths(stores.Collect(s.Defaults(context.Background(), stores.KindNSSDB))))
 	assert.Empty(t, b.read, "a filtered-out reader is not run")
 
 	s, a, _ := mk()
-	assert.Equal(t, []string{"/home/alice/.pki/nssdb"}, paths(s.DefaultsAt(context.Background(), stores.LocationUser)))
+	assert.Equal(t, []string{"/home/alice/.pki/nssdb"}, paths(stores.Collect(s.DefaultsAt(context.Background(), stores.LocationUser))))
 	require.Len(t, a.read, 1)
 	assert.Equal(t, "alice", a.read[0].Username, "the source's owner is passed on")
 
 	s, _, _ = mk()
 	assert.Equal(t, []string{"/etc/pki/nssdb", "/Library/Keychains/System.keychain"},
-		paths(s.DefaultsAt(context.Background(), stores.LocationSystem)))
+		paths(stores.Collect(s.DefaultsAt(context.Background(), stores.LocationSystem))))
 
 	s, _, _ = mk()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	res := s.Defaults(ctx)
+	res := stores.Collect(s.Defaults(ctx))
 	assert.Empty(t, res.Entries)
 	require.Len(t, res.Errors, 1)
 	assert.ErrorIs(t, res.Errors[0], context.Canceled)
@@ -264,7 +267,7 @@ func TestNewHasEveryBuiltReader(t *testing.T) {
 	}
 	assert.ElementsMatch(t, []stores.Kind{stores.KindPEM, stores.KindKeychain, stores.KindNSSDB, stores.KindWinstore}, kinds)
 	// Defaults on this machine never panics and honours the filter.
-	res := s.Defaults(context.Background(), stores.KindPEM)
+	res := stores.Collect(s.Defaults(context.Background(), stores.KindPEM))
 	assert.Empty(t, res.Entries, "pemfile has no default stores")
 }
 
@@ -298,10 +301,11 @@ func TestPathsDispatchNSSAndWindows(t *testing.T) {
 	cert9, err := os.ReadFile(filepath.Join(basic, "cert9.db"))
 	require.NoError(t, err)
 	dir := tree(t, map[string][]byte{
-		"element.pem":  element(derOf(t, "client1.der"), "Windows Client"), // a store element named like PEM
-		"certs.db":     pemFixture(t, "combined.pem"),                      // PEM named like a database
-		"renamed.db":   cert9,                                              // an NSS database file under another name
-		"pem/cert9.db": pemFixture(t, "ca.pem"),                            // PEM named cert9.db
+		"element.pem":    element(derOf(t, "client1.der"), "Windows Client"), // a store element named like PEM
+		"certs.db":       pemFixture(t, "combined.pem"),                      // PEM named like a database
+		"renamed.db":     cert9,                                              // an NSS database file under another name
+		"pem/cert9.db":   pemFixture(t, "ca.pem"),                            // PEM named cert9.db
+		"empty/cert9.db": nil,                                                // an empty database file
 	})
 	in := func(name string) string { return filepath.Join(dir, filepath.FromSlash(name)) }
 	const nssCerts = 15 // certutil -L of the fixture (../nssdb/testdata/basic.L.txt)
@@ -330,10 +334,16 @@ func TestPathsDispatchNSSAndWindows(t *testing.T) {
 			want: map[stores.Kind]int{stores.KindNSSDB: nssCerts}},
 		{name: "a legacy DBM directory goes to nssdb, which refuses it", paths: []string{nssFixture(t, "legacy")},
 			want: map[stores.Kind]int{}, wantErr: []error{nssdb.ErrLegacyDBM}},
+		{name: "the dbm: prefix asks for the legacy format, which nssdb refuses as certutil would", paths: []string{"dbm:" + basic},
+			want: map[stores.Kind]int{}, wantErr: []error{nssdb.ErrLegacyDBM}},
+		{name: "dbm: and sql: of one directory are two questions", paths: []string{"dbm:" + basic, "sql:" + basic},
+			want: map[stores.Kind]int{stores.KindNSSDB: nssCerts}, wantErr: []error{nssdb.ErrLegacyDBM}},
 		{name: "a store element named .pem is read as a store element", paths: []string{in("element.pem")},
 			want: map[stores.Kind]int{stores.KindWinstore: 1}},
 		{name: "a PEM file named cert9.db is PEM, and its directory a directory of files", paths: []string{in("pem/cert9.db"), in("pem")},
 			want: map[stores.Kind]int{stores.KindPEM: 1}},
+		{name: "an empty cert9.db in a named directory is an NSS error, not zero rows in silence", paths: []string{in("empty")},
+			want: map[stores.Kind]int{}, wantErr: []error{nil}},
 		{name: "an NSS database file under another name is not guessed", paths: []string{in("renamed.db")},
 			want: map[stores.Kind]int{}, wantErr: []error{ErrUnrecognised}},
 		{name: "a directory of mixed stores reads each by content", paths: []string{dir},
@@ -346,10 +356,14 @@ func TestPathsDispatchNSSAndWindows(t *testing.T) {
 	s := New(nil)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res := s.Paths(context.Background(), tt.paths, tt.kinds...)
+			res := stores.Collect(s.Paths(context.Background(), tt.paths, tt.kinds...))
 			assert.Equal(t, tt.want, count(res.Entries))
 			require.Len(t, res.Errors, len(tt.wantErr), "errors: %v", res.Errors)
 			for i, w := range tt.wantErr {
+				if w == nil {
+					assert.ErrorContains(t, res.Errors[i], "empty")
+					continue
+				}
 				assert.ErrorIs(t, res.Errors[i], w)
 			}
 			for _, e := range res.Entries {
@@ -365,7 +379,7 @@ func TestPathsDispatchNSSAndWindows(t *testing.T) {
 
 func TestPathsRealWindowsElements(t *testing.T) {
 	dir := testtool.SharedFixture(t, "winstore")
-	res := New(nil).Paths(context.Background(), []string{filepath.Join(dir, "*.blob")})
+	res := stores.Collect(New(nil).Paths(context.Background(), []string{filepath.Join(dir, "*.blob")}))
 	// 71CB4E2B has a negative serial, which Go refuses without GODEBUG
 	// x509negativeserial=1: an item error that hides none of the others.
 	for _, err := range res.Errors {
@@ -384,7 +398,7 @@ func TestPathsRealKeychain(t *testing.T) {
 	require.NoError(t, err)
 	renamed := filepath.Join(t.TempDir(), "client.pem")
 	require.NoError(t, os.WriteFile(renamed, data, 0o644))
-	res := New(nil).Paths(context.Background(), []string{renamed})
+	res := stores.Collect(New(nil).Paths(context.Background(), []string{renamed}))
 	require.Empty(t, res.Errors)
 	require.Len(t, res.Entries, 1)
 	assert.Equal(t, stores.KindKeychain, res.Entries[0].Store)
@@ -393,7 +407,7 @@ func TestPathsRealKeychain(t *testing.T) {
 }
 
 func TestRegistryPathGoesToWinstore(t *testing.T) {
-	res := New(nil).Paths(context.Background(), []string{`HKLM\SOFTWARE\Microsoft\SystemCertificates\MY\Certificates`}, stores.KindWinstore)
+	res := stores.Collect(New(nil).Paths(context.Background(), []string{`HKLM\SOFTWARE\Microsoft\SystemCertificates\MY\Certificates`}, stores.KindWinstore))
 	for _, err := range res.Errors {
 		var ie *stores.ItemError
 		require.ErrorAs(t, err, &ie)
@@ -407,7 +421,7 @@ func TestRegistryPathGoesToWinstore(t *testing.T) {
 // BenchmarkPathsMixedDirectory dispatches a directory holding a PEM file with
 // its key, a DER file, a keychain, a text file and a subdirectory.
 func BenchmarkPathsMixedDirectory(b *testing.B) {
-	kc := kctest.Keychain{Certs: []kctest.Cert{{DER: derOfB(b, "client1.der"), PrintName: "Keychain Client"}}}.Bytes()
+	kc := testkeychain.Keychain{Certs: []testkeychain.Cert{{DER: derOfB(b, "client1.der"), PrintName: "Keychain Client"}}}.Bytes()
 	dir := b.TempDir()
 	for name, data := range map[string][]byte{
 		"certs.db":   readB(b, "combined.pem"),
@@ -419,7 +433,7 @@ func BenchmarkPathsMixedDirectory(b *testing.B) {
 	}
 	s := New(nil)
 	for b.Loop() {
-		res := s.Paths(context.Background(), []string{dir})
+		res := stores.Collect(s.Paths(context.Background(), []string{dir}))
 		if len(res.Entries) != 3 || len(res.Errors) != 0 {
 			b.Fatalf("got %d entries, %v", len(res.Entries), res.Errors)
 		}
@@ -458,7 +472,7 @@ func TestDefaultsWithRoot(t *testing.T) {
 	linuxUser := filepath.Join(root, "home", "alice", ".pki", "nssdb")
 	copyDB(t, linuxSystem)
 	copyDB(t, linuxUser)
-	kc := kctest.Keychain{Certs: []kctest.Cert{{DER: derOf(t, "client1.der"), PrintName: "Keychain Client"}}}.Bytes()
+	kc := testkeychain.Keychain{Certs: []testkeychain.Cert{{DER: derOf(t, "client1.der"), PrintName: "Keychain Client"}}}.Bytes()
 	macUser := filepath.Join(root, "Users", "alice", "Library", "Keychains", "login.keychain-db")
 	require.NoError(t, os.MkdirAll(filepath.Dir(macUser), 0o755))
 	require.NoError(t, os.WriteFile(macUser, kc, 0o600))
@@ -500,7 +514,7 @@ func TestDefaultsWithRoot(t *testing.T) {
 	}
 
 	s := New(nil, WithRoot(root))
-	res := s.Defaults(context.Background())
+	res := stores.Collect(s.Defaults(context.Background()))
 	assert.Empty(t, res.Errors)
 	assert.Equal(t, want, sources(res))
 
@@ -510,13 +524,13 @@ func TestDefaultsWithRoot(t *testing.T) {
 			users = append(users, w)
 		}
 	}
-	assert.Equal(t, users, sources(s.DefaultsAt(context.Background(), stores.LocationUser)))
+	assert.Equal(t, users, sources(stores.Collect(s.DefaultsAt(context.Background(), stores.LocationUser))))
 
 	// A root with nothing in it has no default stores, whatever this machine holds.
-	assert.Empty(t, New(nil, WithRoot(t.TempDir())).Defaults(context.Background()).Entries)
+	assert.Empty(t, stores.Collect(New(nil, WithRoot(t.TempDir())).Defaults(context.Background())).Entries)
 
 	// Paths are read as given, not under the root.
-	res = s.Paths(context.Background(), []string{linuxUser})
+	res = stores.Collect(s.Paths(context.Background(), []string{linuxUser}))
 	assert.Empty(t, res.Errors)
 	assert.NotEmpty(t, res.Entries)
 	for _, e := range res.Entries {
@@ -525,7 +539,7 @@ func TestDefaultsWithRoot(t *testing.T) {
 	}
 }
 
-func TestPathsEachHandsOverWhatPathsReturns(t *testing.T) {
+func TestPathsStreamsWhatCollectGathers(t *testing.T) {
 	dir := tree(t, map[string][]byte{
 		"combined.pem":   pemFixture(t, "combined.pem"),
 		"bundle.pem":     pemFixture(t, "bundle.pem"),
@@ -534,7 +548,7 @@ func TestPathsEachHandsOverWhatPathsReturns(t *testing.T) {
 	})
 	paths := []string{nssFixture(t, "basic"), dir}
 	s := New(nil)
-	whole := s.Paths(context.Background(), paths)
+	whole := stores.Collect(s.Paths(context.Background(), paths))
 	require.Empty(t, whole.Errors)
 	type seen struct {
 		sha256 string
@@ -548,25 +562,58 @@ func TestPathsEachHandsOverWhatPathsReturns(t *testing.T) {
 	require.Greater(t, len(want), 17, "PEM files and the NSS database")
 
 	var got []seen
-	errs := s.PathsEach(context.Background(), paths, func(e stores.Entry) error {
+	for e, err := range s.Paths(context.Background(), paths) {
+		require.NoError(t, err)
 		got = append(got, seen{e.Info.SHA256, e.Key, e.Trust})
-		return nil
-	})
-	assert.Empty(t, errs)
+	}
 	assert.Equal(t, want, got, "same entries, same order")
 
-	errStop := errors.New("enough")
 	for _, n := range []int{1, 3, len(want) - 15, len(want) - 14, len(want) - 1} { // across the PEM set and into NSS
 		calls := 0
-		errs := s.PathsEach(context.Background(), paths, func(stores.Entry) error {
-			calls++
-			if calls == n {
-				return errStop
+		for range s.Paths(context.Background(), paths) {
+			if calls++; calls == n {
+				break // range panics if the scanner yields again
 			}
-			return nil
-		})
-		assert.Equal(t, n, calls, "no entry is handed over after fn fails (n=%d)", n)
-		require.NotEmpty(t, errs)
-		assert.Same(t, errStop, errs[len(errs)-1], "fn's error comes last (n=%d)", n)
+		}
+		assert.Equal(t, n, calls, "n=%d", n)
 	}
+}
+
+// TestNoHangNoProcfs: a FIFO anywhere a store file is expected, /proc named
+// or globbed, and globs through symlinks never block, never read kernel
+// pseudo files, and end quickly.
+func TestNoHangNoProcfs(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("FIFOs and procfs")
+	}
+	dir := tree(t, map[string][]byte{"ca.pem": pemFixture(t, "ca.pem")})
+	require.NoError(t, mkfifo(filepath.Join(dir, "fifo.pem")))
+	require.NoError(t, os.Symlink("/proc/self/status", filepath.Join(dir, "status.pem")))
+	for _, paths := range [][]string{
+		{dir},
+		{filepath.Join(dir, "*")},
+		{filepath.Join(dir, "fifo.pem")},
+		{"/proc"},
+		{"/proc/kmsg"},
+		{"/*"},
+		{"/proc/*/cwd"},
+		{"/sys/kernel/*"},
+	} {
+		t.Run(strings.Join(paths, ","), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			done := make(chan stores.Result, 1)
+			go func() { done <- stores.Collect(New(nil).Paths(ctx, paths)) }()
+			select {
+			case res := <-done:
+				for _, e := range res.Entries {
+					assert.False(t, strings.HasPrefix(e.Path, "/proc") || strings.HasPrefix(e.Path, "/sys"), e.Path)
+				}
+			case <-time.After(15 * time.Second):
+				t.Fatal("blocked")
+			}
+		})
+	}
+	res := stores.Collect(New(nil).Paths(context.Background(), []string{filepath.Join(dir, "fifo.pem"), "/proc/kmsg", "/proc"}))
+	require.Len(t, res.Errors, 3, "each named non-file says why: %v", res.Errors)
 }

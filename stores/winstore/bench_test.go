@@ -32,7 +32,7 @@ func BenchmarkReadDir100(b *testing.B) {
 	}
 	r := New(nil)
 	for b.Loop() {
-		if res := r.Read(context.Background(), stores.Source{Path: dir}); len(res.Entries) != 100 || len(res.Errors) != 0 {
+		if res := stores.Collect(r.Read(context.Background(), stores.Source{Path: dir})); len(res.Entries) != 100 || len(res.Errors) != 0 {
 			b.Fatal("wrong result")
 		}
 	}

@@ -1,10 +1,12 @@
 package winstore
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"unicode/utf16"
 )
 
@@ -60,26 +62,67 @@ func ParseElement(data []byte) (*Element, error) {
 // ParseStore parses a serialized store (.sst): the "CERT" header, then
 // elements, each closed by its context property, then a zero header.
 func ParseStore(data []byte) ([]*Element, error) {
-	if !IsStore(data) {
-		return nil, errors.New("no serialized store header")
-	}
-	data = data[len(storeHeader):]
 	var out []*Element
-	for len(data) > 0 {
-		e, rest, err := parseProperties(data, true)
-		if err != nil {
-			return out, fmt.Errorf("element %d: %w", len(out)+1, err)
-		}
-		if len(e.Properties) == 0 {
-			break // end marker
-		}
-		if e.context() == 0 {
-			return out, fmt.Errorf("element %d: no context property before the end of the store", len(out)+1)
-		}
+	err := ScanStore(bytes.NewReader(data), func(e *Element) error {
 		out = append(out, e)
-		data = rest
+		return nil
+	})
+	return out, err
+}
+
+// MaxPropertySize caps one property value read by ScanStore: a certificate
+// is a few KiB, a CTL rarely more than a few hundred.
+const MaxPropertySize = 16 << 20
+
+// ScanStore reads a serialized store from r one element at a time and hands
+// each to fn, so that only one element is in memory however large the
+// store. It stops at fn's first error and returns it.
+func ScanStore(r io.Reader, fn func(*Element) error) error {
+	br := bufio.NewReader(r)
+	head := make([]byte, len(storeHeader))
+	if _, err := io.ReadFull(br, head); err != nil || !IsStore(head) {
+		return errors.New("no serialized store header")
 	}
-	return out, nil
+	off := int64(len(storeHeader))
+	n := 0
+	e := &Element{}
+	var hdr [propHeaderSize]byte
+	for {
+		if _, err := io.ReadFull(br, hdr[:]); err != nil {
+			if err == io.EOF && len(e.Properties) == 0 {
+				return nil // no end marker, but nothing was cut either
+			}
+			return fmt.Errorf("element %d: property header at offset %d truncated", n+1, off)
+		}
+		id := binary.LittleEndian.Uint32(hdr[0:])
+		reserved := binary.LittleEndian.Uint32(hdr[4:])
+		size := binary.LittleEndian.Uint32(hdr[8:])
+		if id == 0 {
+			if len(e.Properties) > 0 {
+				return fmt.Errorf("element %d: no context property before the end of the store", n+1)
+			}
+			return nil // end marker
+		}
+		if reserved != 1 {
+			return fmt.Errorf("element %d: property %d at offset %d: reserved word is %d, want 1", n+1, id, off, reserved)
+		}
+		if size > MaxPropertySize {
+			return fmt.Errorf("element %d: property %d at offset %d: length %d exceeds the %d-byte limit", n+1, id, off, size, MaxPropertySize)
+		}
+		v := make([]byte, size)
+		if _, err := io.ReadFull(br, v); err != nil {
+			return fmt.Errorf("element %d: property %d at offset %d: length %d runs past the end", n+1, id, off, size)
+		}
+		off += propHeaderSize + int64(size)
+		e.Properties = append(e.Properties, Property{ID: id, Value: v})
+		if isContext(id) {
+			n++
+			if err := fn(e); err != nil {
+				return err
+			}
+			e = &Element{}
+		}
+	}
 }
 
 // IsStore reports whether data starts with a serialized store header.

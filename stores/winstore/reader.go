@@ -23,6 +23,7 @@
 package winstore
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha1"
 	"crypto/x509"
@@ -32,10 +33,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/certsight/certsight/internal/fsafe"
 	"github.com/certsight/certsight/stores"
 )
 
@@ -118,100 +119,134 @@ func Sniff(head []byte) bool {
 //   - a registry key path (HKLM\..., HKEY_USERS\..., HKCU\...) naming a
 //     Certificates key, whose subkeys' Blob values are read, or one
 //     <thumbprint> key with a Blob value; Windows only, an ItemError elsewhere;
-//   - an element file or .sst file;
+//   - an element file or .sst file (read one element at a time);
 //   - a directory: every element file directly in it (recognised by content).
 //
 // Entry.Path is the element's own path: the file, or the registry key of
 // the element (…\Certificates\<thumbprint>).
-func (r *Reader) Read(ctx context.Context, src stores.Source) stores.Result {
-	var res stores.Result
+func (r *Reader) Read(ctx context.Context, src stores.Source) stores.Seq {
+	return func(yield func(stores.Entry, error) bool) { r.read(ctx, src, yield) }
+}
+
+// yielder is the consumer of one Read; every helper returns false once it
+// has stopped.
+type yielder = func(stores.Entry, error) bool
+
+func (r *Reader) read(ctx context.Context, src stores.Source, yield yielder) {
 	if err := ctx.Err(); err != nil {
-		res.Errors = append(res.Errors, r.itemErr(src.Path, "", err))
-		return res
+		yield(stores.Entry{}, r.itemErr(src.Path, "", err))
+		return
 	}
 	if root, sub, ok := SplitRegistryPath(src.Path); ok {
-		return r.readRegistry(ctx, src, root, sub)
+		r.readRegistry(ctx, src, root, sub, yield)
+		return
 	}
-	fi, err := os.Stat(src.Path)
+	fsys := fsafe.In(r.root)
+	fi, err := fsys.Stat(src.Path)
 	if err != nil {
-		res.Errors = append(res.Errors, r.itemErr(src.Path, "", err))
-		return res
+		yield(stores.Entry{}, r.itemErr(src.Path, "", err))
+		return
 	}
 	if !fi.IsDir() {
-		return r.readFile(ctx, src, src.Path, true)
+		r.readFile(ctx, src, src.Path, true, yield)
+		return
 	}
-	ents, err := os.ReadDir(src.Path)
+	ents, err := fsys.ReadDir(ctx, src.Path)
 	if err != nil {
-		res.Errors = append(res.Errors, r.itemErr(src.Path, "", fmt.Errorf("listing directory: %w", err)))
-		return res
+		yield(stores.Entry{}, r.itemErr(src.Path, "", fmt.Errorf("listing directory: %w", err)))
+		return
 	}
 	for _, e := range ents {
 		if err := ctx.Err(); err != nil {
-			res.Errors = append(res.Errors, r.itemErr(src.Path, "", err))
-			return res
+			yield(stores.Entry{}, r.itemErr(src.Path, "", err))
+			return
 		}
-		res.Add(r.readFile(ctx, src, filepath.Join(src.Path, e.Name()), false))
+		if !r.readFile(ctx, src, filepath.Join(src.Path, e.Name()), false, yield) {
+			return
+		}
 	}
-	return res
 }
 
 // readFile reads one element or .sst file. named says the caller named this
 // file; a file of another kind in a directory is passed over quietly.
-func (r *Reader) readFile(ctx context.Context, src stores.Source, path string, named bool) stores.Result {
-	var res stores.Result
+func (r *Reader) readFile(ctx context.Context, src stores.Source, path string, named bool, yield yielder) bool {
+	fail := func(item string, err error) bool { return yield(stores.Entry{}, r.itemErr(path, item, err)) }
+	fsys := fsafe.In(r.root)
 	if !named {
-		if fi, err := os.Lstat(path); err != nil || !fi.Mode().IsRegular() || !sniffFile(path) {
+		if fi, err := fsys.Lstat(path); err != nil || !fi.Mode().IsRegular() {
 			r.log.Debug("skipping file that is not a store element", "path", path)
-			return res
+			return true
 		}
 	}
-	data, err := stores.ReadRegularFile(path, MaxFileSize)
+	f, err := fsys.Open(ctx, path)
 	if err != nil {
-		res.Errors = append(res.Errors, r.itemErr(path, "", err))
-		return res
+		return fail("", err)
 	}
-	if !Sniff(data[:min(len(data), 512)]) {
-		res.Errors = append(res.Errors, r.itemErr(path, "", ErrNotElement))
-		return res
+	defer f.Close()
+	if f.Size() > MaxFileSize {
+		return fail("", fmt.Errorf("%w: %d bytes, limit %d", fsafe.ErrTooLarge, f.Size(), MaxFileSize))
 	}
-	if IsStore(data) {
-		els, err := ParseStore(data)
-		if err != nil {
-			res.Errors = append(res.Errors, r.itemErr(path, "", err))
+	head := make([]byte, 512)
+	n, _ := io.ReadFull(f, head)
+	head = head[:n]
+	if !Sniff(head) {
+		if !named {
+			r.log.Debug("skipping file that is not a store element", "path", path)
+			return true
 		}
-		for i, el := range els {
+		return fail("", ErrNotElement)
+	}
+	if IsStore(head) {
+		// Stream the store: one element in memory at a time.
+		i := 0
+		stopped := false
+		err := ScanStore(io.MultiReader(bytes.NewReader(head), f), func(el *Element) error {
+			i++
 			if err := ctx.Err(); err != nil {
-				res.Errors = append(res.Errors, r.itemErr(path, "", err))
-				return res
+				return err
 			}
 			if el.context() != PropCert {
-				continue // a CRL or CTL
+				return nil // a CRL or CTL
 			}
-			res.Add(r.element(el, src, path, fmt.Sprintf("element %d", i+1), ""))
+			if !r.element(el, src, path, fmt.Sprintf("element %d", i), "", yield) {
+				stopped = true
+				return errStopped
+			}
+			return nil
+		})
+		if stopped {
+			return false
 		}
-		return res
+		if err != nil {
+			return fail("", err)
+		}
+		return true
+	}
+	data, err := io.ReadAll(io.MultiReader(bytes.NewReader(head), io.LimitReader(f, MaxFileSize)))
+	if err != nil {
+		return fail("", fmt.Errorf("reading: %w", err))
 	}
 	el, err := ParseElement(data)
 	if err != nil {
-		res.Errors = append(res.Errors, r.itemErr(path, "", err))
-		return res
+		return fail("", err)
 	}
-	return r.element(el, src, path, "", thumbprintName(filepath.Base(path)))
+	return r.element(el, src, path, "", thumbprintName(filepath.Base(path)), yield)
 }
+
+// errStopped ends a store scan whose consumer stopped.
+var errStopped = errors.New("consumer stopped")
 
 // element turns one parsed element into an entry. item names the element
 // inside a larger file; thumb is the thumbprint its name claims, or "".
-func (r *Reader) element(el *Element, src stores.Source, path, item, thumb string) stores.Result {
-	var res stores.Result
+func (r *Reader) element(el *Element, src stores.Source, path, item, thumb string, yield yielder) bool {
+	fail := func(err error) bool { return yield(stores.Entry{}, r.itemErr(path, item, err)) }
 	der := el.Certificate()
 	if der == nil {
-		res.Errors = append(res.Errors, r.itemErr(path, item, errors.New("element holds no certificate (property 32)")))
-		return res
+		return fail(errors.New("element holds no certificate (property 32)"))
 	}
 	c, err := x509.ParseCertificate(der)
 	if err != nil {
-		res.Errors = append(res.Errors, r.itemErr(path, item, fmt.Errorf("parsing certificate: %w", err)))
-		return res
+		return fail(fmt.Errorf("parsing certificate: %w", err))
 	}
 	loc := src.Location
 	if loc == "" {
@@ -222,15 +257,19 @@ func (r *Reader) element(el *Element, src stores.Source, path, item, thumb strin
 
 	sum := sha1.Sum(der)
 	if v, ok := el.Property(PropSHA1Hash); ok && !equalFold(hex.EncodeToString(v), hex.EncodeToString(sum[:])) {
-		res.Errors = append(res.Errors, r.itemErr(path, item, fmt.Errorf("%w: property 3 is %X, the certificate's SHA-1 is %X",
-			ErrThumbprintMismatch, v, sum[:])))
+		if !fail(fmt.Errorf("%w: property 3 is %X, the certificate's SHA-1 is %X", ErrThumbprintMismatch, v, sum[:])) {
+			return false
+		}
 	}
 	if thumb != "" && !equalFold(thumb, hex.EncodeToString(sum[:])) {
-		res.Errors = append(res.Errors, r.itemErr(path, item, fmt.Errorf("%w: named %s, the certificate's SHA-1 is %X",
-			ErrThumbprintMismatch, thumb, sum[:])))
+		if !fail(fmt.Errorf("%w: named %s, the certificate's SHA-1 is %X", ErrThumbprintMismatch, thumb, sum[:])) {
+			return false
+		}
 	}
 	if name, err := el.FriendlyName(); err != nil {
-		res.Errors = append(res.Errors, r.itemErr(path, item, err))
+		if !fail(err) {
+			return false
+		}
 	} else {
 		e.Label = name
 	}
@@ -244,8 +283,7 @@ func (r *Reader) element(el *Element, src stores.Source, path, item, thumb strin
 			e.KeyNote = keyNote(kpi)
 		}
 	}
-	res.Entries = append(res.Entries, e)
-	return res
+	return yield(e, nil)
 }
 
 func keyNote(k *KeyProvInfo) string {
@@ -275,18 +313,6 @@ func thumbprintName(name string) string {
 }
 
 func equalFold(a, b string) bool { return strings.EqualFold(a, b) }
-
-// sniffFile reads only the head of path and sniffs it.
-func sniffFile(path string) bool {
-	f, err := os.Open(path)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	head := make([]byte, 512)
-	n, _ := io.ReadFull(f, head)
-	return Sniff(head[:n])
-}
 
 func (r *Reader) itemErr(path, item string, err error) error {
 	r.log.Debug("winstore item failed", "path", path, "item", item, "err", err)

@@ -12,6 +12,6 @@ import (
 // errNoRegistry is reported for registry paths off Windows.
 var errNoRegistry = errors.New("registry paths can only be read on Windows; export the Blob values or element files and read those by path")
 
-func (r *Reader) readRegistry(_ context.Context, src stores.Source, _, _ string) stores.Result {
-	return stores.Result{Errors: []error{r.itemErr(src.Path, "", errNoRegistry)}}
+func (r *Reader) readRegistry(_ context.Context, src stores.Source, _, _ string, yield yielder) bool {
+	return yield(stores.Entry{}, r.itemErr(src.Path, "", errNoRegistry))
 }

@@ -14,7 +14,7 @@ import (
 
 func TestRegistryPathOffWindows(t *testing.T) {
 	r := New(nil)
-	res := r.Read(context.Background(), stores.Source{Path: `HKLM\` + SystemMyKey, Location: stores.LocationSystem})
+	res := stores.Collect(r.Read(context.Background(), stores.Source{Path: `HKLM\` + SystemMyKey, Location: stores.LocationSystem}))
 	require.Len(t, res.Errors, 1)
 	assert.ErrorIs(t, res.Errors[0], errNoRegistry)
 	assert.Empty(t, res.Entries)

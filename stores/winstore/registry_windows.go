@@ -18,38 +18,40 @@ var rootKeys = map[string]registry.Key{
 }
 
 // readRegistry reads a Certificates key (each subkey's Blob value) or one
-// element key with a Blob value. Keys are opened for reading only.
-func (r *Reader) readRegistry(ctx context.Context, src stores.Source, root, sub string) stores.Result {
-	var res stores.Result
+// element key with a Blob value. Keys are opened for reading only. It
+// returns false once the consumer has stopped.
+func (r *Reader) readRegistry(ctx context.Context, src stores.Source, root, sub string, yield yielder) bool {
 	base := strings.TrimRight(src.Path, `\/`)
+	fail := func(path string, err error) bool { return yield(stores.Entry{}, r.itemErr(path, "", err)) }
 	k, err := registry.OpenKey(rootKeys[root], sub, registry.ENUMERATE_SUB_KEYS|registry.QUERY_VALUE)
 	if err != nil {
-		res.Errors = append(res.Errors, r.itemErr(base, "", fmt.Errorf("opening registry key: %w", err)))
-		return res
+		return fail(base, fmt.Errorf("opening registry key: %w", err))
 	}
 	defer k.Close()
 	if blob, _, err := k.GetBinaryValue("Blob"); err == nil {
-		return r.registryElement(blob, src, base, lastElem(base))
+		return r.registryElement(blob, src, base, lastElem(base), yield)
 	}
 	names, err := k.ReadSubKeyNames(-1)
 	if err != nil {
-		res.Errors = append(res.Errors, r.itemErr(base, "", fmt.Errorf("listing subkeys: %w", err)))
-		return res
+		return fail(base, fmt.Errorf("listing subkeys: %w", err))
 	}
 	for _, name := range names {
 		if err := ctx.Err(); err != nil {
-			res.Errors = append(res.Errors, r.itemErr(base, "", err))
-			return res
+			return fail(base, err)
 		}
 		path := base + `\` + name
 		blob, err := readBlob(k, name)
 		if err != nil {
-			res.Errors = append(res.Errors, r.itemErr(path, "", err))
+			if !fail(path, err) {
+				return false
+			}
 			continue
 		}
-		res.Add(r.registryElement(blob, src, path, name))
+		if !r.registryElement(blob, src, path, name, yield) {
+			return false
+		}
 	}
-	return res
+	return true
 }
 
 func readBlob(parent registry.Key, name string) ([]byte, error) {
@@ -68,12 +70,12 @@ func readBlob(parent registry.Key, name string) ([]byte, error) {
 	return blob, nil
 }
 
-func (r *Reader) registryElement(blob []byte, src stores.Source, path, name string) stores.Result {
+func (r *Reader) registryElement(blob []byte, src stores.Source, path, name string, yield yielder) bool {
 	el, err := ParseElement(blob)
 	if err != nil {
-		return stores.Result{Errors: []error{r.itemErr(path, "", err)}}
+		return yield(stores.Entry{}, r.itemErr(path, "", err))
 	}
-	return r.element(el, src, path, "", thumbprintName(name))
+	return r.element(el, src, path, "", thumbprintName(name), yield)
 }
 
 func lastElem(p string) string {

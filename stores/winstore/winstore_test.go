@@ -156,7 +156,7 @@ func TestRealElements(t *testing.T) {
 				assert.Equal(t, tc.file[:40], strings.ToUpper(hex.EncodeToString(v)), "property 3 is the thumbprint")
 			}
 
-			res := New(nil).Read(context.Background(), stores.Source{Path: p, Location: stores.LocationUser, Username: "u", SID: "S-1-5-21-1"})
+			res := stores.Collect(New(nil).Read(context.Background(), stores.Source{Path: p, Location: stores.LocationUser, Username: "u", SID: "S-1-5-21-1"}))
 			if _, err := x509.ParseCertificate(el.Certificate()); err != nil {
 				// 71CB4E2B has a negative serial, which Go refuses unless the
 				// binary sets GODEBUG x509negativeserial=1: a clear item error.
@@ -190,7 +190,7 @@ func TestRealElements(t *testing.T) {
 
 func TestRealElementsDirectory(t *testing.T) {
 	p := testtool.SharedFixture(t, "winstore/README.md")
-	res := New(nil).Read(context.Background(), stores.Source{Path: filepath.Dir(p)})
+	res := stores.Collect(New(nil).Read(context.Background(), stores.Source{Path: filepath.Dir(p)}))
 	// 71CB4E2B (negative serial) fails to parse unless GODEBUG allows it;
 	// README.md is passed over, not an error.
 	want := 5
@@ -267,7 +267,7 @@ func TestSynthesizedElements(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			p := writeTemp(t, tc.file, tc.data)
-			res := New(nil).Read(context.Background(), stores.Source{Path: p})
+			res := stores.Collect(New(nil).Read(context.Background(), stores.Source{Path: p}))
 			require.Len(t, res.Errors, tc.errs, "%v", res.Errors)
 			for _, err := range res.Errors {
 				var ie *stores.ItemError
@@ -336,7 +336,7 @@ func TestCorruptElements(t *testing.T) {
 	// Cut anywhere, the reader reports an error and never a wrong entry.
 	for n := range len(good) {
 		p := writeTemp(t, thumb(der), good[:n])
-		res := New(nil).Read(context.Background(), stores.Source{Path: p})
+		res := stores.Collect(New(nil).Read(context.Background(), stores.Source{Path: p}))
 		require.NotEmpty(t, res.Errors, "cut at %d of %d", n, len(good))
 		assert.Empty(t, res.Entries, "cut at %d", n)
 	}
@@ -388,23 +388,23 @@ func TestReadPaths(t *testing.T) {
 	r := New(nil)
 	ctx := context.Background()
 
-	res := r.Read(ctx, stores.Source{Path: dir, Location: stores.LocationUser, Username: "bob", SID: "S-1-5-21-9"})
+	res := stores.Collect(r.Read(ctx, stores.Source{Path: dir, Location: stores.LocationUser, Username: "bob", SID: "S-1-5-21-9"}))
 	assert.Empty(t, res.Errors)
 	require.Len(t, res.Entries, 1)
 	assert.Equal(t, filepath.Join(dir, thumb(der)), res.Entries[0].Path)
 	assert.Equal(t, "bob", res.Entries[0].Username)
 
-	res = r.Read(ctx, stores.Source{Path: filepath.Join(dir, "desktop.ini")})
+	res = stores.Collect(r.Read(ctx, stores.Source{Path: filepath.Join(dir, "desktop.ini")}))
 	require.Len(t, res.Errors, 1)
 	assert.ErrorIs(t, res.Errors[0], ErrNotElement)
 
-	res = r.Read(ctx, stores.Source{Path: filepath.Join(dir, "missing")})
+	res = stores.Collect(r.Read(ctx, stores.Source{Path: filepath.Join(dir, "missing")}))
 	require.Len(t, res.Errors, 1)
 	assert.ErrorIs(t, res.Errors[0], os.ErrNotExist)
 
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
-	res = r.Read(cctx, stores.Source{Path: dir})
+	res = stores.Collect(r.Read(cctx, stores.Source{Path: dir}))
 	require.Len(t, res.Errors, 1)
 	assert.ErrorIs(t, res.Errors[0], context.Canceled)
 }

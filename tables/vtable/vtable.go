@@ -3,14 +3,13 @@
 // runs the same SQL as osquery with the same push-down: constraints on
 // pushed columns (tables.Pushed) reach Generate as an osquery-shaped
 // QueryContext, and SQLite re-filters every row, as osquery does. Rows are
-// pulled one at a time through tables.Table.Each.
+// pulled one at a time through tables.Table.Stream.
 package vtable
 
 import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
-	"errors"
 	"fmt"
 	"iter"
 	"strconv"
@@ -51,7 +50,53 @@ func Open(ctx context.Context, ts []tables.Table) (*sql.DB, error) {
 			return nil, fmt.Errorf("creating table %s: %w", t.Name, err)
 		}
 	}
+	// From here on the database only answers questions (see readOnly).
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("installing the authorizer: %w", err)
+	}
+	err = conn.Raw(func(dc any) error {
+		r, ok := dc.(sqlite.AuthorizerRegisterer)
+		if !ok {
+			return fmt.Errorf("the driver has no authorizer")
+		}
+		return r.RegisterAuthorizer(readOnly)
+	})
+	conn.Close()
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("installing the authorizer: %w", err)
+	}
 	return db, nil
+}
+
+// readOnlyPragmas are the pragmas a query may use: schema introspection,
+// which reads only. Everything else that a pragma can do
+// (writable_schema, journal settings, ...) is refused.
+var readOnlyPragmas = map[string]bool{
+	"table_info": true, "table_xinfo": true, "table_list": true, "index_list": true, "index_info": true,
+	"function_list": true, "module_list": true, "pragma_list": true, "collation_list": true, "database_list": true,
+	"compile_options": true,
+}
+
+// readOnly is the SQLite authorizer of the standalone shell: it allows what
+// a read-only query needs (SELECT, reading columns, functions, recursive
+// CTEs, introspection pragmas) and refuses everything else, as osqueryi
+// does: ATTACH (which would open, and write to, any database file, a live
+// NSS store included), VACUUM INTO, INSERT/UPDATE/DELETE, CREATE/DROP/ALTER,
+// transactions and savepoints, and pragmas that set anything. SQLite then
+// fails the statement with "not authorized".
+func readOnly(action sqlite.AuthorizerActionCode, arg1, arg2, _, _ string) sqlite.AuthorizerReturnCode {
+	switch action {
+	case sqlite.AuthSelect, sqlite.AuthRead, sqlite.AuthFunction, sqlite.AuthRecursive:
+		return sqlite.AuthorizerOK
+	case sqlite.AuthPragma:
+		if readOnlyPragmas[strings.ToLower(arg1)] { // their argument names a table, it sets nothing
+			return sqlite.AuthorizerOK
+		}
+	}
+	return sqlite.AuthorizerDeny
 }
 
 type connector struct{ drv *sqlite.Driver }
@@ -154,7 +199,7 @@ func (v *vtable) Open() (vtab.Cursor, error) { return &cursor{v: v}, nil }
 func (v *vtable) Disconnect() error          { return nil }
 func (v *vtable) Destroy() error             { return nil }
 
-// cursor pulls rows from Table.Each one at a time (iter.Pull runs the
+// cursor pulls rows from Table.Stream one at a time (iter.Pull runs the
 // producer as a coroutine), so a scan of thousands of certificates streams
 // through SQLite instead of being held whole; SQLite stopping early (LIMIT,
 // a closed statement) stops the producer.
@@ -168,9 +213,6 @@ type cursor struct {
 	n    int64
 }
 
-// errStopped tells the producer that SQLite wants no more rows.
-var errStopped = errors.New("cursor closed")
-
 func (c *cursor) Filter(_ int, idxStr string, vals []vtab.Value) error {
 	c.release()
 	qc, err := c.v.queryContext(idxStr, vals)
@@ -179,12 +221,15 @@ func (c *cursor) Filter(_ int, idxStr string, vals []vtab.Value) error {
 	}
 	var genErr error
 	seq := func(yield func(map[string]string) bool) {
-		genErr = c.v.t.Each(c.v.ctx, qc, func(row map[string]string) error {
-			if !yield(row) {
-				return errStopped
+		for row, err := range c.v.t.Stream(c.v.ctx, qc) {
+			if err != nil {
+				genErr = err
+				return
 			}
-			return nil
-		})
+			if !yield(row) {
+				return
+			}
+		}
 	}
 	c.next, c.stop = iter.Pull(seq)
 	c.err, c.n, c.eof = &genErr, 0, false
@@ -209,7 +254,7 @@ func (c *cursor) advance() error {
 	c.row, c.eof = nil, true
 	err := *c.err
 	c.release()
-	if err != nil && !errors.Is(err, errStopped) {
+	if err != nil {
 		return err
 	}
 	return nil

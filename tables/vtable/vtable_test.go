@@ -68,12 +68,12 @@ func filesTable(r *recorder) tables.Table {
 			table.DoubleColumn("ratio"),
 			table.TextColumn("secret", table.HiddenColumn(), table.IndexColumn()),
 		},
-		Generate: func(_ context.Context, qc table.QueryContext) ([]map[string]string, error) {
+		Generate: tables.Collected(func(_ context.Context, qc table.QueryContext) ([]map[string]string, error) {
 			r.mu.Lock()
 			r.calls = append(r.calls, qc)
 			r.mu.Unlock()
 			return fileRows, nil // everything, always: SQLite must re-filter
-		},
+		}),
 	}
 }
 
@@ -191,9 +191,9 @@ func TestRequiredColumn(t *testing.T) {
 	tbl := tables.Table{
 		Name:    "needs_path",
 		Columns: []table.ColumnDefinition{table.TextColumn("path", table.RequiredColumn())},
-		Generate: func(_ context.Context, qc table.QueryContext) ([]map[string]string, error) {
+		Generate: tables.Collected(func(_ context.Context, qc table.QueryContext) ([]map[string]string, error) {
 			return []map[string]string{{"path": qc.Constraints["path"].Constraints[0].Expression}}, nil
-		},
+		}),
 	}
 	db := open(t, tbl)
 	assert.Equal(t, [][]any{{"/p"}}, query(t, db, "SELECT path FROM needs_path WHERE path = '/p'"))
@@ -205,9 +205,9 @@ func TestGenerateErrorFailsQuery(t *testing.T) {
 	tbl := tables.Table{
 		Name:    "broken",
 		Columns: []table.ColumnDefinition{table.TextColumn("x")},
-		Generate: func(context.Context, table.QueryContext) ([]map[string]string, error) {
+		Generate: tables.Collected(func(context.Context, table.QueryContext) ([]map[string]string, error) {
 			return nil, assert.AnError
-		},
+		}),
 	}
 	db := open(t, tbl)
 	_, err := db.Query("SELECT x FROM broken")
@@ -239,28 +239,29 @@ func (c *counter) table(n int) tables.Table {
 	return tables.Table{
 		Name:    "counter",
 		Columns: []table.ColumnDefinition{table.BigIntColumn("n"), table.TextColumn("k", table.IndexColumn())},
-		Generate: func(context.Context, table.QueryContext) ([]map[string]string, error) {
-			return nil, errors.New("Generate must not be called when Stream is set")
-		},
-		Stream: func(ctx context.Context, _ table.QueryContext, emit func(map[string]string) error) error {
-			_, hasDeadline := ctx.Deadline()
-			c.mu.Lock()
-			c.emitted, c.emitErr, c.deadline = 0, nil, hasDeadline
-			c.mu.Unlock()
-			for i := range n {
-				if i == c.failAt {
-					return errors.New("store exploded")
-				}
-				err := emit(map[string]string{"n": strconv.Itoa(i)})
+		Generate: func(ctx context.Context, _ table.QueryContext) tables.Rows {
+			return func(yield func(map[string]string, error) bool) {
+				_, hasDeadline := ctx.Deadline()
 				c.mu.Lock()
-				c.emitted++
-				c.emitErr = err
+				c.emitted, c.emitErr, c.deadline = 0, nil, hasDeadline
 				c.mu.Unlock()
-				if err != nil {
-					return err
+				for i := range n {
+					if i == c.failAt {
+						yield(nil, errors.New("store exploded"))
+						return
+					}
+					more := yield(map[string]string{"n": strconv.Itoa(i)}, nil)
+					c.mu.Lock()
+					c.emitted++
+					if !more {
+						c.emitErr = errors.New("stopped")
+					}
+					c.mu.Unlock()
+					if !more {
+						return
+					}
 				}
 			}
-			return nil
 		},
 	}
 }
@@ -273,7 +274,7 @@ func TestStreamingRowsStopWithSQLite(t *testing.T) {
 	assert.Equal(t, [][]any{{int64(0)}, {int64(1)}, {int64(2)}}, got)
 	c.mu.Lock()
 	assert.LessOrEqual(t, c.emitted, 4, "the producer is stopped when SQLite needs no more rows")
-	assert.Error(t, c.emitErr, "and learns it through emit's error")
+	assert.Error(t, c.emitErr, "and learns it through yield returning false")
 	assert.True(t, c.deadline, "Stream runs under the table's deadline")
 	c.mu.Unlock()
 

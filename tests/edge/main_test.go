@@ -27,6 +27,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/certsight/certsight/internal/testpki"
+	"github.com/certsight/certsight/internal/testtool"
 )
 
 var edgeBin string
@@ -36,23 +37,15 @@ func TestMain(m *testing.M) {
 }
 
 func runMain(m *testing.M) int {
-	if dir := os.Getenv("CERTSIGHT_BIN_DIR"); dir != "" {
-		edgeBin = filepath.Join(dir, "certsight-edge")
-		return m.Run()
-	}
 	tmp, err := os.MkdirTemp("", "certsight-edge-bin")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	defer os.RemoveAll(tmp)
-	edgeBin = filepath.Join(tmp, "certsight-edge")
-	root, _ := filepath.Abs("../..")
-	cmd := exec.Command("go", "build", "-o", edgeBin, "./cmd/certsight-edge")
-	cmd.Dir = root
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building certsight-edge:", err)
+	edgeBin, _, err = testtool.Binary("certsight-edge", tmp)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	return m.Run()

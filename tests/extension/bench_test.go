@@ -22,8 +22,8 @@ import (
 	gen "github.com/osquery/osquery-go/gen/osquery"
 	"github.com/stretchr/testify/require"
 
-	"github.com/certsight/certsight/stores/nssdb/nsswrite"
-	"github.com/certsight/certsight/tables/tablestest"
+	"github.com/certsight/certsight/internal/testnss"
+	"github.com/certsight/certsight/internal/testpki"
 )
 
 // BenchmarkStartToRegistered measures from exec of certsight.ext (osquery's
@@ -77,20 +77,20 @@ func bigStores(b *testing.B) (pemDir, nssDir string) {
 		if bigErr = os.Mkdir(bigPEM, 0o755); bigErr != nil {
 			return
 		}
-		ca, err := tablestest.NewCA("bench CA")
+		ca, err := testpki.NewRoot("bench CA")
 		if err != nil {
 			bigErr = err
 			return
 		}
-		if bigErr = tablestest.WriteMany(ca, bigPEM, "client", bigN, 1000); bigErr != nil {
+		if bigErr = testpki.WriteMany(ca, bigPEM, "client", bigN, 1000); bigErr != nil {
 			return
 		}
-		certs, err := nsswrite.Synthetic(bigN - 1) // + its CA = 10,000
+		certs, err := testnss.Synthetic(bigN - 1) // + its CA = 10,000
 		if err != nil {
 			bigErr = err
 			return
 		}
-		bigErr = nsswrite.Create(context.Background(), bigNSS, certs, nsswrite.Options{})
+		bigErr = testnss.Create(context.Background(), bigNSS, certs, testnss.Options{})
 	})
 	require.NoError(b, bigErr)
 	return bigPEM, bigNSS

@@ -3,6 +3,7 @@ package extension_test
 import (
 	"context"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -10,8 +11,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/certsight/certsight/stores/nssdb/nsswrite"
-	"github.com/certsight/certsight/tables/tablestest"
+	"github.com/certsight/certsight/internal/testnss"
+	"github.com/certsight/certsight/internal/testpki"
 )
 
 // fixture is a tree of stores written at test time with crypto/x509 only.
@@ -22,24 +23,24 @@ type fixture struct {
 	alice   string // alice.crt
 	bob     string // bob.crt
 	broken  string
-	ca      *tablestest.Cert
-	leafs   map[string]*tablestest.Cert
+	ca      *testpki.Cert
+	leafs   map[string]*testpki.Cert
 }
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	root := t.TempDir()
-	f := &fixture{root: root, certDir: filepath.Join(root, "certs"), caDir: filepath.Join(root, "ca"), leafs: map[string]*tablestest.Cert{}}
+	f := &fixture{root: root, certDir: filepath.Join(root, "certs"), caDir: filepath.Join(root, "ca"), leafs: map[string]*testpki.Cert{}}
 	require.NoError(t, os.Mkdir(f.certDir, 0o755))
 	require.NoError(t, os.Mkdir(f.caDir, 0o755))
 	var err error
-	f.ca, err = tablestest.NewCA("Fixture Root CA")
+	f.ca, err = testpki.Issue(nil, testpki.Options{Subject: pkix.Name{CommonName: "Fixture Root CA", Organization: []string{"certsight test"}}, IsCA: true})
 	require.NoError(t, err)
 	_, err = f.ca.WriteCert(f.caDir, "ca.pem")
 	require.NoError(t, err)
 
-	issue := func(cn string, eku ...x509.ExtKeyUsage) *tablestest.Cert {
-		c, err := tablestest.Issue(f.ca, tablestest.Spec{CommonName: cn, ExtKeyUsage: eku, DNSNames: []string{cn + ".example"}})
+	issue := func(cn string, eku ...x509.ExtKeyUsage) *testpki.Cert {
+		c, err := f.ca.Issue(testpki.Options{Subject: pkix.Name{CommonName: cn}, EKU: eku, DNSNames: []string{cn + ".example"}})
 		require.NoError(t, err)
 		f.leafs[cn] = c
 		return c
@@ -104,9 +105,9 @@ const (
 func (f *fixture) writeNSS(t testing.TB) string {
 	t.Helper()
 	dir := filepath.Join(f.root, "nssdb")
-	require.NoError(t, nsswrite.Create(context.Background(), dir, []nsswrite.Cert{
+	require.NoError(t, testnss.Create(context.Background(), dir, []testnss.Cert{
 		{Nickname: "alice", DER: f.leafs["alice"].Cert.Raw, Trust: "u,u,u", WithKey: true},
 		{Nickname: "Fixture Root CA", DER: f.ca.Cert.Raw, Trust: "CT,C,C"},
-	}, nsswrite.Options{}))
+	}, testnss.Options{}))
 	return dir
 }

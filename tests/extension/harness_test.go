@@ -11,7 +11,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"sync"
 	"testing"
@@ -20,6 +19,8 @@ import (
 	"github.com/apache/thrift/lib/go/thrift"
 	gen "github.com/osquery/osquery-go/gen/osquery"
 	"github.com/stretchr/testify/require"
+
+	"github.com/certsight/certsight/internal/testtool"
 )
 
 // extBin is the binary under test: $CERTSIGHT_BIN_DIR/certsight.ext, or one
@@ -35,31 +36,20 @@ func TestMain(m *testing.M) {
 }
 
 func runTests(m *testing.M) int {
-	exe := "certsight.ext"
-	if runtime.GOOS == "windows" {
-		exe += ".exe"
-	}
-	if dir := os.Getenv("CERTSIGHT_BIN_DIR"); dir != "" {
-		extBin = filepath.Join(dir, exe)
-	} else {
-		tmp, err := os.MkdirTemp("", "certsight-bin")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		defer os.RemoveAll(tmp)
-		extBin = filepath.Join(tmp, exe)
-		builtVersion = "e2e-test"
-		cmd := exec.Command("go", "build", "-o", extBin, "-ldflags", "-X main.version="+builtVersion, "github.com/certsight/certsight/cmd/certsight.ext")
-		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-		if err := cmd.Run(); err != nil {
-			fmt.Fprintf(os.Stderr, "building certsight.ext: %v\n", err)
-			return 1
-		}
-	}
-	if _, err := os.Stat(extBin); err != nil {
-		fmt.Fprintf(os.Stderr, "certsight.ext under test: %v\n", err)
+	tmp, err := os.MkdirTemp("", "certsight-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 1
+	}
+	defer os.RemoveAll(tmp)
+	bin, built, err := testtool.Binary("certsight.ext", tmp)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	extBin = bin
+	if built {
+		builtVersion = testtool.BuiltVersion
 	}
 	defer func() {
 		if bigRoot != "" {

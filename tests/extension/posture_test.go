@@ -16,8 +16,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/certsight/certsight/internal/testposture"
 	"github.com/certsight/certsight/posture/identity"
-	"github.com/certsight/certsight/posture/posturetest"
 )
 
 // The posture matrix runs here through the real binary, which asks the real
@@ -44,7 +44,7 @@ func standalone(t *testing.T, args ...string) []map[string]string {
 	return rows
 }
 
-func checkPostureCase(t *testing.T, c posturetest.Case, r map[string]string) {
+func checkPostureCase(t *testing.T, c testposture.Case, r map[string]string) {
 	t.Helper()
 	t.Logf("passed=%q reason=%q", r["passed"], r["reason"])
 	switch {
@@ -67,7 +67,7 @@ func checkPostureCase(t *testing.T, c posturetest.Case, r map[string]string) {
 }
 
 func TestPostureMatrixStandalone(t *testing.T) {
-	f, cases := posturetest.Build(t, identity.System())
+	f, cases := testposture.Build(t, identity.System())
 	rows := standalone(t, "--config", f.ConfigFile, "--query", "SELECT * FROM cert_posture")
 	require.Len(t, rows, len(cases))
 	byRule := map[string]map[string]string{}
@@ -86,7 +86,7 @@ func TestPostureMatrixStandalone(t *testing.T) {
 }
 
 func TestPostureInlineStandalone(t *testing.T) {
-	_, cases := posturetest.Build(t, identity.System())
+	_, cases := testposture.Build(t, identity.System())
 	quote := func(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 	n := 0
 	for _, c := range cases {
@@ -135,7 +135,7 @@ func TestPostureBrokenConfigKeepsServing(t *testing.T) {
 }
 
 func TestAddCACommand(t *testing.T) {
-	f, _ := posturetest.Build(t, identity.Fixed("h", "s", nil))
+	f, _ := testposture.Build(t, identity.Fixed("h", "s", nil))
 	cfg := filepath.Join(t.TempDir(), "etc", "posture.json")
 	cmd := exec.Command(extBin, "--add-ca", f.CAFile, "--name", "example_ca_cert", "--config", cfg)
 	out, err := cmd.Output()
@@ -183,7 +183,7 @@ func TestAddCACommand(t *testing.T) {
 
 func TestPostureMatrixThroughOsquery(t *testing.T) {
 	needExtensionServer(t)
-	f, cases := posturetest.Build(t, identity.System())
+	f, cases := testposture.Build(t, identity.System())
 	sock := socketPath(shortDir(t))
 	m := startManager(t, sock)
 	p := startExtension(t, sock, "--config", f.ConfigFile)

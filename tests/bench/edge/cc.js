@@ -1,4 +1,4 @@
-// RFC 9440 Byte Sequence built from nginx's PEM (edge-peers.md §2).
+// RFC 9440 Byte Sequence built from nginx's PEM: the base64 body between colons.
 function clientCert(r) {
     if (r.variables.ssl_client_verify !== 'SUCCESS') return '';
     var pem = r.variables.ssl_client_raw_cert;

@@ -1,7 +1,9 @@
-// Command benchtool is the proxy benchmark's helper: it makes the PKI
-// (gen), runs the origin (origin) and the bare Go reverse proxy (bareproxy),
-// and loads a proxy with client certificates over HTTP/1.1 keep-alive (load).
-// run.sh drives it; everything listens on loopback only.
+// Command benchtool is the proxy benchmark's helper: it makes the PKI and
+// CRLs (gen), runs the origin (origin) and the bare Go reverse proxy
+// (bareproxy), loads a proxy with client certificates over HTTP/1.1
+// keep-alive while measuring the proxy's CPU time and each request's latency
+// (load), describes the machine (meta) and pools the rounds into one JSON
+// document (report). run.sh drives it; everything listens on loopback only.
 package main
 
 import (
@@ -13,14 +15,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
+	"math/big"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -30,7 +31,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: benchtool gen|origin|bareproxy|load|report [flags]")
+		fmt.Fprintln(os.Stderr, "usage: benchtool gen|origin|bareproxy|load|meta|report [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -43,6 +44,8 @@ func main() {
 		err = bareproxy(os.Args[2:])
 	case "load":
 		err = load(os.Args[2:])
+	case "meta":
+		err = meta(os.Args[2:])
 	case "report":
 		err = report(os.Args[2:])
 	default:
@@ -55,7 +58,10 @@ func main() {
 }
 
 // gen writes root.pem, client.pem (leaf + intermediate), client.key,
-// server.pem, server.key and server-combined.pem (HAProxy) into a directory.
+// server.pem, server.key, server-combined.pem (HAProxy) and crls.pem (a
+// current CRL from the root and one from the intermediate, neither revoking
+// the client: nginx and HAProxy check every CA in the chain) into a
+// directory.
 func gen(args []string) error {
 	fs := flag.NewFlagSet("gen", flag.ExitOnError)
 	dir := fs.String("dir", ".", "output directory")
@@ -76,6 +82,14 @@ func gen(args []string) error {
 	if err != nil {
 		return err
 	}
+	rootCRL, err := root.CurrentCRL(big.NewInt(0x5eed))
+	if err != nil {
+		return err
+	}
+	interCRL, err := inter.CurrentCRL(big.NewInt(0x5eed))
+	if err != nil {
+		return err
+	}
 	lk, err := testpki.KeyPEM(leaf.Key)
 	if err != nil {
 		return err
@@ -92,6 +106,7 @@ func gen(args []string) error {
 		"server.pem":          testpki.CertPEM(srv.Cert),
 		"server.key":          sk,
 		"server-combined.pem": append(testpki.CertPEM(srv.Cert), sk...),
+		"crls.pem":            append(testpki.CRLPEM(rootCRL), testpki.CRLPEM(interCRL)...),
 	}
 	for name, data := range files {
 		if err := testpki.WriteFile(filepath.Join(*dir, name), data); err != nil {
@@ -192,142 +207,6 @@ func bareproxy(args []string) error {
 	go func() { <-ctx.Done(); srv.Close() }()
 	if err := srv.ListenAndServeTLS("", ""); err != http.ErrServerClosed {
 		return err
-	}
-	return nil
-}
-
-// load runs -c workers for -d, each with its own HTTP/1.1 keep-alive
-// connection presenting the client certificate, and prints one JSON line.
-func load(args []string) error {
-	fs := flag.NewFlagSet("load", flag.ExitOnError)
-	target := fs.String("url", "", "https URL")
-	name := fs.String("name", "", "label for the result")
-	workers := fs.Int("c", 32, "workers (one connection each)")
-	dur := fs.Duration("d", 10*time.Second, "measured duration")
-	warm := fs.Duration("warmup", time.Second, "warm-up before measuring")
-	certFile := fs.String("cert", "client.pem", "client certificate chain")
-	keyFile := fs.String("key", "client.key", "client key")
-	rootFile := fs.String("cacert", "root.pem", "server CA")
-	fs.Parse(args)
-	kp, err := tls.LoadX509KeyPair(*certFile, *keyFile)
-	if err != nil {
-		return err
-	}
-	roots := x509.NewCertPool()
-	data, err := os.ReadFile(*rootFile)
-	if err != nil {
-		return err
-	}
-	roots.AppendCertsFromPEM(data)
-
-	var measuring atomic.Bool
-	var ok, failed atomic.Int64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for range *workers {
-		tr := &http.Transport{
-			TLSClientConfig:     &tls.Config{RootCAs: roots, Certificates: []tls.Certificate{kp}},
-			MaxIdleConnsPerHost: 1,
-			MaxConnsPerHost:     1,
-			DisableCompression:  true,
-			TLSNextProto:        map[string]func(string, *tls.Conn) http.RoundTripper{}, // HTTP/1.1
-			DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
-		}
-		c := &http.Client{Transport: tr, Timeout: 10 * time.Second}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer tr.CloseIdleConnections()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				resp, err := c.Get(*target)
-				good := err == nil && resp.StatusCode == 200
-				if err == nil {
-					io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-				}
-				if measuring.Load() {
-					if good {
-						ok.Add(1)
-					} else {
-						failed.Add(1)
-					}
-				}
-			}
-		}()
-	}
-	time.Sleep(*warm)
-	measuring.Store(true)
-	start := time.Now()
-	time.Sleep(*dur)
-	measuring.Store(false)
-	elapsed := time.Since(start)
-	close(stop)
-	wg.Wait()
-	out, _ := json.Marshal(map[string]any{
-		"name": *name, "requests": ok.Load(), "errors": failed.Load(),
-		"seconds": elapsed.Seconds(), "rps": float64(ok.Load()) / elapsed.Seconds(),
-	})
-	fmt.Println(string(out))
-	return nil
-}
-
-// report reads the JSON lines of load and prints, per name (rounds pooled:
-// all requests over all measured seconds), requests per second and the
-// -base entry's ratio to it.
-func report(args []string) error {
-	fs := flag.NewFlagSet("report", flag.ExitOnError)
-	base := fs.String("base", "certsight-edge", "name the ratios are relative to")
-	fs.Parse(args)
-	type result struct {
-		Name     string  `json:"name"`
-		Requests int64   `json:"requests"`
-		Errors   int64   `json:"errors"`
-		Seconds  float64 `json:"seconds"`
-		RPS      float64 `json:"rps"`
-	}
-	var rs []result
-	index := map[string]int{}
-	dec := json.NewDecoder(os.Stdin)
-	for {
-		var r result
-		if err := dec.Decode(&r); err == io.EOF {
-			break
-		} else if err != nil {
-			return fmt.Errorf("reading results: %w", err)
-		}
-		i, seen := index[r.Name]
-		if !seen {
-			index[r.Name] = len(rs)
-			rs = append(rs, result{Name: r.Name})
-			i = len(rs) - 1
-		}
-		rs[i].Requests += r.Requests
-		rs[i].Errors += r.Errors
-		rs[i].Seconds += r.Seconds
-	}
-	for i := range rs {
-		if rs[i].Seconds > 0 {
-			rs[i].RPS = float64(rs[i].Requests) / rs[i].Seconds
-		}
-	}
-	var baseRPS float64
-	for _, r := range rs {
-		if r.Name == *base {
-			baseRPS = r.RPS
-		}
-	}
-	fmt.Printf("%-28s %10s %8s %10s %12s\n", "proxy", "req/s", "errors", "requests", *base+"/x")
-	for _, r := range rs {
-		ratio := "-"
-		if r.RPS > 0 && baseRPS > 0 {
-			ratio = fmt.Sprintf("%.2f", baseRPS/r.RPS)
-		}
-		fmt.Printf("%-28s %10.0f %8d %10d %12s\n", r.Name, r.RPS, r.Errors, r.Requests, ratio)
 	}
 	return nil
 }

@@ -2,7 +2,7 @@
 //
 //	nssbench make -n N DIR   write a database of N synthetic certificates
 //	nssbench read DIR        read it whole (Read, as posture does); print counts and timing
-//	nssbench each DIR        read it streamed (ReadEach, as client_certificates does)
+//	nssbench each DIR        read it streamed (range over Read, as client_certificates does)
 package main
 
 import (
@@ -13,9 +13,9 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/certsight/certsight/internal/testnss"
 	"github.com/certsight/certsight/stores"
 	"github.com/certsight/certsight/stores/nssdb"
-	"github.com/certsight/certsight/stores/nssdb/nsswrite"
 )
 
 func main() {
@@ -40,11 +40,11 @@ func run(args []string) error {
 		if fs.NArg() != 1 || *n < 1 {
 			return fmt.Errorf("usage: nssbench make -n N DIR")
 		}
-		certs, err := nsswrite.Synthetic(*n - 1)
+		certs, err := testnss.Synthetic(*n - 1)
 		if err != nil {
 			return err
 		}
-		return nsswrite.Create(ctx, fs.Arg(0), certs, nsswrite.Options{})
+		return testnss.Create(ctx, fs.Arg(0), certs, testnss.Options{})
 	case "read", "each":
 		if len(args) != 2 {
 			return fmt.Errorf("usage: nssbench %s DIR", args[0])
@@ -64,9 +64,15 @@ func run(args []string) error {
 		start := time.Now()
 		src := stores.Source{Path: args[1], Location: stores.LocationPath}
 		if args[0] == "each" {
-			res.Errors = nssdb.New(nil).ReadEach(ctx, src, count)
+			for e, err := range nssdb.New(nil).Read(ctx, src) {
+				if err != nil {
+					res.Errors = append(res.Errors, err)
+					continue
+				}
+				_ = count(e)
+			}
 		} else {
-			res = nssdb.New(nil).Read(ctx, src)
+			res = stores.Collect(nssdb.New(nil).Read(ctx, src))
 		}
 		elapsed := time.Since(start)
 		for _, e := range res.Entries {

@@ -1,0 +1,3 @@
+package fsafe
+
+const oNonblock = 0
