@@ -17,7 +17,7 @@ import (
 
 // Info holds every derived fact about one certificate, in the formats that the
 // client_certificates columns and the edge's cf.tls_client_auth fields print
-// (design.md, "Value formats").
+// (docs/contracts.md, "Value formats").
 type Info struct {
 	CommonName string
 	// Subject and Issuer are RFC 2253 strings, most specific RDN first, with
@@ -57,6 +57,16 @@ type Info struct {
 	EmailAddresses []string
 	IPAddresses    []string
 	URIs           []string
+	// OtherNames are the SAN otherName entries as printed in
+	// subject_alt_names ("UPN:user@domain", "othername:<oid>:<value>");
+	// UPNs the user principal names among them.
+	OtherNames []string
+	UPNs       []string
+	// MSSID is the SID of Microsoft's strong certificate mapping, from
+	// extension 1.3.6.1.4.1.311.25.2 or a SAN URI with SIDURIPrefix.
+	MSSID string
+	// Template is the Microsoft certificate template (see MicrosoftNames).
+	Template string
 
 	// SubjectKeyID and AuthorityKeyID are uppercase hex, no separators.
 	SubjectKeyID   string
@@ -104,6 +114,13 @@ func NewInfo(c *x509.Certificate) Info {
 	for _, u := range c.URIs {
 		info.URIs = append(info.URIs, u.String())
 	}
+	// Malformed Microsoft extensions leave their fields empty; what parsed
+	// is kept (a certificate is never rejected for them).
+	ms, _ := ParseMicrosoftNames(c)
+	for _, on := range ms.OtherNames {
+		info.OtherNames = append(info.OtherNames, on.String())
+	}
+	info.UPNs, info.MSSID, info.Template = ms.UPNs, ms.SID, ms.Template
 	return info
 }
 
@@ -120,7 +137,8 @@ func rfc2253(raw []byte, parsed pkix.Name) string {
 }
 
 // SubjectAltNames returns every SAN with its kind, in the order DNS, email,
-// IP, URI: "DNS:a.example", "email:x@example", "IP:10.0.0.1", "URI:spiffe://…".
+// IP, URI, otherName: "DNS:a.example", "email:x@example", "IP:10.0.0.1",
+// "URI:spiffe://…", "UPN:user@corp.example", "othername:<oid>:<value>".
 func (i Info) SubjectAltNames() []string {
 	var out []string
 	for _, v := range i.DNSNames {
@@ -135,7 +153,7 @@ func (i Info) SubjectAltNames() []string {
 	for _, v := range i.URIs {
 		out = append(out, "URI:"+v)
 	}
-	return out
+	return append(out, i.OtherNames...)
 }
 
 // HasExtKeyUsage reports whether name (e.g. "clientAuth" or a dotted OID) is

@@ -61,7 +61,8 @@ var fixtures = []certFacts{
 }
 
 // The names fixtures hold what Go and OpenSSL escape differently in RFC 2253
-// form (UTF-8 bytes, emailAddress); design.md picks Go's form for those.
+// form (UTF-8 bytes, emailAddress); certsight prints Go's form for those
+// (docs/contracts.md, "Value formats").
 var goOnlyRFC2253 = map[string]bool{"names.pem": true, "names-bmp.pem": true}
 
 func TestNewInfoAgreesWithOpenSSL(t *testing.T) {

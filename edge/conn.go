@@ -79,7 +79,17 @@ func ParseClientAuth(s string) (ClientAuth, error) {
 }
 
 func (m ClientAuth) String() string {
-	return [...]string{"request", "require", "verify-if-given", "require-and-verify"}[m]
+	switch m {
+	case Request:
+		return "request"
+	case Require:
+		return "require"
+	case VerifyIfGiven:
+		return "verify-if-given"
+	case RequireAndVerify:
+		return "require-and-verify"
+	}
+	return fmt.Sprintf("ClientAuth(%d)", int(m))
 }
 
 // TLSConfig returns a copy of base set up for client authentication in mode:

@@ -84,24 +84,24 @@ func New(cfg Config) (*Edge, error) {
 	return e, nil
 }
 
-// Middleware returns next wrapped by an edge built from cfg; it panics only
-// if cfg is invalid (see New for an error instead).
-//
-// For each request it deletes every client copy of the managed headers, then
-// runs the rules and presets against the connection's fields, editing
-// r.Header in place, and makes the Workers-style view available to next via
-// TLSClientAuthFrom. Serve it with the server's ConnContext set to
-// Edge.ConnContext (or wrap with an Edge's Handler) so the fields are computed
-// once per connection; without it they are computed on every request.
-func Middleware(next http.Handler, cfg Config) http.Handler {
+// Middleware builds an edge from cfg, like New, and returns it with its
+// Handler in the func(http.Handler) http.Handler shape that routers and
+// middleware chains take. A bad cfg is an error. Serve the result with the
+// server's ConnContext set to the returned Edge's ConnContext (and its
+// TLSConfig and Listener, see New) so the fields are computed once per
+// connection; without it they are computed on every request.
+func Middleware(cfg Config) (*Edge, func(http.Handler) http.Handler, error) {
 	e, err := New(cfg)
 	if err != nil {
-		panic(fmt.Sprintf("edge.Middleware: %v", err))
+		return nil, nil, err
 	}
-	return e.Handler(next)
+	return e, e.Handler, nil
 }
 
-// Handler wraps next; see Middleware.
+// Handler wraps next. For each request it deletes every client copy of the
+// managed headers, then runs the rules and presets against the connection's
+// fields, editing r.Header in place, and makes the Workers-style view
+// available to next via TLSClientAuthFrom.
 func (e *Edge) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ci, r := e.requestInfo(r)

@@ -297,7 +297,7 @@ func isEventStream(ct []string) bool {
 
 func (p *fastProxy) fail(w http.ResponseWriter, r *http.Request, err error) {
 	p.log.Warn("origin request failed", "method", r.Method, "host", r.Host, "path", r.URL.Path, "err", err)
-	w.WriteHeader(http.StatusBadGateway)
+	http.Error(w, "502 Bad Gateway: the origin could not be reached", http.StatusBadGateway)
 }
 
 // writeRequest writes the request line and header (no body: the fast path

@@ -44,12 +44,12 @@ func newConnInfo(peer []*x509.Certificate, res Result) *connInfo {
 		leaf := peer[0]
 		info := cert.NewInfo(leaf)
 		s := &ci.str
-		s[rules.FieldCertIssuerDN] = info.Issuer
-		s[rules.FieldCertSubjectDN] = info.Subject
-		s[rules.FieldCertIssuerDNRFC2253] = info.Issuer
-		s[rules.FieldCertSubjectDNRFC2253] = info.Subject
-		s[rules.FieldCertIssuerDNLegacy] = info.IssuerLegacy
-		s[rules.FieldCertSubjectDNLegacy] = info.SubjectLegacy
+		s[rules.FieldCertIssuerDN] = headerSafe(info.Issuer)
+		s[rules.FieldCertSubjectDN] = headerSafe(info.Subject)
+		s[rules.FieldCertIssuerDNRFC2253] = s[rules.FieldCertIssuerDN]
+		s[rules.FieldCertSubjectDNRFC2253] = s[rules.FieldCertSubjectDN]
+		s[rules.FieldCertIssuerDNLegacy] = headerSafe(info.IssuerLegacy)
+		s[rules.FieldCertSubjectDNLegacy] = headerSafe(info.SubjectLegacy)
 		s[rules.FieldCertSerial] = info.Serial
 		s[rules.FieldCertFingerprintSHA1] = info.SHA1
 		s[rules.FieldCertFingerprintSHA256] = info.SHA256
@@ -80,6 +80,33 @@ func newConnInfo(peer []*x509.Certificate, res Result) *connInfo {
 	}
 	ci.view = ci.workersView()
 	return ci
+}
+
+// headerSafe escapes the bytes a header value cannot carry (control
+// characters: CR, LF, NUL, …) as \XX, the way OpenSSL prints them in RFC 2253
+// names, so a DN holding them is forwarded instead of failing the request.
+func headerSafe(v string) string {
+	clean := true
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < 0x20 && c != '\t' || c == 0x7f {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return v
+	}
+	const hex = "0123456789ABCDEF"
+	b := make([]byte, 0, len(v)+8)
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c < 0x20 && c != '\t' || c == 0x7f {
+			b = append(b, '\\', hex[c>>4], hex[c&15])
+			continue
+		}
+		b = append(b, c)
+	}
+	return string(b)
 }
 
 // issuerOf picks the leaf's direct issuer: from the verified chain when there

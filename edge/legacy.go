@@ -36,7 +36,15 @@ func ParseLegacyMode(s string) (LegacyMode, error) {
 }
 
 func (m LegacyMode) String() string {
-	return [...]string{"off", "first-request", "every-request"}[m]
+	switch m {
+	case LegacyOff:
+		return "off"
+	case LegacyFirstRequest:
+		return "first-request"
+	case LegacyEveryRequest:
+		return "every-request"
+	}
+	return fmt.Sprintf("LegacyMode(%d)", int(m))
 }
 
 // Legacy header names.

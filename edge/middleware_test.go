@@ -164,7 +164,9 @@ func TestMiddlewarePresetsAndLegacy(t *testing.T) {
 func TestMiddlewareWithoutConnContext(t *testing.T) {
 	p := newPKI(t)
 	h, got := recorder()
-	srv := httptest.NewUnstartedServer(Middleware(h, Config{Verifier: &Verifier{Roots: p.pool}}))
+	_, mw, err := Middleware(Config{Verifier: &Verifier{Roots: p.pool}})
+	require.NoError(t, err)
+	srv := httptest.NewUnstartedServer(mw(h))
 	srv.TLS = &tls.Config{ClientAuth: tls.RequestClientCert}
 	srv.StartTLS()
 	defer srv.Close()
@@ -262,4 +264,27 @@ func TestVerifyModesNeedTrustAnchors(t *testing.T) {
 	}
 	_, err = ParseClientAuth("optional")
 	assert.Error(t, err)
+}
+
+func TestMiddlewareRefusesABadConfig(t *testing.T) {
+	e, mw, err := Middleware(Config{Legacy: LegacyMode(9)})
+	require.Error(t, err, "a configuration mistake is an error, not a panic")
+	assert.Nil(t, e)
+	assert.Nil(t, mw)
+}
+
+func TestModeStringsNeverPanic(t *testing.T) {
+	for _, tc := range []struct {
+		s    fmt.Stringer
+		want string
+	}{
+		{Request, "request"},
+		{RequireAndVerify, "require-and-verify"},
+		{ClientAuth(7), "ClientAuth(7)"},
+		{ClientAuth(-1), "ClientAuth(-1)"},
+		{LegacyEveryRequest, "every-request"},
+		{LegacyMode(9), "LegacyMode(9)"},
+	} {
+		assert.Equal(t, tc.want, tc.s.String())
+	}
 }

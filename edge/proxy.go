@@ -80,8 +80,11 @@ func (e *Edge) Proxy(origin *url.URL, opts ProxyOptions) http.Handler {
 			}
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			log.Warn("origin request failed", "method", r.Method, "host", r.Host, "path", r.URL.Path, "err", err)
-			w.WriteHeader(http.StatusBadGateway)
+			// r is the outbound request: SetURL cleared its Host, the
+			// client's is in X-Forwarded-Host.
+			log.Warn("origin request failed", "method", r.Method, "host", r.Header.Get("X-Forwarded-Host"),
+				"origin", r.URL.Host, "path", r.URL.Path, "err", err)
+			http.Error(w, "502 Bad Gateway: the origin could not be reached", http.StatusBadGateway)
 		},
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}

@@ -2,6 +2,7 @@ package packs_test
 
 import (
 	"context"
+	"crypto"
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -22,6 +23,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/certsight/certsight/cert"
 	"github.com/certsight/certsight/internal/testnss"
 	"github.com/certsight/certsight/internal/testpki"
 	"github.com/certsight/certsight/internal/testtool"
@@ -97,6 +99,7 @@ func buildPKI(t *testing.T) *pki {
 	p.caID = posture.DerivedID(ca)
 	p.certs[ca.Subject.CommonName] = ca
 
+	leafKeys := map[*x509.Certificate]crypto.Signer{}
 	client := func(cn string, notAfter time.Time) *x509.Certificate {
 		leaf, err := caCert.Issue(testpki.Options{
 			Subject:   pkix.Name{CommonName: cn, Organization: []string{"certsight"}},
@@ -106,6 +109,7 @@ func buildPKI(t *testing.T) *pki {
 		require.NoError(t, err)
 		c := leaf.Cert
 		p.certs[cn] = c
+		leafKeys[c] = leaf.Key
 		return c
 	}
 	alice := client("alice", now.AddDate(1, 0, 0))
@@ -116,13 +120,13 @@ func buildPKI(t *testing.T) *pki {
 	ctx := context.Background()
 	require.NoError(t, testnss.Create(ctx, p.userDB, []testnss.Cert{
 		{Nickname: "Packs Test CA", DER: ca.Raw, Trust: "CT,C,C"},
-		{Nickname: "alice", DER: alice.Raw, Trust: "u,u,u", WithKey: true},
-		{Nickname: "alice expiring", DER: expiring.Raw, Trust: "u,u,u", WithKey: true},
+		{Nickname: "alice", DER: alice.Raw, Trust: "u,u,u", WithKey: true, Key: leafKeys[alice]},
+		{Nickname: "alice expiring", DER: expiring.Raw, Trust: "u,u,u", WithKey: true, Key: leafKeys[expiring]},
 		{Nickname: "alice without key", DER: keyless.Raw, Trust: ",,"},
-	}, testnss.Options{}))
+	}, testnss.Options{KeyMaterial: true}))
 	require.NoError(t, testnss.Create(ctx, p.systemDB, []testnss.Cert{
-		{Nickname: "machine", DER: machine.Raw, Trust: "u,u,u", WithKey: true},
-	}, testnss.Options{}))
+		{Nickname: "machine", DER: machine.Raw, Trust: "u,u,u", WithKey: true, Key: leafKeys[machine]},
+	}, testnss.Options{KeyMaterial: true}))
 
 	yes := true
 	rule := func(name, cn string) posture.Rule {
@@ -238,14 +242,14 @@ func TestPackQueriesAgainstFixtureStores(t *testing.T) {
 		"certsight_client_certificate_inventory": func(t *testing.T, rows []map[string]string) {
 			got := byCN(t, rows)
 			type want struct {
-				location, path, username, label, key, trust string
+				location, path, username, label, key, keyState, trust string
 			}
 			wants := map[string]want{
-				"Packs Test CA":   {"user", p.userDB, "alice", "Packs Test CA", "0", "CT,C,C"},
-				"alice":           {"user", p.userDB, "alice", "alice", "1", "u,u,u"},
-				"alice-expiring":  {"user", p.userDB, "alice", "alice expiring", "1", "u,u,u"},
-				"alice-nokey":     {"user", p.userDB, "alice", "alice without key", "0", ",,"},
-				"machine.example": {"system", p.systemDB, "", "machine", "1", "u,u,u"},
+				"Packs Test CA":   {"user", p.userDB, "alice", "Packs Test CA", "0", "absent", "CT,C,C"},
+				"alice":           {"user", p.userDB, "alice", "alice", "1", "matched", "u,u,u"},
+				"alice-expiring":  {"user", p.userDB, "alice", "alice expiring", "1", "matched", "u,u,u"},
+				"alice-nokey":     {"user", p.userDB, "alice", "alice without key", "0", "absent", ",,"},
+				"machine.example": {"system", p.systemDB, "", "machine", "1", "matched", "u,u,u"},
 			}
 			require.ElementsMatch(t, keys(wants), keys(got))
 			for cn, w := range wants {
@@ -255,7 +259,8 @@ func TestPackQueriesAgainstFixtureStores(t *testing.T) {
 					"label": w.label, "common_name": cn, "issuer": p.ca.Subject.String(), "serial": serialOf(c),
 					"sha256": sha256Of(c), "not_valid_before": unix(c.NotBefore), "not_valid_after": unix(c.NotAfter),
 					"extended_key_usage": map[bool]string{true: "", false: "clientAuth"}[c.IsCA],
-					"has_private_key":    w.key, "trust": w.trust,
+					"has_private_key":    w.key, "private_key": w.keyState, "trust": w.trust,
+					"subject_alt_names": strings.Join(cert.NewInfo(c).SubjectAltNames(), ","), "ms_sid": "", "template": "",
 				}, r, cn)
 			}
 		},
@@ -278,6 +283,24 @@ func TestPackQueriesAgainstFixtureStores(t *testing.T) {
 			assert.Equal(t, "user", r["store_location"])
 			assert.Equal(t, "alice", r["username"])
 			assert.Equal(t, "clientAuth", r["extended_key_usage"])
+			assert.Equal(t, "absent", r["private_key"])
+		},
+		"certsight_mtls_client_health": func(t *testing.T, rows []map[string]string) {
+			require.Len(t, rows, 2, "one row per issuer and key state")
+			byKey := map[string]map[string]string{}
+			for _, r := range rows {
+				assert.Equal(t, p.ca.Subject.String(), r["issuer"])
+				byKey[r["private_key"]] = r
+			}
+			m, a := byKey["matched"], byKey["absent"]
+			require.NotNil(t, m)
+			require.NotNil(t, a)
+			assert.Equal(t, "3", m["certificates"], "alice, alice-expiring, machine")
+			assert.Contains(t, []string{"9", "10"}, m["min_days_left"])
+			assert.Equal(t, "0", m["expired"])
+			assert.Equal(t, "1", m["expiring_30d"])
+			assert.Equal(t, "1", a["certificates"], "alice-nokey")
+			assert.Equal(t, "0", a["expiring_30d"])
 		},
 		"certsight_ca_registry": func(t *testing.T, rows []map[string]string) {
 			require.Len(t, rows, 1)

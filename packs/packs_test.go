@@ -115,7 +115,7 @@ func TestOsqueryPackFollowsTheFormat(t *testing.T) {
 	p := loadPack(t)
 	checkPlatforms(t, "pack", p.Platform, osqueryPlatforms)
 	assert.Regexp(t, versionRE, p.Version)
-	require.Len(t, p.Queries, 5)
+	require.Len(t, p.Queries, 6)
 	for name, q := range p.Queries {
 		t.Run(name, func(t *testing.T) {
 			assert.True(t, strings.HasPrefix(name, "certsight_"), "query names are prefixed")

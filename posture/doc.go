@@ -55,14 +55,20 @@
 // certificate itself; its signature verifies with the key of the rule's CA
 // (cert.IssuedBy — no chain building, so an intermediate-issued certificate
 // or a look-alike CA with the same name fails); now lies in its validity
-// period (unless check_validity is false); its common name equals the
-// expanded cn, ignoring case (an empty cn is not checked); it carries every
-// listed SAN and EKU; and with check_private_key, its own private key is
-// present: stores.KeyMatched (the key's public half equals the
-// certificate's) or stores.KeyPresent (the store links the key to the
-// certificate itself: NSS CKA_ID, keychain label, Windows key property). An
-// encrypted key (KeyLocked) fails — it cannot be confirmed to belong to the
-// certificate — and so does a key of another certificate (KeyMismatch).
+// period (unless check_validity is false); its common name, or one of its
+// user principal names (SAN otherName UPN), equals the expanded cn, ignoring
+// case (an empty cn is not checked); it carries every listed SAN (a UPN
+// listed as "UPN:user@domain" or bare) and EKU; and with check_private_key, its own private key is
+// present: stores.KeyMatched, i.e. key material was found and its public
+// half equals the certificate's (an NSS key object decrypted with the empty
+// database password and checked, a PEM key). Nothing short of that passes:
+// a link by identifier (KeyLinked: an NSS CKA_ID without checkable
+// material, a keychain label, a Windows key-provider property) can be
+// copied beside any certificate; an encrypted key (KeyLocked: a
+// password-protected NSS database, an encrypted PEM key) cannot be
+// confirmed to belong to the certificate; a key of another certificate
+// (KeyMismatch) and an unreadable key store (KeyUnknown) fail with their
+// reasons.
 //
 // ${hostname} and ${serial_number} are expanded from package identity; when
 // a value is unavailable the rule fails with that reason and is never

@@ -96,11 +96,12 @@ func (p Policy) Evaluate(ctx context.Context, env Env) []Result {
 // locations satisfies every criterion, checked in this order: not the CA
 // itself; directly issued by the rule's CA (signature check, no chain
 // building); inside its validity period (unless switched off); common name
-// equal to the expanded cn, ignoring case (when cn is set); every listed
+// equal to the expanded cn, ignoring case, or a UPN equal to it (when cn is
+// set); every listed
 // SAN present; every listed EKU present; and, with check_private_key, its
-// own private key present (KeyMatched, or KeyPresent where the store links
-// key and certificate itself; an encrypted key cannot be confirmed and
-// fails). A failed rule's reason describes its nearest candidates: those
+// own private key present: KeyMatched only (a link by identifier, an
+// encrypted key whose private half was not checked, a mismatch or an
+// unreadable key store all fail, each with its reason). A failed rule's reason describes its nearest candidates: those
 // directly issued by the CA if any, then those failing the fewest checks.
 func EvaluateCheck(ctx context.Context, ck Check, env Env) Result {
 	res := evaluateCheck(ctx, ck, env)
@@ -295,7 +296,7 @@ func judge(e *stores.Entry, ck Check, expectedCN string, sans []string, now time
 			v.failures = append(v.failures, "expired on "+cert.FormatTime(e.Info.NotAfter))
 		}
 	}
-	if expectedCN != "" && !strings.EqualFold(e.Info.CommonName, expectedCN) {
+	if expectedCN != "" && !strings.EqualFold(e.Info.CommonName, expectedCN) && !hasUPN(e.Info, expectedCN) {
 		if e.Info.CommonName == "" {
 			v.failures = append(v.failures, fmt.Sprintf("has no common name (want %q)", expectedCN))
 		} else {
@@ -346,6 +347,19 @@ func issuerFailure(c *x509.Certificate, info cert.Info, ca CA) string {
 	return fmt.Sprintf("not issued directly by CA %q: its issuer is %q", ca.Label(), info.Issuer)
 }
 
+// hasUPN reports whether one of the certificate's user principal names
+// (SAN otherName 1.3.6.1.4.1.311.20.2.3) equals want, ignoring case: Windows
+// fleets name a user's certificate by UPN, often with a CN that is only a
+// display name.
+func hasUPN(info cert.Info, want string) bool {
+	for _, u := range info.UPNs {
+		if strings.EqualFold(u, want) {
+			return true
+		}
+	}
+	return false
+}
+
 func hasSAN(info cert.Info, want string) bool {
 	for _, s := range info.SubjectAltNames() { // "DNS:a.example", "email:x@example", …
 		_, v, _ := strings.Cut(s, ":")
@@ -358,14 +372,25 @@ func hasSAN(info cert.Info, want string) bool {
 
 func keyFailure(e *stores.Entry) string {
 	switch e.Key {
-	case stores.KeyMatched, stores.KeyPresent:
+	case stores.KeyMatched:
 		return ""
 	case stores.KeyLocked:
 		return "its private key is encrypted, so it cannot be confirmed to belong to the certificate"
+	case stores.KeyLinked:
+		return "its store only links a private key to it (" + keyNote(e) + "); no key material was checked"
+	case stores.KeyUnknown:
+		return "its key store could not be read (" + keyNote(e) + ")"
 	case stores.KeyMismatch:
 		return "the private key found with it belongs to another certificate"
 	}
 	return "no private key found for it"
+}
+
+func keyNote(e *stores.Entry) string {
+	if e.KeyNote == "" {
+		return "no detail"
+	}
+	return e.KeyNote
 }
 
 func describeEntry(e stores.Entry) string {

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/asn1"
 	"errors"
 	"math/big"
 	"strings"
@@ -107,7 +108,7 @@ func TestEvaluateTrustStores(t *testing.T) {
 	sc := &fakeScanner{byLoc: map[stores.Location]stores.Result{
 		stores.LocationSystem: {Entries: []stores.Entry{entryOf(other, stores.KindNSSDB, stores.LocationSystem, "/etc/pki/nssdb", stores.KeyAbsent)},
 			Errors: []error{errors.New("nssdb /etc/pki/nssdb: key4.db: locked")}},
-		stores.LocationUser: {Entries: []stores.Entry{entryOf(leaf, stores.KindNSSDB, stores.LocationUser, "/home/u/.pki/nssdb", stores.KeyPresent)}},
+		stores.LocationUser: {Entries: []stores.Entry{entryOf(leaf, stores.KindNSSDB, stores.LocationUser, "/home/u/.pki/nssdb", stores.KeyMatched)}},
 	}}
 	ck := checkFor(ca)
 	ck.CheckPrivateKey = true
@@ -115,7 +116,7 @@ func TestEvaluateTrustStores(t *testing.T) {
 	ck.TrustStores = []stores.Location{stores.LocationSystem, stores.LocationUser}
 	res := posture.EvaluateCheck(t.Context(), ck, posture.Env{Scanner: sc})
 	assert.True(t, res.Passed, res.Reason)
-	assert.Equal(t, "nssdb", res.MatchedStore, "a key linked by the store (KeyPresent) counts")
+	assert.Equal(t, "nssdb", res.MatchedStore, "a key matched in the store counts")
 	assert.Equal(t, "/home/u/.pki/nssdb", res.MatchedPath)
 	assert.Equal(t, 2, res.Candidates)
 	assert.Equal(t, "ALICE", res.ExpectedCN)
@@ -225,4 +226,82 @@ func TestEvaluateWithoutScanner(t *testing.T) {
 	res := posture.EvaluateCheck(t.Context(), checkFor(ca), posture.Env{})
 	assert.False(t, res.Passed)
 	assert.Contains(t, res.Reason, "no certificate scanner")
+}
+
+// check_private_key passes on a matched key only: a link, an encrypted key,
+// another certificate's key and an unreadable key store each fail and say why.
+func TestCheckPrivateKeyNeedsMatchedKey(t *testing.T) {
+	ca := mkCert(t, "CA", nil, true, nil)
+	leaf := mkCert(t, "alice", ca, false, nil)
+	for _, tc := range []struct {
+		key    stores.KeyMatch
+		pass   bool
+		reason string
+	}{
+		{stores.KeyMatched, true, ""},
+		{stores.KeyLinked, false, "only links a private key"},
+		{stores.KeyLocked, false, "encrypted"},
+		{stores.KeyMismatch, false, "belongs to another certificate"},
+		{stores.KeyUnknown, false, "could not be read"},
+		{stores.KeyAbsent, false, "no private key"},
+	} {
+		t.Run(tc.key.String(), func(t *testing.T) {
+			e := entryOf(leaf, stores.KindNSSDB, stores.LocationUser, "/home/u/.pki/nssdb", tc.key)
+			sc := &fakeScanner{byLoc: map[stores.Location]stores.Result{stores.LocationUser: {Entries: []stores.Entry{e}}}}
+			ck := checkFor(ca)
+			ck.CheckPrivateKey = true
+			ck.TrustStores = []stores.Location{stores.LocationUser}
+			res := posture.EvaluateCheck(t.Context(), ck, posture.Env{Scanner: sc})
+			assert.Equal(t, tc.pass, res.Passed, res.Reason)
+			assert.Contains(t, res.Reason, tc.reason)
+		})
+	}
+}
+
+// upnSAN is a SAN extension holding one UPN otherName.
+func upnSAN(t *testing.T, upn string) pkix.Extension {
+	t.Helper()
+	oid, err := asn1.Marshal(asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 311, 20, 2, 3})
+	require.NoError(t, err)
+	s, err := asn1.MarshalWithParams(upn, "utf8")
+	require.NoError(t, err)
+	val, err := asn1.Marshal(asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: s})
+	require.NoError(t, err)
+	on, err := asn1.Marshal(asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: append(oid, val...)})
+	require.NoError(t, err)
+	seq, err := asn1.Marshal(asn1.RawValue{Class: asn1.ClassUniversal, Tag: asn1.TagSequence, IsCompound: true, Bytes: on})
+	require.NoError(t, err)
+	return pkix.Extension{Id: asn1.ObjectIdentifier{2, 5, 29, 17}, Value: seq}
+}
+
+// A Windows user certificate whose CN is a display name is found by its UPN,
+// as cn or as a listed SAN.
+func TestCNAndSANMatchUPN(t *testing.T) {
+	ca := mkCert(t, "CA", nil, true, nil)
+	leaf := mkCert(t, "Alice Example", ca, false, func(c *x509.Certificate) {
+		c.ExtraExtensions = []pkix.Extension{upnSAN(t, "alice@corp.example")}
+	})
+	e := entryOf(leaf, stores.KindPEM, stores.LocationUser, "/home/alice/alice.pem", stores.KeyMatched)
+	sc := &fakeScanner{byLoc: map[stores.Location]stores.Result{stores.LocationUser: {Entries: []stores.Entry{e}}}}
+	for _, tc := range []struct {
+		name string
+		cn   string
+		sans []string
+		pass bool
+	}{
+		{"cn equal to the UPN", "ALICE@corp.example", nil, true},
+		{"cn equal to the common name", "alice example", nil, true},
+		{"UPN listed with its kind", "", []string{"UPN:alice@corp.example"}, true},
+		{"UPN listed bare", "", []string{"alice@corp.example"}, true},
+		{"another UPN", "bob@corp.example", nil, false},
+		{"an email SAN is not a UPN", "", []string{"email:alice@corp.example"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ck := checkFor(ca)
+			ck.CN, ck.SANs = tc.cn, tc.sans
+			ck.TrustStores = []stores.Location{stores.LocationUser}
+			res := posture.EvaluateCheck(t.Context(), ck, posture.Env{Scanner: sc})
+			assert.Equal(t, tc.pass, res.Passed, res.Reason)
+		})
+	}
 }

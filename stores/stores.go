@@ -39,17 +39,36 @@ const (
 	LocationPath   Location = "path"   // a path the caller named
 )
 
-// KeyMatch is what is known about the private key of an entry.
+// KeyMatch is what was actually established about the private key of an
+// entry, printed in the client_certificates "private_key" column. Only
+// KeyMatched is evidence that the certificate's own key is present: every
+// other state is something short of it, and says which.
 type KeyMatch int
 
-// Key states. Only KeyMatched means the matching key is present.
+// Key states. The zero value is KeyAbsent.
 const (
-	KeyAbsent   KeyMatch = iota // no private key for this certificate was found
-	KeyMatched                  // a private key was found and its public half equals the certificate's
-	KeyLocked                   // a key is present but encrypted, so whether it matches is unknown
-	KeyPresent                  // the store links a key to the certificate (by id) without exposing its public half
-	KeyMismatch                 // a key was paired with the certificate but belongs to another one
-	KeyUnknown                  // the key store could not be read: whether a key is there is not known
+	// KeyAbsent: the store was read and holds no key for this certificate
+	// (or a key object that holds no key material).
+	KeyAbsent KeyMatch = iota
+	// KeyMatched: key material was found and its public half equals the
+	// certificate's (for a key stored encrypted, the private half was
+	// decrypted and checked against it).
+	KeyMatched
+	// KeyLocked: key material is present but encrypted, so whether its
+	// private half belongs to the certificate is unknown (an NSS database
+	// with a password whose key object's clear public half matches; an
+	// encrypted PEM key).
+	KeyLocked
+	// KeyLinked: the store links a key to the certificate by an identifier
+	// (NSS CKA_ID without checkable material, Windows key-provider info,
+	// keychain label = public-key hash), but no key material was checked.
+	KeyLinked
+	// KeyMismatch: a key was paired with the certificate but belongs to
+	// another one (or its private half does not belong to its public half).
+	KeyMismatch
+	// KeyUnknown: the key store could not be read, so nothing is known;
+	// the reason is in KeyNote and in the read's errors.
+	KeyUnknown
 )
 
 func (k KeyMatch) String() string {
@@ -60,8 +79,8 @@ func (k KeyMatch) String() string {
 		return "matched"
 	case KeyLocked:
 		return "locked"
-	case KeyPresent:
-		return "present"
+	case KeyLinked:
+		return "linked"
 	case KeyMismatch:
 		return "mismatch"
 	case KeyUnknown:
@@ -70,10 +89,11 @@ func (k KeyMatch) String() string {
 	return fmt.Sprintf("KeyMatch(%d)", int(k))
 }
 
-// HasPrivateKey reports whether the certificate's own private key is present
-// in the same store or key file (KeyMatched, or KeyPresent where the store
-// links key and certificate by its own identifiers).
-func (k KeyMatch) HasPrivateKey() bool { return k == KeyMatched || k == KeyPresent }
+// HasPrivateKey is the has_private_key column: true only for KeyMatched. A
+// link (KeyLinked) or an encrypted key whose private half was not checked
+// (KeyLocked) is not evidence that the certificate's own key is present:
+// anyone who copies a certificate can add a link beside it.
+func (k KeyMatch) HasPrivateKey() bool { return k == KeyMatched }
 
 // Entry is one certificate found in a store.
 type Entry struct {

@@ -3,14 +3,18 @@ package tables
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"os"
 	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"unique"
 
 	"github.com/osquery/osquery-go/plugin/table"
 
+	"github.com/certsight/certsight/internal/fsafe"
 	"github.com/certsight/certsight/stores"
 	"github.com/certsight/certsight/stores/nssdb"
 )
@@ -51,12 +55,24 @@ func clientCertificatesColumns() []table.ColumnDefinition {
 		text("key_strength", "RSA modulus bits, EC curve name, 256 for Ed25519"),
 		text("key_usage", "Key usage names, comma-separated (digitalSignature,keyEncipherment,...)"),
 		text("extended_key_usage", "Extended key usage names in certificate order, comma-separated (clientAuth,serverAuth,...); unknown as dotted OID"),
-		text("subject_alt_names", "Subject alternative names, comma-separated (DNS:, email:, IP:, URI:)"),
+		text("subject_alt_names", "Subject alternative names, comma-separated, in the order DNS:, email:, IP:, URI:, then "+
+			"otherNames: UPN:user@domain for a user principal name (1.3.6.1.4.1.311.20.2.3), othername:<oid>:<value> for others "+
+			"(the value as text when it is a string, else hex DER)"),
+		text("ms_sid", "Windows SID of Microsoft's strong certificate mapping: from extension 1.3.6.1.4.1.311.25.2, "+
+			"else from a SAN URI tag:microsoft.com,2022-09-14:sid:<SID>; empty when neither"),
+		text("template", "Microsoft certificate template: its name (extension 1.3.6.1.4.1.311.20.2), its OID and "+
+			"version (1.3.6.1.4.1.311.21.7, \"<oid> v<major>.<minor>\"), or \"name (oid vM.m)\" when both are present"),
 		text("subject_key_id", "Subject key identifier, uppercase hex"),
 		text("authority_key_id", "Authority key identifier, uppercase hex"),
 		integer("ca", "1 when basic constraints say CA"),
 		integer("self_signed", "1 when the certificate's own key verifies its signature"),
-		integer("has_private_key", "1 when the matching private key is in the same store or key file"),
+		integer("has_private_key", "1 exactly when private_key is matched (kept for compatibility: a key link or an encrypted, unchecked key is 0)"),
+		text("private_key", "What was established about the certificate's private key: matched (key material found, its public half "+
+			"equals the certificate's; for an NSS database with the empty password the private half was decrypted and checked too), "+
+			"linked (the store links a key by identifier -- NSS CKA_ID, keychain label, Windows key-provider info -- but no key material "+
+			"was checked), locked (key material present but encrypted under a password; whether it matches is unknown), "+
+			"mismatch (the key found belongs to another public key), absent (no key), unknown (the key store could not be read; "+
+			"the reason is logged)"),
 		text("trust", "NSS trust flags as certutil -L prints them (CTu,Cu,Cu); empty elsewhere"),
 	}
 }
@@ -73,7 +89,7 @@ func ClientCertificates(d Deps) Table {
 		Notes: "Without a path constraint the platform's default stores are read. SQLite re-filters every row, " +
 			"so any WHERE clause is correct; constraints on path and store only decide what is read.",
 		Examples: []string{
-			"SELECT common_name, issuer, extended_key_usage, has_private_key FROM client_certificates",
+			"SELECT common_name, issuer, extended_key_usage, private_key FROM client_certificates",
 			"SELECT * FROM client_certificates WHERE path = '/etc/pki/nssdb'",
 			"SELECT path, common_name FROM client_certificates WHERE path LIKE '/home/%/.pki/nssdb'",
 			"SELECT common_name, not_valid_after FROM client_certificates WHERE store = 'nssdb' " +
@@ -103,16 +119,21 @@ func clientCertificates(ctx context.Context, sc Scanner, log *slog.Logger, qc ta
 	if !ok {
 		return // only unknown store names asked for: nothing can match
 	}
-	paths := Patterns(qc, "path")
+	paths := readablePaths(ctx, log, qc)
+	if len(paths) == 0 && len(qc.Constraints["path"].Constraints) > 0 && len(Patterns(qc, "path")) > 0 {
+		return // every path named was a literal glob: nothing SQLite would keep
+	}
 	var seq stores.Seq
 	if len(paths) > 0 {
 		seq = sc.Paths(ctx, paths, kinds...)
 	} else {
 		seq = sc.Defaults(ctx, kinds...)
 	}
+	var warn warnings
+	defer warn.flush(ctx, log)
 	for e, err := range seq {
 		if err != nil {
-			log.WarnContext(ctx, "skipped unreadable item", "err", err)
+			warn.add(ctx, log, err)
 			continue
 		}
 		row := clientCertificateRow(&e)
@@ -123,6 +144,31 @@ func clientCertificates(ctx context.Context, sc Scanner, log *slog.Logger, qc ta
 			return
 		}
 	}
+}
+
+// readablePaths are the path constraints worth reading. `path = '/d/*.pem'`
+// compares literally: SQLite keeps only rows whose path is that very string,
+// so the files a glob would match are not read (they would be dropped after
+// the work), unless a file of that literal name exists; the log says to use
+// LIKE or GLOB.
+func readablePaths(ctx context.Context, log *slog.Logger, qc table.QueryContext) []string {
+	var out []string
+	for _, c := range qc.Constraints["path"].Constraints {
+		if c.Operator == table.OperatorEquals && fsafe.HasMeta(c.Expression) {
+			if _, err := os.Lstat(c.Expression); err != nil {
+				log.WarnContext(ctx, "path = compares literally and no file has this name; use LIKE or GLOB to match files",
+					"path", c.Expression)
+				continue
+			}
+		}
+		switch c.Operator {
+		case table.OperatorEquals, table.OperatorGlob:
+			out = appendUnique(out, c.Expression)
+		case table.OperatorLike:
+			out = appendUnique(out, LikeToGlob(c.Expression))
+		}
+	}
+	return out
 }
 
 // namedPath returns the path as the query named it, so that SQLite's
@@ -291,32 +337,35 @@ func storeKinds(qc table.QueryContext) (kinds []stores.Kind, ok bool) {
 
 func clientCertificateRow(e *stores.Entry) map[string]string {
 	i := &e.Info
-	row := map[string]string{ // a literal of 25 keys is allocated at its final size
+	row := map[string]string{ // a literal of 28 keys is allocated at its final size
 		"store":              string(e.Store),
 		"store_location":     string(e.Location),
-		"path":               e.Path,
+		"path":               intern(e.Path),
 		"username":           e.Username,
 		"label":              e.Label,
 		"common_name":        i.CommonName,
 		"subject":            i.Subject,
-		"issuer":             i.Issuer,
+		"issuer":             intern(i.Issuer),
 		"serial":             i.Serial,
-		"not_valid_before":   strconv.FormatInt(i.NotBefore.Unix(), 10),
-		"not_valid_after":    strconv.FormatInt(i.NotAfter.Unix(), 10),
+		"not_valid_before":   intern(strconv.FormatInt(i.NotBefore.Unix(), 10)),
+		"not_valid_after":    intern(strconv.FormatInt(i.NotAfter.Unix(), 10)),
 		"sha1":               i.SHA1,
 		"sha256":             i.SHA256,
-		"signing_algorithm":  i.SignatureAlgorithm,
-		"key_algorithm":      i.KeyAlgorithm,
-		"key_strength":       i.KeyStrength,
-		"key_usage":          strings.Join(i.KeyUsage, ","),
-		"extended_key_usage": strings.Join(i.ExtKeyUsage, ","),
+		"signing_algorithm":  intern(i.SignatureAlgorithm),
+		"key_algorithm":      intern(i.KeyAlgorithm),
+		"key_strength":       intern(i.KeyStrength),
+		"key_usage":          intern(strings.Join(i.KeyUsage, ",")),
+		"extended_key_usage": intern(strings.Join(i.ExtKeyUsage, ",")),
 		"subject_alt_names":  strings.Join(i.SubjectAltNames(), ","),
+		"ms_sid":             i.MSSID,
+		"template":           i.Template,
 		"subject_key_id":     i.SubjectKeyID,
-		"authority_key_id":   i.AuthorityKeyID,
+		"authority_key_id":   intern(i.AuthorityKeyID),
 		"ca":                 boolInt(i.IsCA),
 		"self_signed":        boolInt(i.SelfSigned),
 		"has_private_key":    boolInt(e.Key.HasPrivateKey()),
-		"trust":              e.Trust,
+		"private_key":        e.Key.String(),
+		"trust":              intern(e.Trust),
 	}
 	if e.Key == stores.KeyUnknown {
 		delete(row, "has_private_key") // NULL: the key store could not be read
@@ -330,3 +379,38 @@ func boolInt(b bool) string {
 	}
 	return "0"
 }
+
+// Warnings per query are capped in count and length: a store of junk (a
+// 4 MiB PEM of bad blocks, a crafted keychain) must not write megabytes of
+// log on every query.
+const (
+	maxWarnings    = 100
+	maxWarningSize = 1024
+)
+
+// warnings logs a query's per-item errors up to maxWarnings, each cut to
+// maxWarningSize bytes, and then how many more there were.
+type warnings struct{ n int }
+
+func (w *warnings) add(ctx context.Context, log *slog.Logger, err error) {
+	w.n++
+	if w.n > maxWarnings {
+		return
+	}
+	msg := err.Error()
+	if len(msg) > maxWarningSize {
+		msg = strings.ToValidUTF8(msg[:maxWarningSize], "") + fmt.Sprintf("… (%d bytes)", len(msg))
+	}
+	log.WarnContext(ctx, "skipped unreadable item", "err", msg)
+}
+
+func (w *warnings) flush(ctx context.Context, log *slog.Logger) {
+	if w.n > maxWarnings {
+		log.WarnContext(ctx, "more unreadable items not logged", "count", w.n-maxWarnings)
+	}
+}
+
+// intern returns the one shared copy of a value that many rows repeat
+// (issuer, algorithms, usages, validity, path): osquery needs all rows of a
+// query at once, and 10,000 copies of the same issuer name add up.
+func intern(s string) string { return unique.Make(s).Value() }

@@ -28,9 +28,9 @@ var wantColumns = []struct{ name, typ string }{
 	{"common_name", "TEXT"}, {"subject", "TEXT"}, {"issuer", "TEXT"}, {"serial", "TEXT"},
 	{"not_valid_before", "BIGINT"}, {"not_valid_after", "BIGINT"}, {"sha1", "TEXT"}, {"sha256", "TEXT"},
 	{"signing_algorithm", "TEXT"}, {"key_algorithm", "TEXT"}, {"key_strength", "TEXT"}, {"key_usage", "TEXT"},
-	{"extended_key_usage", "TEXT"}, {"subject_alt_names", "TEXT"}, {"subject_key_id", "TEXT"},
+	{"extended_key_usage", "TEXT"}, {"subject_alt_names", "TEXT"}, {"ms_sid", "TEXT"}, {"template", "TEXT"}, {"subject_key_id", "TEXT"},
 	{"authority_key_id", "TEXT"}, {"ca", "INTEGER"}, {"self_signed", "INTEGER"}, {"has_private_key", "INTEGER"},
-	{"trust", "TEXT"},
+	{"private_key", "TEXT"}, {"trust", "TEXT"},
 }
 
 func entry(t *testing.T, c *testpki.Cert, kind stores.Kind, path string, key stores.KeyMatch) stores.Entry {
@@ -127,7 +127,7 @@ func TestClientCertificatesRows(t *testing.T) {
 
 	var logs bytes.Buffer
 	fs := &testtables.FakeScanner{Respond: func(context.Context, testtables.Call) stores.Result {
-		e := entry(t, leaf, stores.KindNSSDB, "/db", stores.KeyPresent)
+		e := entry(t, leaf, stores.KindNSSDB, "/db", stores.KeyLinked)
 		e.Label, e.Username, e.Trust, e.Location = "alice cert", "alice", "u,u,u", stores.LocationUser
 		return stores.Result{
 			Entries: []stores.Entry{e, entry(t, ca, stores.KindPEM, "/ca.pem", stores.KeyAbsent)},
@@ -152,7 +152,7 @@ func TestClientCertificatesRows(t *testing.T) {
 		"signing_algorithm": "ECDSA-SHA256", "key_algorithm": "ECDSA", "key_strength": "P-256",
 		"key_usage": "digitalSignature", "extended_key_usage": "clientAuth,emailProtection",
 		"subject_alt_names": "DNS:alice.example,email:alice@example.com",
-		"ca":                "0", "self_signed": "0", "has_private_key": "1", "trust": "u,u,u",
+		"ca":                "0", "self_signed": "0", "has_private_key": "0", "private_key": "linked", "trust": "u,u,u",
 	}
 	for k, v := range want {
 		assert.Equal(t, v, rows[0][k], k)
@@ -163,6 +163,7 @@ func TestClientCertificatesRows(t *testing.T) {
 	assert.Equal(t, "1", rows[1]["ca"])
 	assert.Equal(t, "1", rows[1]["self_signed"])
 	assert.Equal(t, "0", rows[1]["has_private_key"])
+	assert.Equal(t, "absent", rows[1]["private_key"])
 	assert.Equal(t, "digitalSignature,keyCertSign,cRLSign", rows[1]["key_usage"])
 }
 
@@ -242,4 +243,24 @@ func TestClientCertificatesStreamsLikeGenerate(t *testing.T) {
 			assert.Equal(t, 2, emitted)
 		})
 	}
+}
+
+// TestLiteralGlobIsNotRead: `path = '/d/*.pem'` compares literally, so the
+// files a glob would match are not read (SQLite would drop every row), and
+// the log says so; LIKE and GLOB still expand.
+func TestLiteralGlobIsNotRead(t *testing.T) {
+	fs := &testtables.FakeScanner{}
+	var logs bytes.Buffer
+	tbl := tables.ClientCertificates(tables.Deps{Scanner: fs, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	eq := qc(map[string][]table.Constraint{"path": {{Operator: table.OperatorEquals, Expression: "/nonexistent-dir/*.pem"}}})
+	_, err := tbl.Rows(context.Background(), eq)
+	require.NoError(t, err)
+	assert.Empty(t, fs.Calls(), "nothing read")
+	assert.Contains(t, logs.String(), "use LIKE or GLOB")
+
+	like := qc(map[string][]table.Constraint{"path": {{Operator: table.OperatorLike, Expression: "/nonexistent-dir/%.pem"}}})
+	_, err = tbl.Rows(context.Background(), like)
+	require.NoError(t, err)
+	require.Len(t, fs.Calls(), 1)
+	assert.Equal(t, []string{"/nonexistent-dir/*.pem"}, fs.Calls()[0].Paths)
 }

@@ -22,6 +22,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -122,27 +123,32 @@ func newFlags(o *options, stderr io.Writer) *pflag.FlagSet {
 	fs.DurationVar(&o.crlCheckInterval, "crl-check-interval", time.Second, "how often CRL files are checked for changes and CRLs for staleness")
 	fs.StringVar(&o.pprofListen, "pprof-listen", "", "debugging: serve net/http/pprof on this address (plain HTTP; keep it on loopback)")
 	fs.BoolVar(&o.showVersion, "version", false, "print the version and exit")
-	fs.String("config", "", "JSON file whose keys are these flags' names (flags given on the command line win)")
+	fs.String("flags-file", "", "JSON file whose keys are these flags' names (flags given on the command line win)")
+	// --config was the old name of --flags-file. It keeps working for
+	// existing units and scripts, but only certsight.ext's --config (the
+	// posture config) is documented, so one flag name means one thing.
+	fs.String("config", "", "old name of --flags-file")
+	_ = fs.MarkDeprecated("config", "use --flags-file (same meaning)")
 	return fs
 }
 
-// applyConfig sets every flag named in the JSON file that the command line
+// applyFlagsFile sets every flag named in the JSON file that the command line
 // did not set. Unknown keys are errors.
-func applyConfig(fs *pflag.FlagSet, path string) error {
+func applyFlagsFile(fs *pflag.FlagSet, path string) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return fmt.Errorf("reading config: %w", err)
+		return fmt.Errorf("reading flags file: %w", err)
 	}
 	var m map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	if err := dec.Decode(&m); err != nil {
-		return fmt.Errorf("decoding config %s: %w", path, err)
+		return fmt.Errorf("decoding flags file %s: %w", path, err)
 	}
 	for key, raw := range m {
 		f := fs.Lookup(key)
-		if f == nil || key == "config" {
-			return fmt.Errorf("config %s: unknown key %q", path, key)
+		if f == nil || key == "flags-file" || key == "config" {
+			return fmt.Errorf("flags file %s: unknown key %q", path, key)
 		}
 		if f.Changed {
 			continue
@@ -157,11 +163,11 @@ func applyConfig(fs *pflag.FlagSet, path string) error {
 		} else if err := json.Unmarshal(raw, &one); err == nil {
 			vals = []string{fmt.Sprint(one)}
 		} else {
-			return fmt.Errorf("config %s: key %q: %w", path, key, err)
+			return fmt.Errorf("flags file %s: key %q: %w", path, key, err)
 		}
 		for _, v := range vals {
 			if err := fs.Set(key, v); err != nil {
-				return fmt.Errorf("config %s: key %q: %w", path, key, err)
+				return fmt.Errorf("flags file %s: key %q: %w", path, key, err)
 			}
 		}
 	}
@@ -180,8 +186,12 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 		fmt.Fprintln(stderr, "certsight-edge", version)
 		return nil
 	}
-	if p, _ := fs.GetString("config"); p != "" {
-		if err := applyConfig(fs, p); err != nil {
+	p, _ := fs.GetString("flags-file")
+	if old, _ := fs.GetString("config"); p == "" {
+		p = old
+	}
+	if p != "" {
+		if err := applyFlagsFile(fs, p); err != nil {
 			return err
 		}
 	}
@@ -202,6 +212,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	if err != nil {
 		return err
 	}
+	inflight := srv.Handler.(*inflightHandler)
 	bctx, cancelBackground := context.WithCancel(ctx)
 	defer cancelBackground()
 	for _, f := range background {
@@ -229,6 +240,16 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	sctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
+		// Cut the requests still running; their handlers see the
+		// cancellation, answer, and write their access-log lines, which
+		// are worth a short wait.
+		srv.Close()
+		done := make(chan struct{})
+		go func() { inflight.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(2 * time.Second):
+		}
 		return fmt.Errorf("shutting down: %w", err)
 	}
 	return nil
@@ -327,6 +348,10 @@ func buildServer(o options, log *slog.Logger) (srv *http.Server, ln net.Listener
 			return nil, nil, nil, fmt.Errorf("loading --rules %s: %w", o.rulesFile, err)
 		}
 		cfg.Rules = rs
+		if names := rs.UncheckedForwarding(); len(names) > 0 {
+			log.Warn("rules forward certificate fields without checking cf.tls_client_auth.cert_verified: unverified or revoked certificates reach the origin looking the same as good ones",
+				"rules", o.rulesFile, "rule", names)
+		}
 	}
 	if cfg.Legacy, err = edge.ParseLegacyMode(o.legacy); err != nil {
 		return nil, nil, nil, err
@@ -380,7 +405,7 @@ func buildServer(o options, log *slog.Logger) (srv *http.Server, ln net.Listener
 		return nil, nil, nil, fmt.Errorf("listening on %s: %w", o.listen, err)
 	}
 	srv = &http.Server{
-		Handler:           mux,
+		Handler:           &inflightHandler{next: mux},
 		ReadHeaderTimeout: o.readHeaderTimeout,
 		IdleTimeout:       o.idleTimeout,
 		HTTP2: &http.HTTP2Config{SendPingTimeout: o.h2ReadIdle, PingTimeout: o.h2PingTimeout,
@@ -397,6 +422,19 @@ func buildServer(o options, log *slog.Logger) (srv *http.Server, ln net.Listener
 	log.Info("client authentication", "mode", mode.String(), "trust_anchors", o.clientCA != "", "crls", len(o.crls),
 		"revocation_fail", verifier.Policy.String(), "legacy_forwarding", cfg.Legacy.String(), "rules", cmp(o.rulesFile, "default"))
 	return srv, e.Listener(guard.Listener(tcp), tlsCfg), background, nil
+}
+
+// inflightHandler counts running requests, so shutdown can wait for the
+// access-log lines of the ones it cut.
+type inflightHandler struct {
+	next http.Handler
+	sync.WaitGroup
+}
+
+func (h *inflightHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.Add(1)
+	defer h.Done()
+	h.next.ServeHTTP(w, r)
 }
 
 // readCerts reads a PEM bundle that must hold at least one certificate.

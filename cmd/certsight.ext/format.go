@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -57,11 +56,19 @@ type rowsEncoder struct {
 func (e *rowsEncoder) add(row []string)        { e.rows = append(e.rows, row) }
 func (e *rowsEncoder) flush(w io.Writer) error { return e.f(w, e.cols, e.rows) }
 
-// formatPretty draws the table osqueryi draws.
+// formatPretty draws the table osqueryi draws. Control characters are
+// escaped (\x1b, \n, ...): a certificate name is attacker-chosen, and ESC
+// or NUL printed raw would drive the admin's terminal.
 func formatPretty(w io.Writer, cols []string, rows [][]string) error {
 	if len(rows) == 0 {
 		return nil // osqueryi prints nothing for an empty result
 	}
+	cols = escapeAll(cols)
+	safe := make([][]string, len(rows))
+	for i, r := range rows {
+		safe[i] = escapeAll(r)
+	}
+	rows = safe
 	width := make([]int, len(cols))
 	for i, c := range cols {
 		width[i] = utf8.RuneCountInString(c)
@@ -156,26 +163,37 @@ func (e *jsonEncoder) flush(w io.Writer) error {
 	return err
 }
 
+// csvEncoder writes RFC 4180 CSV: records end in CRLF (what spreadsheets
+// and CSV readers expect), fields holding a comma, quote, CR, LF or leading
+// space are quoted with quotes doubled, and a line break inside a field is
+// kept as it is (encoding/csv's UseCRLF would turn LF into CRLF there).
 type csvEncoder struct {
 	buf bytes.Buffer
-	cw  *csv.Writer
 }
 
 func newCSVEncoder(cols []string) *csvEncoder {
 	e := &csvEncoder{}
-	e.cw = csv.NewWriter(&e.buf)
 	e.add(cols)
 	return e
 }
 
-// add cannot fail: the csv.Writer writes to memory.
-func (e *csvEncoder) add(r []string) { _ = e.cw.Write(r) }
+func (e *csvEncoder) add(r []string) {
+	for i, f := range r {
+		if i > 0 {
+			e.buf.WriteByte(',')
+		}
+		if f == "" || !(strings.ContainsAny(f, ",\"\r\n") || f[0] == ' ' || f[0] == '\t') {
+			e.buf.WriteString(f)
+			continue
+		}
+		e.buf.WriteByte('"')
+		e.buf.WriteString(strings.ReplaceAll(f, `"`, `""`))
+		e.buf.WriteByte('"')
+	}
+	e.buf.WriteString("\r\n")
+}
 
 func (e *csvEncoder) flush(w io.Writer) error {
-	e.cw.Flush()
-	if err := e.cw.Error(); err != nil {
-		return err
-	}
 	_, err := w.Write(e.buf.Bytes())
 	return err
 }
@@ -188,4 +206,49 @@ func writeJSONString(b *strings.Builder, s string) {
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(s) // a string always encodes
 	b.Write(bytes.TrimRight(buf.Bytes(), "\n"))
+}
+
+// escapeControl writes control characters (C0, DEL, C1) and invalid UTF-8
+// as Go-style escapes; everything printable is left alone.
+func escapeControl(s string) string {
+	clean := true
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == utf8.RuneError {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case r >= 0x80 && r < 0xa0:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
+}
+
+func escapeAll(vals []string) []string {
+	out := make([]string, len(vals))
+	for i, v := range vals {
+		out[i] = escapeControl(v)
+	}
+	return out
 }

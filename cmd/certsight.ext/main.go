@@ -67,8 +67,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.Float64Var(&o.interval, "interval", 3, "seconds between pings of the manager; the extension exits when one fails")
 	fs.BoolVar(&o.verbose, "verbose", false, "log debug messages")
 	fs.StringVarP(&o.query, "query", "q", "", "standalone: run this SQL and print the result")
-	fs.BoolVar(&o.json, "json", false, "standalone: print a JSON array of objects with string values")
-	fs.BoolVar(&o.csv, "csv", false, "standalone: print CSV with a header line")
+	fs.BoolVar(&o.json, "json", false, "standalone: print a JSON array of objects with string values (several statements: one array of their result arrays)")
+	fs.BoolVar(&o.csv, "csv", false, "standalone: print RFC 4180 CSV (CRLF line ends, a header line)")
 	fs.StringVar(&o.config, "config", os.Getenv("CERTSIGHT_CONFIG"), "posture config file (default: the platform's usual place; env CERTSIGHT_CONFIG)")
 	fs.StringVar(&o.root, "root", os.Getenv("CERTSIGHT_ROOT"), "read the default stores of the file system mounted at this directory (a disk image, a container's root) in this OS's layout, "+
 		"instead of this machine's; paths are reported as seen here (DIR/etc/pki/nssdb); registry stores are skipped; "+
@@ -89,6 +89,19 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if o.json && o.csv {
 		return o, fmt.Errorf("--json and --csv exclude each other")
 	}
+	if fs.Changed("socket") && o.socket == "" {
+		// An empty --socket= would otherwise start the interactive shell
+		// where osquery expects an extension.
+		return o, fmt.Errorf("--socket needs the path of the osquery extension manager socket")
+	}
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{{"timeout", o.timeout}, {"interval", o.interval}} {
+		if f.v <= 0 || f.v > 24*3600 {
+			return o, fmt.Errorf("--%s %g: want seconds, more than 0", f.name, f.v)
+		}
+	}
 	if o.root != "" {
 		// A mistyped root would quietly show no stores at all.
 		if fi, err := os.Stat(o.root); err != nil || !fi.IsDir() {
@@ -108,11 +121,15 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 // be logged: pflag skips them silently when told to allow them.
 func unknownFlags(fs *pflag.FlagSet, args []string) []string {
 	var out []string
-	for _, a := range args {
+	for i, a := range args {
 		if a == "--" {
 			break
 		}
 		if !strings.HasPrefix(a, "-") || a == "-" {
+			continue
+		}
+		// The value of the flag before it (--timeout -1), not a flag.
+		if i > 0 && takesValue(fs, args[i-1]) {
 			continue
 		}
 		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
@@ -130,6 +147,20 @@ func unknownFlags(fs *pflag.FlagSet, args []string) []string {
 		}
 	}
 	return out
+}
+
+// takesValue reports whether arg is a defined flag, without "=value", that
+// takes the next argument as its value.
+func takesValue(fs *pflag.FlagSet, arg string) bool {
+	if !strings.HasPrefix(arg, "-") || strings.Contains(arg, "=") {
+		return false
+	}
+	name := strings.TrimLeft(arg, "-")
+	f := fs.Lookup(name)
+	if f == nil && !strings.HasPrefix(arg, "--") && len(name) == 1 {
+		f = fs.ShorthandLookup(name)
+	}
+	return f != nil && f.NoOptDefVal == ""
 }
 
 func seconds(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }

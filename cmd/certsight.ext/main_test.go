@@ -110,7 +110,7 @@ func TestFormats(t *testing.T) {
 	assert.Equal(t, "[\n]\n", b.String())
 	b.Reset()
 	require.NoError(t, formatCSV(&b, cols, rows))
-	assert.Equal(t, "name,note\nalice,\"a<b & \"\"c\"\"\"\nbø,\n", b.String())
+	assert.Equal(t, "name,note\r\nalice,\"a<b & \"\"c\"\"\"\r\nbø,\r\n", b.String(), "RFC 4180: CRLF")
 	b.Reset()
 	require.NoError(t, formatPretty(&b, cols, rows))
 	assert.Equal(t, "+-------+-----------+\n| name  | note      |\n+-------+-----------+\n"+
@@ -144,7 +144,7 @@ func TestInteractive(t *testing.T) {
 	require.Equal(t, 0, sh.interactive(strings.NewReader(in)))
 	assert.Contains(t, out.String(), "=> things")
 	assert.Contains(t, out.String(), `CREATE TABLE "things"("name" TEXT, "n" INTEGER);`)
-	assert.Contains(t, out.String(), "name,n\nb,2\n", "a statement over two lines, in csv mode")
+	assert.Contains(t, out.String(), "name,n\r\nb,2\r\n", "a statement over two lines, in csv mode")
 	assert.NotContains(t, out.String(), "never run", ".exit leaves")
 	assert.Contains(t, errOut.String(), "no such column: nope", "an error does not end the session")
 	assert.Contains(t, errOut.String(), "unknown command .bogus")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/thrift/lib/go/thrift"
@@ -33,7 +34,9 @@ func serveOsquery(ctx context.Context, o options, log *slog.Logger) error {
 		return err
 	}
 	defer mc.Close()
+	var registered atomic.Bool
 	mc.onRegistered = func(st *gen.ExtensionStatus) {
+		registered.Store(true)
 		log.Debug("registered", "uuid", st.UUID, "code", st.Code, "message", st.Message, "since_start", time.Since(start))
 	}
 
@@ -72,8 +75,11 @@ func serveOsquery(ctx context.Context, o options, log *slog.Logger) error {
 	for {
 		select {
 		case err := <-served:
+			if err != nil && !registered.Load() {
+				return fmt.Errorf("registering with the extension manager at %s failed: %w", o.socket, err)
+			}
 			if err != nil {
-				return err // registration failed, or the socket could not be served
+				return err // the socket could not be served
 			}
 			log.Info("shut down by osquery")
 			return nil
@@ -84,6 +90,12 @@ func serveOsquery(ctx context.Context, o options, log *slog.Logger) error {
 			st, err := mc.Ping()
 			if err == nil && st.Code != 0 {
 				err = fmt.Errorf("ping status %d: %s", st.Code, st.Message)
+			}
+			if err != nil && !registered.Load() {
+				// Never registered: osquery never saw this extension, so
+				// this is a failure to start, not a normal end.
+				_ = shutdown(srv, served)
+				return fmt.Errorf("the extension manager at %s never answered registration: %w", o.socket, err)
 			}
 			if err != nil {
 				log.Info("extension manager went away, exiting", "err", err)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -32,7 +33,7 @@ func runStandalone(ctx context.Context, o options, log *slog.Logger, stdin io.Re
 	case o.csv:
 		format = csvFormat
 	}
-	sh := &shell{ctx: ctx, db: db, tables: ts, format: format, stdout: stdout, stderr: stderr}
+	sh := &shell{ctx: ctx, db: db, tables: ts, format: format, jsonOut: o.json, stdout: stdout, stderr: stderr}
 
 	if o.query != "" {
 		return sh.runScript(o.query)
@@ -62,8 +63,11 @@ type shell struct {
 	db     *sql.DB
 	tables []tables.Table
 	format formatter
-	stdout io.Writer
-	stderr io.Writer
+	// jsonOut: several statements print one JSON document (an array of
+	// their result arrays), not several arrays one after the other.
+	jsonOut bool
+	stdout  io.Writer
+	stderr  io.Writer
 }
 
 // runScript runs each statement of script; it stops at the first error and
@@ -74,6 +78,9 @@ func (s *shell) runScript(script string) int {
 		fmt.Fprintln(s.stderr, "certsight.ext: no SQL statement given")
 		return 1
 	}
+	if s.jsonOut && len(stmts) > 1 {
+		return s.runJSONDocument(stmts)
+	}
 	for _, q := range stmts {
 		if err := s.exec(q); err != nil {
 			fmt.Fprintf(s.stderr, "Error: %v\n", err)
@@ -81,6 +88,31 @@ func (s *shell) runScript(script string) int {
 		}
 	}
 	return 0
+}
+
+// runJSONDocument prints the results of several statements as one JSON
+// array whose elements are each statement's result array; a failing
+// statement ends the document where it stands (still valid JSON).
+func (s *shell) runJSONDocument(stmts []string) int {
+	out := s.stdout
+	defer func() { s.stdout = out }()
+	fmt.Fprint(out, "[\n")
+	code := 0
+	for i, q := range stmts {
+		var buf bytes.Buffer
+		s.stdout = &buf
+		if err := s.exec(q); err != nil {
+			fmt.Fprintf(s.stderr, "Error: %v\n", err)
+			code = 1
+			break
+		}
+		if i > 0 {
+			fmt.Fprint(out, ",\n")
+		}
+		out.Write(bytes.TrimRight(buf.Bytes(), "\n"))
+	}
+	fmt.Fprint(out, "\n]\n")
+	return code
 }
 
 func (s *shell) exec(q string) error {
@@ -157,6 +189,11 @@ func (s *shell) interactive(in io.Reader) int {
 		}
 		pending.WriteString(line)
 		pending.WriteString("\n")
+		if !strings.Contains(line, ";") {
+			// No statement can have ended: don't scan the whole pending
+			// text again for every pasted line (quadratic in its length).
+			continue
+		}
 		stmts, rest := completeStatements(pending.String())
 		for _, q := range stmts {
 			if err := s.exec(q); err != nil {

@@ -25,7 +25,21 @@ const (
 )
 
 func (k jkind) String() string {
-	return [...]string{"null", "a boolean", "a number", "a string", "an array", "an object"}[k]
+	switch k {
+	case jNull:
+		return "null"
+	case jBool:
+		return "a boolean"
+	case jNumber:
+		return "a number"
+	case jString:
+		return "a string"
+	case jArray:
+		return "an array"
+	case jObject:
+		return "an object"
+	}
+	return fmt.Sprintf("jkind(%d)", int(k))
 }
 
 type jvalue struct {

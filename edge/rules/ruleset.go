@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strings"
 )
 
 // RFC 9440 header names. A chain is only meaningful next to its leaf (RFC 9440 §2.3).
@@ -193,4 +194,45 @@ func validHeaderValue(s string) bool {
 		}
 	}
 	return true
+}
+
+// UncheckedForwarding names the rules (by ref, else description) that set a
+// header from a certificate field — the certificate, its chain, DNs,
+// serials, fingerprints — when neither its expression reads
+// cf.tls_client_auth.cert_verified nor it sends that field along: such a
+// rule forwards unverified (and possibly revoked) certificates as if they
+// were good. The edge warns about them at start.
+func (rs *Ruleset) UncheckedForwarding() []string {
+	if rs == nil {
+		return nil
+	}
+	var out []string
+	for _, r := range rs.rules {
+		if r.expr != nil && strings.Contains(r.expr.String(), TLSClientAuthPrefix+"cert_verified") {
+			continue
+		}
+		tells := false
+		for _, op := range r.ops {
+			tells = tells || op.value != nil && op.value.src == TLSClientAuthPrefix+"cert_verified"
+		}
+		if tells {
+			continue
+		}
+		for _, op := range r.ops {
+			if op.value == nil || !strings.HasPrefix(op.value.src, TLSClientAuthPrefix+"cert_") {
+				continue
+			}
+			switch strings.TrimPrefix(op.value.src, TLSClientAuthPrefix) {
+			case "cert_presented", "cert_verified", "cert_revoked", "cert_rfc9440_too_large", "cert_chain_rfc9440_too_large":
+				continue // facts about the check, not the certificate
+			}
+			name := r.ref
+			if name == "" {
+				name = r.description
+			}
+			out = append(out, name)
+			break
+		}
+	}
+	return out
 }

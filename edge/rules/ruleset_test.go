@@ -551,3 +551,11 @@ func TestApplyConcurrently(t *testing.T) {
 		assert.Equal(t, "app.example.com", h.Get("X-A"))
 	}
 }
+
+func TestUncheckedForwarding(t *testing.T) {
+	assert.Empty(t, DefaultRuleset().UncheckedForwarding())
+	assert.Empty(t, ManagedTransformRuleset().UncheckedForwarding(), "the preset sends the verification result with the fields")
+	rs, err := ParseRuleset([]byte(rulesetWith(`{"ref": "leak", "expression": "cf.tls_client_auth.cert_presented", "action": "rewrite", "action_parameters": {"headers": {"X-Cert": {"operation": "set", "expression": "cf.tls_client_auth.cert_rfc9440"}}}}`)), NewSchema(CloudflareFields()))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"leak"}, rs.UncheckedForwarding())
+}

@@ -53,14 +53,14 @@ func run(bin string, keep bool) error {
 
 	steps := []struct{ title, sql string }{
 		{"Every certificate in the PEM directory (path = a directory reads the files in it, by content)",
-			`SELECT common_name, issuer, extended_key_usage, has_private_key, datetime(not_valid_after, 'unixepoch') AS expires
+			`SELECT common_name, issuer, extended_key_usage, private_key, datetime(not_valid_after, 'unixepoch') AS expires
 			 FROM client_certificates WHERE path = '` + pemDir + `' ORDER BY common_name`},
 		{"Usable client certificates: clientAuth, private key present, not expired",
 			`SELECT common_name, subject_alt_names, key_algorithm, key_strength
 			 FROM client_certificates WHERE path = '` + pemDir + `'
 			 AND extended_key_usage LIKE '%clientAuth%' AND has_private_key = 1 AND not_valid_after > strftime('%s', 'now')`},
-		{"The NSS database: nicknames, certutil trust flags, keys linked by CKA_ID",
-			`SELECT label, common_name, trust, has_private_key, ca FROM client_certificates
+		{"The NSS database: nicknames, certutil trust flags, and what key4.db proves (matched: decrypted and checked; a bare CKA_ID link is absent)",
+			`SELECT label, common_name, trust, private_key, ca FROM client_certificates
 			 WHERE path = '` + nssDir + `' ORDER BY ca DESC, label`},
 		{"A JOIN across two stores: each client certificate in NSS with the CA that issued it, found in the PEM files",
 			`SELECT leaf.label AS nss_nickname, ca.common_name AS issuer, ca.path AS issuer_found_in
@@ -162,13 +162,23 @@ func writeStores(root string) (pemDir, nssDir string, err error) {
 			return "", "", err
 		}
 		if s.spec.Subject.CommonName == "alice" || s.spec.Subject.CommonName == "bob" {
+			// bob's key object is a bare link (CKA_ID, no key material),
+			// as a copied certificate beside a forged key object would be.
 			nss = append(nss, testnss.Cert{Nickname: s.spec.Subject.CommonName + "'s corp certificate", DER: c.Cert.Raw,
-				Trust: "u,u,u", WithKey: s.withKey})
+				Trust: "u,u,u", WithKey: true, Key: keyIf(s.withKey, c.Key)})
 		}
 	}
 	nss = append(nss, testnss.Cert{Nickname: "Demo Corp Root CA", DER: ca.Cert.Raw, Trust: "CT,C,C"})
-	if err := testnss.Create(context.Background(), nssDir, nss, testnss.Options{}); err != nil {
+	if err := testnss.Create(context.Background(), nssDir, nss, testnss.Options{KeyMaterial: true}); err != nil {
 		return "", "", fmt.Errorf("writing the NSS database: %w", err)
 	}
 	return pemDir, nssDir, nil
+}
+
+// keyIf returns k when with is set, else nil.
+func keyIf(with bool, k any) any {
+	if with {
+		return k
+	}
+	return nil
 }

@@ -20,7 +20,9 @@ var syntheticTrusts = []string{",,", "P,,", "", "C,,", "u,u,u", "p,p,p", ",C,", 
 // CA (trust "CT,C,C", with key) and n client certificates it issued, named
 // "client-00000"…, mixing RSA-2048 (every fourth, from a pool of four keys,
 // as renewed certificates share keys) and P-256 keys, with a key for every
-// third certificate and trust strings cycling through common values.
+// third certificate (written with Options.KeyMaterial, its private half is
+// encrypted under the empty password, as certutil writes it) and trust
+// strings cycling through common values.
 func Synthetic(n int) ([]Cert, error) {
 	now := time.Now().UTC().Truncate(time.Second)
 	ca, err := testpki.Issue(nil, testpki.Options{
@@ -35,7 +37,7 @@ func Synthetic(n int) ([]Cert, error) {
 		return nil, err
 	}
 	out := make([]Cert, 0, n+1)
-	out = append(out, Cert{Nickname: "certsight synthetic root CA", DER: ca.Cert.Raw, Trust: "CT,C,C", WithKey: true})
+	out = append(out, Cert{Nickname: "certsight synthetic root CA", DER: ca.Cert.Raw, Trust: "CT,C,C", WithKey: true, Key: ca.Key})
 
 	var rsaPool []crypto.Signer
 	for i := 0; i < min(4, (n+3)/4); i++ {
@@ -62,7 +64,7 @@ func Synthetic(n int) ([]Cert, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, Cert{Nickname: name, DER: c.Cert.Raw, Trust: syntheticTrusts[i%len(syntheticTrusts)], WithKey: i%3 == 0})
+		out = append(out, Cert{Nickname: name, DER: c.Cert.Raw, Trust: syntheticTrusts[i%len(syntheticTrusts)], WithKey: i%3 == 0, Key: key})
 	}
 	return out, nil
 }

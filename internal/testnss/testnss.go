@@ -8,14 +8,18 @@
 // write: a CKO_CERTIFICATE object, a trust object when a trust string is
 // given, and, for a certificate "with key", a CKO_PUBLIC_KEY object in
 // cert9.db and a CKO_PRIVATE_KEY object in key4.db sharing its CKA_ID.
-// The private key object holds no key material: NSS sees that the key is
-// present (certutil -L shows `u`, -K lists it) but cannot use it.
+// Without Options.KeyMaterial the private key object holds no key material: NSS sees
+// that a key is linked (certutil -L shows `u`, -K lists it) but cannot use
+// it. With it, each Cert.Key's private attributes are encrypted under the empty
+// password (keymaterial.go) and the key database gets the password record
+// of an empty password.
 //
-// The key database has no password record, so NSS treats it as not yet
-// initialised ("Database needs user init") and does not check the
-// integrity MACs it would keep for trust values; certutil -L reads it as is.
-// Commands that log in to the token (certutil -K, pk12util) ask for the
-// database to be initialised first (certutil -N) and fail without it.
+// Without Options.KeyMaterial the key database has no password record, so NSS
+// treats it as not yet initialised ("Database needs user init") and does
+// not check the integrity MACs it would keep for trust values; certutil -L
+// reads it as is. Commands that log in to the token (certutil -K, pk12util)
+// ask for the database to be initialised first (certutil -N) and fail
+// without it.
 package testnss
 
 import (
@@ -23,6 +27,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/md5" //nolint:gosec // NSS stores an MD5 of each trusted certificate
+	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha1" //nolint:gosec // NSS derives CKA_ID with SHA-1
 	"crypto/sha256"
@@ -66,11 +71,24 @@ type Cert struct {
 	Trust string
 	// WithKey writes public and private key objects linked by CKA_ID.
 	WithKey bool
+	// Key, with WithKey and Options.KeyMaterial, is the certificate's
+	// private key (*rsa.PrivateKey, *ecdsa.PrivateKey or
+	// ed25519.PrivateKey): its private attributes are written encrypted
+	// under the empty database password, as certutil and pk12util write
+	// them. Otherwise the key object holds no key material (a link only).
+	Key any
 }
 
 // Options tune Create.
 type Options struct {
 	Trust TrustClass
+	// KeyMaterial writes each Cert.Key's private attributes encrypted under
+	// the empty password, with the password record of an empty password.
+	// NSS then checks the integrity MACs of trust values, which Create does
+	// not write: certutil shows such a database's trust as ",," (this
+	// package's reader, like a browser's certificate list, is unaffected).
+	// Leave it off where certutil must read trust.
+	KeyMaterial bool
 }
 
 // Object classes and constants (nss lib/util/pkcs11t.h, pkcs11n.h).
@@ -112,10 +130,10 @@ func Create(ctx context.Context, dir string, certs []Cert, opts Options) error {
 	if opts.Trust != TrustNSS {
 		extra = columnsPKCS11Trust
 	}
-	if err := writeDB(ctx, filepath.Join(dir, "cert9.db"), "nssPublic", extra, objs.public, false); err != nil {
+	if err := writeDB(ctx, filepath.Join(dir, "cert9.db"), "nssPublic", extra, objs.public, nil); err != nil {
 		return err
 	}
-	if err := writeDB(ctx, filepath.Join(dir, "key4.db"), "nssPrivate", "", objs.private, true); err != nil {
+	if err := writeDB(ctx, filepath.Join(dir, "key4.db"), "nssPrivate", "", objs.private, objs.meta); err != nil {
 		return err
 	}
 	abs, err := filepath.Abs(dir)
@@ -134,10 +152,28 @@ func Create(ctx context.Context, dir string, certs []Cert, opts Options) error {
 // object is one PKCS#11 object: column name → stored value.
 type object map[string][]byte
 
-type objects struct{ public, private []object }
+type objects struct {
+	public, private []object
+	// meta holds metaData rows (id → item1, item2) for the key database.
+	meta map[string][2][]byte
+}
 
 func buildObjects(certs []Cert, opts Options) (objects, error) {
 	var out objects
+	var globalSalt []byte
+	for _, c := range certs {
+		if opts.KeyMaterial && c.WithKey && c.Key != nil && globalSalt == nil {
+			globalSalt = make([]byte, 20)
+			if _, err := rand.Read(globalSalt); err != nil {
+				return out, err
+			}
+			check, err := passwordRow(globalSalt)
+			if err != nil {
+				return out, err
+			}
+			out.meta = map[string][2][]byte{"password": {globalSalt, check}}
+		}
+	}
 	for i, c := range certs {
 		x, err := x509.ParseCertificate(c.DER)
 		if err != nil {
@@ -166,6 +202,15 @@ func buildObjects(certs []Cert, opts Options) (objects, error) {
 		if c.WithKey {
 			pub["a102"], priv["a102"] = id, id
 			priv["a3"], priv["a101"] = []byte(c.Nickname), x.RawSubject
+			if globalSalt != nil && c.Key != nil {
+				attrs, err := privateAttributes(globalSalt, c.Key)
+				if err != nil {
+					return out, fmt.Errorf("certificate %d (%q): %w", i, c.Nickname, err)
+				}
+				for col, v := range attrs {
+					priv[col] = v
+				}
+			}
 			out.public = append(out.public, pub)
 			out.private = append(out.private, priv)
 		}
@@ -250,7 +295,8 @@ func ulong(n uint32) []byte { return binary.BigEndian.AppendUint32(nil, n) }
 
 // writeDB creates the table (with the indexes NSS creates) and inserts objs
 // in one transaction. The key database also gets NSS's metaData table.
-func writeDB(ctx context.Context, path, table, extraCols string, objs []object, keyDB bool) error {
+func writeDB(ctx context.Context, path, table, extraCols string, objs []object, meta map[string][2][]byte) error {
+	keyDB := meta != nil || table == "nssPrivate"
 	db, err := sql.Open("sqlite", path)
 	if err != nil {
 		return fmt.Errorf("creating %s: %w", path, err)
@@ -296,6 +342,11 @@ func writeDB(ctx context.Context, path, table, extraCols string, objs []object, 
 		}
 		if _, err := ins.ExecContext(ctx, args...); err != nil {
 			return fmt.Errorf("writing %s: object %d: %w", path, i, err)
+		}
+	}
+	for id, items := range meta {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO metaData (id, item1, item2) VALUES (?, ?, ?)", id, items[0], items[1]); err != nil {
+			return fmt.Errorf("writing %s: metaData %s: %w", path, id, err)
 		}
 	}
 	if err := tx.Commit(); err != nil {

@@ -1,7 +1,7 @@
-// Package testtool lets tests depend on external programs and on the shared
-// fixtures without lying about it: outside CI a missing tool skips the test
-// with a loud message; with CERTSIGHT_REQUIRE_TOOLS=1 (as CI sets it) a
-// missing tool fails the test.
+// Package testtool is the end-to-end test support: tests depend on external
+// programs without lying about it (outside CI a missing tool skips the test
+// with a loud message; with CERTSIGHT_REQUIRE_TOOLS=1, as CI sets it, a
+// missing tool fails the test), and find the binaries under test (Binary).
 package testtool
 
 import (
@@ -14,7 +14,7 @@ import (
 	"testing"
 )
 
-// Required reports whether missing tools and fixtures must fail tests.
+// Required reports whether missing tools must fail tests.
 func Required() bool { return os.Getenv("CERTSIGHT_REQUIRE_TOOLS") == "1" }
 
 // Need returns the path of program name, or skips (fails under
@@ -56,23 +56,6 @@ func RepoRoot(t testing.TB) string {
 		t.Fatal("testtool: cannot locate source file")
 	}
 	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
-}
-
-// SharedFixture returns the path of rel under ../shared/fixtures beside the
-// repository, or skips (fails under CERTSIGHT_REQUIRE_TOOLS=1) when absent.
-// CERTSIGHT_SHARED overrides where shared/ is.
-func SharedFixture(t testing.TB, rel string) string {
-	t.Helper()
-	shared := os.Getenv("CERTSIGHT_SHARED")
-	if shared == "" {
-		shared = filepath.Join(RepoRoot(t), "..", "shared")
-	}
-	p := filepath.Join(shared, "fixtures", rel)
-	if _, err := os.Stat(p); err != nil {
-		missing(t, "shared fixture "+p+" is absent")
-		return ""
-	}
-	return p
 }
 
 func missing(t testing.TB, what string) {

@@ -21,11 +21,16 @@ import (
 
 	"github.com/certsight/certsight/internal/fsafe"
 	"github.com/certsight/certsight/internal/testkeychain"
-	"github.com/certsight/certsight/internal/testtool"
 	"github.com/certsight/certsight/stores"
 )
 
 // newCert makes a self-signed certificate with a fresh P-256 key.
+// Real keychains made by macOS (provenance in testdata/real/README.md).
+const (
+	realKeychain    = "testdata/real/keychainbreaker-test.keychain-db"
+	realNoCertTable = "testdata/real/dtformats-login.keychain"
+)
+
 func newCert(t testing.TB, cn string) *x509.Certificate {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -59,7 +64,7 @@ func writeTemp(t *testing.T, name string, data []byte) string {
 }
 
 func TestRealKeychainWithIdentity(t *testing.T) {
-	p := testtool.SharedFixture(t, "keychain/keychainbreaker-test.keychain-db")
+	p := realKeychain
 	res := stores.Collect(New(nil).Read(context.Background(), stores.Source{Path: p, Location: stores.LocationUser, Username: "alice"}))
 	require.Empty(t, res.Errors)
 	require.Len(t, res.Entries, 1)
@@ -70,8 +75,8 @@ func TestRealKeychainWithIdentity(t *testing.T) {
 	assert.Equal(t, stores.LocationUser, e.Location)
 	assert.Equal(t, "alice", e.Username)
 	assert.Equal(t, p, e.Path)
-	assert.Equal(t, stores.KeyPresent, e.Key, e.KeyNote)
-	assert.True(t, e.Key.HasPrivateKey())
+	assert.Equal(t, stores.KeyLinked, e.Key, e.KeyNote)
+	assert.False(t, e.Key.HasPrivateKey(), "a label link is not evidence of the key")
 	assert.True(t, e.Info.SelfSigned)
 	assert.Equal(t, "RSA", e.Info.KeyAlgorithm)
 
@@ -98,7 +103,7 @@ func TestRealKeychainWithIdentity(t *testing.T) {
 }
 
 func TestRealKeychainWithoutCertificateTable(t *testing.T) {
-	p := testtool.SharedFixture(t, "keychain/dtformats-login.keychain")
+	p := realNoCertTable
 	res := stores.Collect(New(nil).Read(context.Background(), stores.Source{Path: p}))
 	assert.Empty(t, res.Errors)
 	assert.Empty(t, res.Entries)
@@ -135,7 +140,7 @@ func TestSynthesizedKeychains(t *testing.T) {
 				},
 				KeyLabels: [][]byte{hashOf(t, withKey)},
 			},
-			wants: []want{{"with key", "Work ID", stores.KeyPresent, "key blob"}, {"no key", "Some CA", stores.KeyAbsent, ""}},
+			wants: []want{{"with key", "Work ID", stores.KeyLinked, "key blob"}, {"no key", "Some CA", stores.KeyAbsent, ""}},
 		},
 		{
 			name: "schema table absent: built-in layouts still read both tables",
@@ -144,7 +149,7 @@ func TestSynthesizedKeychains(t *testing.T) {
 				KeyLabels: [][]byte{hashOf(t, withKey)},
 				NoSchema:  true,
 			},
-			wants: []want{{"with key", "Work ID", stores.KeyPresent, ""}},
+			wants: []want{{"with key", "Work ID", stores.KeyLinked, ""}},
 		},
 		{
 			name:  "no certificate table means no certificates and no error",
@@ -173,7 +178,7 @@ func TestSynthesizedKeychains(t *testing.T) {
 				Certs:     []testkeychain.Cert{{DER: withKey.Raw}},
 				KeyLabels: [][]byte{[]byte("unrelated label"), hashOf(t, withKey)},
 			},
-			wants: []want{{"with key", "", stores.KeyPresent, ""}},
+			wants: []want{{"with key", "", stores.KeyLinked, ""}},
 		},
 		{
 			name: "a record that is not a certificate is an item error, the rest is read",

@@ -54,6 +54,8 @@ const (
 	// maxValues bounds a multi-valued attribute's count so a corrupt word
 	// cannot make the parser loop for long.
 	maxValues = 1 << 16
+	// maxProblems caps File.Problems; the rest are counted in one more.
+	maxProblems = 100
 )
 
 // ErrNotKeychain is returned for data that does not start with the magic.
@@ -127,6 +129,9 @@ func ParseFile(data []byte) (*File, error) { return ParseFileContext(context.Bac
 // part of two tables or two records, and a crafted file cannot make the
 // parser revisit the same data again and again.
 func ParseFileContext(ctx context.Context, data []byte) (*File, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if len(data) < len(Magic) || string(data[:len(Magic)]) != Magic {
 		return nil, ErrNotKeychain
 	}
@@ -206,6 +211,9 @@ func ParseFileContext(ctx context.Context, data []byte) (*File, error) {
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	if n := len(f.Problems); n > maxProblems {
+		f.Problems = append(f.Problems[:maxProblems:maxProblems], fmt.Errorf("and %d more problems", n-maxProblems))
 	}
 	return f, nil
 }

@@ -3,10 +3,12 @@
 // no Security framework, no cgo, no password.
 //
 // For each record of the X.509 certificate table it reports the DER and the
-// print name. A private key is reported present (stores.KeyPresent) when a
+// print name. A private key is reported linked (stores.KeyLinked) when a
 // record of the private-key table carries, as its Label, the certificate's
-// public-key hash: the link macOS itself uses to form an identity. Only
-// plaintext attributes are read; key blobs and passwords are never decrypted.
+// public-key hash: the link macOS itself uses to form an identity. It is
+// never "matched": the key blob is encrypted with the keychain's password,
+// and a label can be copied beside any certificate. Only plaintext
+// attributes are read; key blobs and passwords are never decrypted.
 //
 // Files are read into memory through a read-only handle (a private copy), so
 // the user's keychain is never written, locked or kept open.
@@ -203,7 +205,7 @@ func keyState(c *x509.Certificate, kc Certificate, keys map[string]bool) (stores
 			hex.EncodeToString(kc.PublicKeyHash), hex.EncodeToString(h))
 	}
 	if keys[string(h)] {
-		return stores.KeyPresent, joinNote("private key record linked by public-key hash; key blob is encrypted and was not read", note)
+		return stores.KeyLinked, joinNote("private key record linked by public-key hash; key blob is encrypted and was not read", note)
 	}
 	return stores.KeyAbsent, note
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"database/sql"
+	"encoding/asn1"
 	"errors"
 	"fmt"
 	"runtime"
@@ -54,7 +55,7 @@ func (t *trustTable) put(k trustKey, obj trustObject) {
 // database read in place has its rows held until the file is known not to
 // have changed meanwhile, and is read again (at last through a private
 // copy) when it did; a copy is consistent by construction.
-func (r *Reader) readCertDB(ctx context.Context, fsys fsafe.FS, path string, src stores.Source, keyIDs map[string]bool,
+func (r *Reader) readCertDB(ctx context.Context, fsys fsafe.FS, path string, src stores.Source, keys *keyIndex,
 	errs []error, fn func(stores.Entry) error) []error {
 	fail := func(err error) []error {
 		return append(errs, &stores.ItemError{Store: stores.KindNSSDB, Path: src.Path, Item: CertDBName, Err: err})
@@ -85,7 +86,7 @@ func (r *Reader) readCertDB(ctx context.Context, fsys fsafe.FS, path string, src
 			errs = append(errs, &stores.ItemError{Store: stores.KindNSSDB, Path: src.Path, Item: CertDBName, Err: err})
 		}
 		errs = append(errs, rowErrs...)
-		out := r.streamCerts(ctx, rows, src, trust, keyIDs, errs, fn)
+		out := r.streamCerts(ctx, rows, src, trust, keys, errs, fn)
 		snap.close()
 		return out
 	}
@@ -196,7 +197,7 @@ const batchSize = 256
 // streamCerts parses the rows in batches on all CPUs and hands the entries
 // to fn in row order.
 func (r *Reader) streamCerts(ctx context.Context, src rowSource, s stores.Source,
-	trust *trustTable, keyIDs map[string]bool, errs []error, fn func(stores.Entry) error) []error {
+	trust *trustTable, keys *keyIndex, errs []error, fn func(stores.Entry) error) []error {
 	if c, ok := src.(*cursor); ok {
 		defer c.rs.Close()
 	}
@@ -221,7 +222,7 @@ func (r *Reader) streamCerts(ctx context.Context, src rowSource, s stores.Source
 		b.rows = rows
 		if len(rows) > 0 {
 			var stop error
-			errs, stop = r.emitBatch(ctx, b, s, trust, keyIDs, errs, fn)
+			errs, stop = r.emitBatch(ctx, b, s, trust, keys, errs, fn)
 			if stop != nil {
 				return append(errs, stop)
 			}
@@ -378,51 +379,28 @@ func decodeCertRow(r certRow) (d decodedCert, skip bool, err error) {
 
 // serialDER returns the serial number's DER INTEGER (tag and length
 // included), as NSS stores CKA_SERIAL_NUMBER. It is taken from the TBS
-// bytes so that it is exactly what the certificate holds.
+// bytes so that it is exactly what the certificate holds; encoding/asn1
+// splits the elements (no DER length parser of our own here).
 func serialDER(c *x509.Certificate) []byte {
-	tbs := c.RawTBSCertificate
 	// TBSCertificate ::= SEQUENCE { [0] version OPTIONAL, serialNumber INTEGER, ... }
-	_, body, ok := derElement(tbs)
-	if !ok {
+	var tbs asn1.RawValue
+	if _, err := asn1.Unmarshal(c.RawTBSCertificate, &tbs); err != nil || !tbs.IsCompound {
 		return nil
 	}
-	el, _, ok := derElement(body)
-	if ok && el[0] == 0xa0 { // explicit version
-		el, _, ok = derElement(body[len(el):])
+	var el asn1.RawValue
+	rest, err := asn1.Unmarshal(tbs.Bytes, &el)
+	if err == nil && el.Class == asn1.ClassContextSpecific && el.Tag == 0 { // explicit version
+		_, err = asn1.Unmarshal(rest, &el)
 	}
-	if !ok || len(el) == 0 || el[0] != 0x02 {
+	if err != nil || el.Class != asn1.ClassUniversal || el.Tag != asn1.TagInteger {
 		return nil
 	}
-	return el
-}
-
-// derElement splits the first DER element (header included) off b and
-// returns it with its content; ok is false when b is malformed.
-func derElement(b []byte) (el, content []byte, ok bool) {
-	if len(b) < 2 {
-		return nil, nil, false
-	}
-	hdr, n := 2, int(b[1])
-	if n&0x80 != 0 {
-		k := n & 0x7f
-		if k == 0 || k > 3 || len(b) < 2+k {
-			return nil, nil, false
-		}
-		n = 0
-		for _, x := range b[2 : 2+k] {
-			n = n<<8 | int(x)
-		}
-		hdr += k
-	}
-	if len(b)-hdr < n {
-		return nil, nil, false
-	}
-	return b[:hdr+n], b[hdr : hdr+n], true
+	return el.FullBytes
 }
 
 // buildEntry fills e from one row. A panic in a parser becomes the row's
 // error: one bad certificate must not take the process down.
-func buildEntry(e *stores.Entry, row certRow, src stores.Source, trust *trustTable, keyIDs map[string]bool) (skip bool, err error) {
+func buildEntry(e *stores.Entry, row certRow, src stores.Source, trust *trustTable, keys *keyIndex) (skip bool, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			skip, err = false, fmt.Errorf("internal error decoding row: %v", p)
@@ -439,15 +417,8 @@ func buildEntry(e *stores.Entry, row certRow, src stores.Source, trust *trustTab
 	e.Label = d.label
 	e.Username = src.Username
 	e.SID = src.SID
-	hasKey := len(d.ckaID) > 0 && keyIDs[string(d.ckaID)]
-	switch {
-	case sameMap(keyIDs, keyUnknown):
-		e.Key = stores.KeyUnknown
-		e.KeyNote = KeyDBName + " could not be read; whether the private key is there is unknown"
-	case hasKey:
-		e.Key = stores.KeyPresent
-		e.KeyNote = keyNote
-	}
+	var hasKey bool
+	e.Key, e.KeyNote, hasKey = keys.state(d.cert, d.ckaID)
 	var obj *trustObject
 	if o, ok := trust.objs[d.key]; ok {
 		obj = &o
@@ -456,15 +427,12 @@ func buildEntry(e *stores.Entry, row certRow, src stores.Source, trust *trustTab
 	return false, nil
 }
 
-// keyNote explains KeyPresent for NSS entries.
-const keyNote = "private key in " + KeyDBName + " (linked by CKA_ID; encrypted, not read)"
-
 // emitBatch parses b.rows on all CPUs and hands the entries to fn in row
 // order, appending per-row errors to errs. stop is fn's error, or nil. When
 // ctx ends mid-batch the rows not yet parsed are left out (the caller
 // reports the context's error).
 func (r *Reader) emitBatch(ctx context.Context, b *batcher, src stores.Source, trust *trustTable,
-	keyIDs map[string]bool, errs []error, fn func(stores.Entry) error) (_ []error, stop error) {
+	keys *keyIndex, errs []error, fn func(stores.Entry) error) (_ []error, stop error) {
 	rows := b.rows
 	workers := min(runtime.GOMAXPROCS(0), 8, max(1, len(rows)/32))
 	var wg sync.WaitGroup
@@ -472,7 +440,7 @@ func (r *Reader) emitBatch(ctx context.Context, b *batcher, src stores.Source, t
 	for range workers {
 		wg.Go(func() {
 			for i := range next {
-				b.skips[i], b.errs[i] = buildEntry(&b.entries[i], rows[i], src, trust, keyIDs)
+				b.skips[i], b.errs[i] = buildEntry(&b.entries[i], rows[i], src, trust, keys)
 			}
 		})
 	}
@@ -508,9 +476,4 @@ func (r *Reader) emitBatch(ctx context.Context, b *batcher, src stores.Source, t
 		}
 	}
 	return errs, nil
-}
-
-// sameMap reports whether a and b are the same map (not equal contents).
-func sameMap(a, b map[string]bool) bool {
-	return a != nil && b != nil && len(a) == len(b) && a["\x00unknown"] && b["\x00unknown"]
 }

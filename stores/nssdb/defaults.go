@@ -25,7 +25,8 @@ func (r *Reader) Defaults(ctx context.Context) []stores.Source {
 	if err != nil {
 		r.log.Debug("listing user home directories", "err", err)
 	}
-	return defaultSources(ctx, fsys, rootedAll(r.root, systemDirs(runtime.GOOS)), homes, userPatterns(runtime.GOOS))
+	out := defaultSources(ctx, fsys, rootedAll(r.root, systemDirs(runtime.GOOS)), homes, userPatterns(runtime.GOOS))
+	return append(out, absoluteProfiles(ctx, fsys, r.root, homes, profileRoots(runtime.GOOS), out)...)
 }
 
 // rootedAll returns paths under root (stores.Rooted).
@@ -49,27 +50,129 @@ func systemDirs(goos string) []string {
 }
 
 // userPatterns lists, relative to a home directory, the globs where goos
-// keeps per-user NSS databases.
+// keeps per-user NSS databases: Chrome's, then every profile of Firefox and
+// Thunderbird (profileRoots), in their native, snap and flatpak forms.
 func userPatterns(goos string) []string {
+	var out []string
+	if goos != "darwin" && goos != "windows" {
+		out = append(out, ".pki/nssdb")
+	}
+	for _, r := range profileRoots(goos) {
+		out = append(out, r+"/"+profilesDir(goos)+"*")
+	}
+	return out
+}
+
+// profilesDir is where profiles sit inside a profile root: "Profiles/" on
+// macOS and Windows, the root itself elsewhere.
+func profilesDir(goos string) string {
+	if goos == "darwin" || goos == "windows" {
+		return "Profiles/"
+	}
+	return ""
+}
+
+// profileRoots lists, relative to a home directory, the folders of goos
+// that hold Mozilla profiles and their profiles.ini.
+func profileRoots(goos string) []string {
 	switch goos {
 	case "darwin":
-		return []string{
-			"Library/Application Support/Firefox/Profiles/*",
-			"Library/Thunderbird/Profiles/*",
-		}
+		return []string{"Library/Application Support/Firefox", "Library/Thunderbird"}
 	case "windows":
-		return []string{
-			"AppData/Roaming/Mozilla/Firefox/Profiles/*",
-			"AppData/Roaming/Thunderbird/Profiles/*",
-		}
+		return []string{"AppData/Roaming/Mozilla/Firefox", "AppData/Roaming/Thunderbird"}
 	}
 	return []string{
-		".pki/nssdb",
-		".mozilla/firefox/*",
-		"snap/firefox/common/.mozilla/firefox/*",
-		".var/app/org.mozilla.firefox/.mozilla/firefox/*",
-		".thunderbird/*",
+		// Firefox before 147, and from 147 on (XDG: ~/.config/mozilla/firefox).
+		".mozilla/firefox",
+		".config/mozilla/firefox",
+		// Snap (the snap's $HOME is ~/snap/<name>/common).
+		"snap/firefox/common/.mozilla/firefox",
+		"snap/firefox/common/.config/mozilla/firefox",
+		// Flatpak (the app's $HOME files under ~/.var/app/<id>, its
+		// XDG_CONFIG_HOME is ~/.var/app/<id>/config).
+		".var/app/org.mozilla.firefox/.mozilla/firefox",
+		".var/app/org.mozilla.firefox/config/mozilla/firefox",
+		// Thunderbird: native, snap, flatpak (both ids it has had).
+		".thunderbird",
+		"snap/thunderbird/common/.thunderbird",
+		".var/app/org.mozilla.Thunderbird/.thunderbird",
+		".var/app/net.thunderbird.Thunderbird/.thunderbird",
 	}
+}
+
+// maxProfilesINI bounds profiles.ini (a real one is a few hundred bytes).
+const maxProfilesINI = 1 << 20
+
+// absoluteProfiles returns the profiles that a profiles.ini names by
+// absolute path (IsRelative=0: a profile kept outside the profile root),
+// which no glob finds. Each path is taken under root, as a chroot would
+// (an image's profiles.ini names paths inside the image), and kept when it
+// holds a cert9.db and is not already in have.
+func absoluteProfiles(ctx context.Context, fsys fsafe.FS, root string, homes []home, roots []string, have []stores.Source) []stores.Source {
+	seen := map[string]bool{}
+	for _, s := range have {
+		seen[filepath.Clean(s.Path)] = true
+	}
+	done := map[string]bool{}
+	var out []stores.Source
+	for _, h := range homes {
+		if ctx.Err() != nil || done[h.dir] {
+			continue
+		}
+		done[h.dir] = true
+		for _, r := range roots {
+			data, err := fsys.ReadFile(ctx, filepath.Join(h.dir, filepath.FromSlash(r), "profiles.ini"), maxProfilesINI)
+			if err != nil {
+				continue
+			}
+			for _, p := range parseProfilesINI(data) {
+				dir := filepath.Clean(stores.Rooted(root, p))
+				if !seen[dir] && hasCertDB(fsys, dir) {
+					seen[dir] = true
+					out = append(out, stores.Source{Path: dir, Location: stores.LocationUser, Username: h.user})
+				}
+			}
+		}
+	}
+	return out
+}
+
+// parseProfilesINI returns the absolute profile paths of a profiles.ini:
+// the Path of each [Profile…] section whose IsRelative is 0.
+func parseProfilesINI(data []byte) []string {
+	var out []string
+	var inProfile, relative bool
+	var path string
+	flush := func() {
+		if inProfile && !relative && path != "" && (filepath.IsAbs(path) || strings.HasPrefix(path, "/")) {
+			out = append(out, path)
+		}
+		inProfile, relative, path = false, true, ""
+	}
+	flush()
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		switch {
+		case strings.HasPrefix(line, "["):
+			flush()
+			inProfile = strings.HasPrefix(strings.ToLower(line), "[profile")
+		case strings.HasPrefix(line, ";") || strings.HasPrefix(line, "#"):
+		default:
+			k, v, ok := strings.Cut(line, "=")
+			if !ok {
+				continue
+			}
+			switch strings.TrimSpace(k) {
+			case "Path":
+				path = strings.TrimSpace(v)
+			case "IsRelative":
+				relative = strings.TrimSpace(v) != "0"
+			}
+		}
+	}
+	flush()
+	return out
 }
 
 // defaultSources keeps the candidate directories that hold a cert9.db

@@ -41,6 +41,11 @@ func TestDefaultSources(t *testing.T) {
 	chrome := mkdb("home", "alice", ".pki", "nssdb")
 	ff1 := mkdb("home", "alice", ".mozilla", "firefox", "abcd.default-release")
 	snap := mkdb("home", "alice", "snap", "firefox", "common", ".mozilla", "firefox", "x.default")
+	ff147 := mkdb("home", "alice", ".config", "mozilla", "firefox", "n.default-release")
+	flatpakCfg := mkdb("home", "alice", ".var", "app", "org.mozilla.firefox", "config", "mozilla", "firefox", "f.default")
+	tb := mkdb("home", "alice", ".thunderbird", "t.default-release")
+	tbSnap := mkdb("home", "alice", "snap", "thunderbird", "common", ".thunderbird", "s.default")
+	tbFlatpak := mkdb("home", "alice", ".var", "app", "org.mozilla.Thunderbird", ".thunderbird", "p.default")
 	// Glob metacharacters in a home folder are taken literally. Windows
 	// forbids "*" in file names, so there the name keeps only the brackets.
 	bob := "b[o]b*"
@@ -65,7 +70,12 @@ func TestDefaultSources(t *testing.T) {
 		{Path: system, Location: stores.LocationSystem},
 		{Path: chrome, Location: stores.LocationUser, Username: "alice"},
 		{Path: ff1, Location: stores.LocationUser, Username: "alice"},
+		{Path: ff147, Location: stores.LocationUser, Username: "alice"},
 		{Path: snap, Location: stores.LocationUser, Username: "alice"},
+		{Path: flatpakCfg, Location: stores.LocationUser, Username: "alice"},
+		{Path: tb, Location: stores.LocationUser, Username: "alice"},
+		{Path: tbSnap, Location: stores.LocationUser, Username: "alice"},
+		{Path: tbFlatpak, Location: stores.LocationUser, Username: "alice"},
 		{Path: weird, Location: stores.LocationUser, Username: "bob"},
 	}, got)
 }
@@ -73,6 +83,10 @@ func TestDefaultSources(t *testing.T) {
 func TestUserPatternsPerOS(t *testing.T) {
 	assert.Contains(t, userPatterns("linux"), ".pki/nssdb")
 	assert.Contains(t, userPatterns("linux"), ".mozilla/firefox/*")
+	assert.Contains(t, userPatterns("linux"), ".config/mozilla/firefox/*", "Firefox 147 and later")
+	assert.Contains(t, userPatterns("linux"), ".thunderbird/*")
+	assert.Contains(t, userPatterns("darwin"), "Library/Thunderbird/Profiles/*")
+	assert.Contains(t, userPatterns("windows"), "AppData/Roaming/Thunderbird/Profiles/*")
 	assert.Contains(t, userPatterns("darwin"), "Library/Application Support/Firefox/Profiles/*")
 	assert.Contains(t, userPatterns("windows"), "AppData/Roaming/Mozilla/Firefox/Profiles/*")
 	assert.Equal(t, []string{"/etc/pki/nssdb"}, systemDirs("linux"))
@@ -178,4 +192,69 @@ func TestDefaultsWithRoot(t *testing.T) {
 
 	// An empty root has no defaults at all (not the host's).
 	assert.Empty(t, New(nil, WithRoot(t.TempDir())).Defaults(context.Background()))
+}
+
+func TestParseProfilesINI(t *testing.T) {
+	ini := `[Install4F96D1932A9F858E]
+Default=/data/elsewhere/locked
+Locked=1
+
+[Profile1]
+Name=work
+IsRelative=0
+Path=/data/profiles/work.profile
+
+[Profile0]
+Name=default
+IsRelative=1
+Path=abcd.default-release
+Default=1
+
+; a comment
+[Profile2]
+Path=/srv/not-marked-absolute
+[Profile3]
+IsRelative=0
+Path=relative/but/says/absolute
+
+[General]
+StartWithLastProfile=1
+Path=/ignored/general
+`
+	assert.Equal(t, []string{"/data/profiles/work.profile"}, parseProfilesINI([]byte(ini)))
+	assert.Empty(t, parseProfilesINI([]byte("garbage\x00[[[=")))
+}
+
+// A profile that profiles.ini names by absolute path (IsRelative=0) is found
+// under a --root image as inside it, with the user whose profiles.ini names
+// it; one already found by a glob is not listed twice.
+func TestDefaultsAbsoluteProfilesWithRoot(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("Linux layout")
+	}
+	root := t.TempDir()
+	mkdb := func(parts ...string) string {
+		d := filepath.Join(append([]string{root}, parts...)...)
+		require.NoError(t, os.MkdirAll(d, 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(d, CertDBName), nil, 0o600))
+		return d
+	}
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "etc"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(root, "etc", "passwd"),
+		[]byte("alice:x:1000:1000::/home/alice:/bin/bash\n"), 0o600))
+	inFF := mkdb("home", "alice", ".config", "mozilla", "firefox", "abcd.default-release")
+	outside := mkdb("data", "profiles", "work")
+	tbOutside := mkdb("srv", "mail", "alice")
+	ini := "[Profile0]\nIsRelative=0\nPath=/data/profiles/work\n[Profile1]\nIsRelative=0\nPath=" + inFF + "\n" +
+		"[Profile2]\nIsRelative=0\nPath=/home/alice/.config/mozilla/firefox/abcd.default-release\n"
+	require.NoError(t, os.WriteFile(filepath.Join(root, "home", "alice", ".config", "mozilla", "firefox", "profiles.ini"), []byte(ini), 0o600))
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "home", "alice", ".thunderbird"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(root, "home", "alice", ".thunderbird", "profiles.ini"),
+		[]byte("[Profile0]\nIsRelative=0\nPath=/srv/mail/alice\n"), 0o600))
+	got := New(nil, WithRoot(root)).Defaults(context.Background())
+	assert.Equal(t, []stores.Source{
+		{Path: inFF, Location: stores.LocationUser, Username: "alice"},
+		{Path: outside, Location: stores.LocationUser, Username: "alice"},
+		{Path: tbOutside, Location: stores.LocationUser, Username: "alice"},
+	}, got)
 }

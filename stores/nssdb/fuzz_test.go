@@ -71,23 +71,6 @@ func FuzzDecodeCertRow(f *testing.F) {
 	})
 }
 
-// FuzzDERElement checks the DER element splitter on arbitrary bytes.
-func FuzzDERElement(f *testing.F) {
-	f.Add([]byte{0x30, 0x03, 0x02, 0x01, 0x01})
-	f.Add([]byte{0x30, 0x82, 0x01, 0x00})
-	f.Add([]byte{0x30, 0x80})
-	f.Add([]byte{0x02, 0x84, 0xff, 0xff, 0xff, 0xff})
-	f.Fuzz(func(t *testing.T, b []byte) {
-		el, content, ok := derElement(b)
-		if !ok {
-			return
-		}
-		if !bytes.HasPrefix(b, el) || !bytes.HasSuffix(el, content) || len(el) < 2 || len(content) > len(el)-2 {
-			t.Fatalf("derElement(%x) = %x, %x", b, el, content)
-		}
-	})
-}
-
 // FuzzDecodeULong checks the CK_ULONG / CK_BBOOL decoders.
 func FuzzDecodeULong(f *testing.F) {
 	f.Add([]byte{0xce, 0x53, 0x43, 0x53})

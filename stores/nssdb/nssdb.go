@@ -11,7 +11,6 @@ package nssdb
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -149,83 +148,17 @@ func (r *Reader) read(ctx context.Context, src stores.Source, fn func(stores.Ent
 	}
 
 	var errs []error
-	keyIDs, warn, err := readKeyIDs(ctx, fsys, filepath.Join(dir, KeyDBName))
+	keys, warn, err := readKeys(ctx, fsys, filepath.Join(dir, KeyDBName))
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		r.log.Debug("no key database; private keys not checked", "path", dir)
+		r.log.Debug("no key database; no private keys", "path", dir)
+		keys = nil
 	case err != nil:
+		// Every certificate's key state is then "unknown", not "absent".
 		errs = append(errs, &stores.ItemError{Store: stores.KindNSSDB, Path: src.Path, Item: KeyDBName, Err: err})
-		keyIDs = nil // unknown, not absent: see buildEntry
 	}
 	if warn != nil {
 		errs = append(errs, &stores.ItemError{Store: stores.KindNSSDB, Path: src.Path, Item: KeyDBName, Err: warn})
 	}
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return r.readCertDB(ctx, fsys, certPath, src, keyUnknown, errs, fn)
-	}
-	return r.readCertDB(ctx, fsys, certPath, src, keyIDs, errs, fn)
-}
-
-// keyUnknown stands for a key4.db that exists but could not be read: no
-// certificate's key state is known.
-var keyUnknown = map[string]bool{"\x00unknown": true}
-
-// readKeyIDs returns the CKA_IDs of the private key objects in key4.db.
-// They are stored in the clear whatever the database password. The set
-// reflects one committed state of key4.db (see openDB and readCertDB);
-// warn says when that could not be made sure.
-func readKeyIDs(ctx context.Context, fsys fsafe.FS, path string) (ids map[string]bool, warn, err error) {
-	if _, err := fsys.Stat(path); err != nil {
-		return nil, nil, err
-	}
-	for attempt := 0; ; attempt++ {
-		snap, err := openDB(ctx, fsys, path, attempt == retries)
-		if err != nil {
-			return nil, nil, err
-		}
-		ids, err := keyIDsIn(ctx, snap.db, path)
-		torn := snap.changed(ctx)
-		warn := snap.warn
-		snap.close()
-		if torn && attempt < retries {
-			continue
-		}
-		if torn {
-			warn = fmt.Errorf("%w: %s", ErrInconsistent, KeyDBName)
-		}
-		return ids, warn, err
-	}
-}
-
-func keyIDsIn(ctx context.Context, db *sql.DB, path string) (map[string]bool, error) {
-	cols, err := columns(ctx, db, "nssPrivate")
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
-	}
-	if !cols[colClass] || !cols[colID] {
-		return nil, fmt.Errorf("reading %s: table nssPrivate lacks %s or %s", path, colClass, colID)
-	}
-	q := "SELECT " + selectList(cols, colID) + " FROM nssPrivate WHERE " + colClass + " = ? LIMIT " + fmt.Sprint(maxRows+1)
-	rs, err := db.QueryContext(ctx, q, ulongBytes(classPrivateKey))
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
-	}
-	defer rs.Close()
-	ids := map[string]bool{}
-	for n := 0; rs.Next(); n++ {
-		if n == maxRows {
-			return ids, fmt.Errorf("reading %s: more than %d private keys", path, maxRows)
-		}
-		var id sql.RawBytes
-		if err := rs.Scan(&id); err != nil {
-			return nil, fmt.Errorf("reading %s: %w", path, err)
-		}
-		if id = blob(id); len(id) > 0 {
-			ids[string(id)] = true
-		}
-	}
-	if err := rs.Err(); err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
-	}
-	return ids, nil
+	return r.readCertDB(ctx, fsys, certPath, src, keys, errs, fn)
 }

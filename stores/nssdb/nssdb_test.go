@@ -126,8 +126,8 @@ func TestEntries(t *testing.T) {
 	assert.Equal(t, "CN=Test CA,O=Example", ca.Info.Subject)
 	assert.True(t, ca.Info.IsCA)
 	assert.True(t, ca.Info.SelfSigned)
-	assert.Equal(t, stores.KeyPresent, ca.Key)
-	assert.Contains(t, ca.KeyNote, "CKA_ID")
+	assert.Equal(t, stores.KeyMatched, ca.Key, ca.KeyNote)
+	assert.Contains(t, ca.KeyNote, "empty database password")
 	assert.Equal(t, "CTu,Cu,Cu", ca.Trust)
 
 	ec := m["Client EC"]

@@ -32,8 +32,8 @@ func TestSecondReadOfAChangedFile(t *testing.T) {
 	}{
 		{"unchanged", func() ([]byte, error) { return combined, nil },
 			[]string{"client1"}, []stores.KeyMatch{stores.KeyMatched}, nil},
-		{"now another certificate", func() ([]byte, error) { return ca, nil },
-			[]string{"Fixture CA"}, []stores.KeyMatch{stores.KeyAbsent}, nil},
+		{"now another certificate", func() ([]byte, error) { return ca, nil }, // key state unknown, and said
+			[]string{"Fixture CA"}, []stores.KeyMatch{stores.KeyUnknown}, errChanged},
 		{"gone", func() ([]byte, error) { return nil, os.ErrNotExist },
 			nil, nil, errChanged},
 		{"no longer a certificate", func() ([]byte, error) { return []byte("hello"), nil },

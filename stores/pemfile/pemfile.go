@@ -54,7 +54,7 @@ func (r *Reader) Kind() stores.Kind { return stores.KindPEM }
 // Defaults returns nil. No platform keeps client certificates as PEM files in
 // a standard place: /etc/ssl/certs and /etc/pki/tls/certs hold trust anchors,
 // not client certificates with their keys, and the posture rules name their
-// PEM files explicitly in "paths" (design.md, posture config).
+// PEM files explicitly in "paths" (docs/contracts.md, "Posture config").
 func (r *Reader) Defaults(context.Context) []stores.Source { return nil }
 
 // Read reads src.Path: a file, a directory (recursively only with

@@ -346,3 +346,20 @@ func BenchmarkReadDirectory(b *testing.B) {
 		}
 	}
 }
+
+// TestJunkBlocksGiveOneShortError: a 4 MiB file of bad PEM blocks gives one
+// error of bounded length, not a line the size of the file.
+func TestJunkBlocksGiveOneShortError(t *testing.T) {
+	block := "-----BEGIN CERTIFICATE-----\nMIIBAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n-----END CERTIFICATE-----\n"
+	var b strings.Builder
+	for b.Len()+len(block) < MaxFileSize {
+		b.WriteString(block)
+	}
+	p := filepath.Join(t.TempDir(), "junk.pem")
+	require.NoError(t, os.WriteFile(p, []byte(b.String()), 0o644))
+	res := stores.Collect(New(nil).Read(context.Background(), stores.Source{Path: p, Location: stores.LocationPath}))
+	assert.Empty(t, res.Entries)
+	require.Len(t, res.Errors, 1)
+	assert.Less(t, len(res.Errors[0].Error()), 4096, "one short error")
+	assert.Contains(t, res.Errors[0].Error(), "more")
+}

@@ -20,6 +20,26 @@ const (
 	NoteMismatchOther = "private key in %s belongs to another certificate"
 )
 
+// maxProblems caps the block errors reported for one file.
+const maxProblems = 5
+
+// capJoined keeps the first maxProblems errors of a joined error (however
+// deeply wrapped) and counts the rest.
+func capJoined(err error) error {
+	var errs []error
+	for e := err; e != nil; {
+		if j, ok := e.(interface{ Unwrap() []error }); ok {
+			errs = j.Unwrap()
+			break
+		}
+		e = errors.Unwrap(e)
+	}
+	if len(errs) <= maxProblems {
+		return err
+	}
+	return fmt.Errorf("%d blocks did not parse: %w (and %d more)", len(errs), errors.Join(errs[:maxProblems]...), len(errs)-maxProblems)
+}
+
 var errKeyOnly = errors.New("no certificate in file, and its private key matches none of the certificates read")
 
 // errChanged is reported for a file whose certificates could not be read
@@ -147,6 +167,7 @@ func (r *Reader) readSet(ctx context.Context, src stores.Source, files []File,
 		if stopped {
 			break
 		}
+		changed := false
 		certs, err := r.certsAgain(pf, load)
 		if err != nil {
 			errs = append(errs, &stores.ItemError{Store: stores.KindPEM, Path: pf.path, Err: err})
@@ -159,6 +180,15 @@ func (r *Reader) readSet(ctx context.Context, src stores.Source, files []File,
 			if i < len(pf.certs) && pf.certs[i].is(c) {
 				p := &pf.certs[i]
 				e.Key, e.KeyNote, e.KeyPath = p.match, p.note, p.keyPath
+			} else {
+				// The file was replaced between its two reads: this
+				// certificate was not paired, so its key state is unknown,
+				// not absent, and the change is said.
+				e.Key, e.KeyNote = stores.KeyUnknown, "file changed while it was read; key not paired"
+				if !changed {
+					changed = true
+					errs = append(errs, &stores.ItemError{Store: stores.KindPEM, Path: pf.path, Err: fmt.Errorf("%w: key state unknown", errChanged)})
+				}
 			}
 			if err := fn(e); err != nil {
 				return append(errs, err)
@@ -228,10 +258,17 @@ func (r *Reader) parseFile(f File, data []byte) (*cert.Bundle, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return b, err
+		return b, capJoined(err)
 	}
-	if len(b.Problems) > 0 {
-		return b, fmt.Errorf("some blocks did not parse: %w", errors.Join(b.Problems...))
+	if n := len(b.Problems); n > 0 {
+		// A file of junk blocks gives one short error, not one line the
+		// size of the file.
+		shown := b.Problems[:min(n, maxProblems)]
+		err := fmt.Errorf("%d blocks did not parse: %w", n, errors.Join(shown...))
+		if n > len(shown) {
+			err = fmt.Errorf("%w (and %d more)", err, n-len(shown))
+		}
+		return b, err
 	}
 	return b, nil
 }

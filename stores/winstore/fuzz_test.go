@@ -5,24 +5,26 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-
-	"github.com/certsight/certsight/internal/testtool"
 )
 
 // FuzzParseElement feeds arbitrary bytes to the sniffer, the element and
 // store parsers and every accessor. Seeds: testdata/fuzz/FuzzParseElement
-// (synthesized elements), more synthesized here, and the shared real
-// elements when present (not committed here; see the fixtures README).
+// (synthesized elements), more synthesized here, and the real elements in
+// testdata/real.
 func FuzzParseElement(f *testing.F) {
 	der := newCert(f, "fuzz").Raw
 	f.Add(element(prop(3, sha1Bytes(der)), prop(11, utf16le("name", true)), prop(2, keyProvInfo("c", "p", 1, 0, 2)), prop(32, der)))
 	f.Add(append(append([]byte(nil), storeHeader...), element(prop(32, der), prop(33, []byte{0x30, 0}), make([]byte, 12))...))
-	if ents, err := os.ReadDir(filepath.Join(testtool.RepoRoot(f), "..", "shared", "fixtures", "winstore")); err == nil {
-		for _, e := range ents {
-			if b, err := os.ReadFile(filepath.Join(testtool.RepoRoot(f), "..", "shared", "fixtures", "winstore", e.Name())); err == nil && filepath.Ext(e.Name()) == ".blob" {
-				f.Add(b)
-			}
+	blobs, err := filepath.Glob(filepath.Join("testdata", "real", "*.blob"))
+	if err != nil || len(blobs) == 0 {
+		f.Fatalf("no real elements in testdata/real: %v", err)
+	}
+	for _, p := range blobs {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
 		}
+		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		Sniff(data)

@@ -9,11 +9,13 @@
 // On Windows the reader also enumerates the registry itself; see Read.
 //
 // For each element it reports the DER (property 32), the friendly name
-// (property 11) as the label, and a private key as present
-// (stores.KeyPresent) when property 2, the key provider info that links the
+// (property 11) as the label, and a private key as linked
+// (stores.KeyLinked) when property 2, the key provider info that links the
 // certificate to a CAPI/CNG key container, is there. The key container is not
-// opened: property 2 is the store's own link, so the key may since have been
-// deleted or live on a smart card; KeyNote names the provider and container.
+// opened: property 2 is only a link (the key may since have been deleted,
+// live on a smart card, or never have existed: the property can be written
+// beside any certificate), so it is never "matched"; KeyNote names the
+// provider and container.
 //
 // Thumbprints: the SHA-1 of the DER is compared with property 3 and with the
 // element's name (a file or registry key named by 40 hex digits). A mismatch
@@ -274,7 +276,7 @@ func (r *Reader) element(el *Element, src stores.Source, path, item, thumb strin
 		e.Label = name
 	}
 	if _, ok := el.Property(PropKeyProvInfo); ok {
-		e.Key = stores.KeyPresent
+		e.Key = stores.KeyLinked
 		kpi, err := el.KeyProvInfo()
 		switch {
 		case err != nil:

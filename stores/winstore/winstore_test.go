@@ -21,7 +21,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/certsight/certsight/internal/testtool"
 	"github.com/certsight/certsight/stores"
 )
 
@@ -123,7 +122,7 @@ func TestRealElements(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.cn, func(t *testing.T) {
-			p := testtool.SharedFixture(t, "winstore/"+tc.file)
+			p := filepath.Join("testdata", "real", tc.file)
 			data, err := os.ReadFile(p)
 			require.NoError(t, err)
 			assert.True(t, Sniff(data[:min(len(data), 512)]))
@@ -176,9 +175,10 @@ func TestRealElements(t *testing.T) {
 			assert.Equal(t, stores.LocationUser, e.Location)
 			assert.Equal(t, "u", e.Username)
 			assert.Equal(t, "S-1-5-21-1", e.SID)
-			assert.Equal(t, tc.key, e.Key.HasPrivateKey())
+			assert.Equal(t, tc.key, e.Key == stores.KeyLinked)
+			assert.False(t, e.Key.HasPrivateKey(), "property 2 is a link, never evidence of the key")
 			if tc.key {
-				assert.Equal(t, stores.KeyPresent, e.Key)
+				assert.Equal(t, stores.KeyLinked, e.Key)
 				assert.Contains(t, e.KeyNote, tc.container)
 				assert.Contains(t, e.KeyNote, tc.provider)
 			} else {
@@ -189,7 +189,7 @@ func TestRealElements(t *testing.T) {
 }
 
 func TestRealElementsDirectory(t *testing.T) {
-	p := testtool.SharedFixture(t, "winstore/README.md")
+	p := filepath.Join("testdata", "real", "README.md")
 	res := stores.Collect(New(nil).Read(context.Background(), stores.Source{Path: filepath.Dir(p)}))
 	// 71CB4E2B (negative serial) fails to parse unless GODEBUG allows it;
 	// README.md is passed over, not an error.
@@ -204,7 +204,7 @@ func TestRealElementsDirectory(t *testing.T) {
 	for _, e := range res.Entries {
 		assert.Equal(t, strings.ToLower(strings.TrimSuffix(filepath.Base(e.Path), ".blob")), e.Info.SHA1)
 		assert.Equal(t, stores.LocationPath, e.Location)
-		if e.Key.HasPrivateKey() {
+		if e.Key == stores.KeyLinked {
 			keys++
 		}
 	}
@@ -239,19 +239,19 @@ func TestSynthesizedElements(t *testing.T) {
 		{name: "certificate only", file: "x.bin", data: element(prop(32, der)), entries: 1, cn: "synth"},
 		{name: "thumbprint name, property 3, friendly name, CAPI key link", file: name,
 			data:    element(prop(3, sha1Bytes(der)), prop(11, utf16le("Zoë's 😀 cert", true)), prop(2, capi), prop(32, der)),
-			entries: 1, cn: "synth", label: "Zoë's 😀 cert", key: stores.KeyPresent,
+			entries: 1, cn: "synth", label: "Zoë's 😀 cert", key: stores.KeyLinked,
 			note: []string{"CAPI provider", "Microsoft Enhanced RSA and AES Cryptographic Provider", "user container", "le-container"}},
 		{name: "lower-case thumbprint name with an extension", file: strings.ToLower(name) + ".blob",
 			data: element(prop(32, der)), entries: 1, cn: "synth"},
 		{name: "CNG machine key", file: "cng", data: element(prop(2, cng), prop(32, der)), entries: 1, cn: "synth",
-			key: stores.KeyPresent, note: []string{"CNG key storage provider", "machine container", "cng-key"}},
+			key: stores.KeyLinked, note: []string{"CNG key storage provider", "machine container", "cng-key"}},
 		{name: "friendly name without NUL", file: "n", data: element(prop(11, utf16le("bare", false)), prop(32, der)),
 			entries: 1, cn: "synth", label: "bare"},
 		{name: "malformed property 2 still links a key", file: "m", data: element(prop(2, []byte{1, 2, 3}), prop(32, der)),
-			entries: 1, cn: "synth", key: stores.KeyPresent, note: []string{"malformed"}},
+			entries: 1, cn: "synth", key: stores.KeyLinked, note: []string{"malformed"}},
 		{name: "property 2 with a string offset outside it", file: "o",
 			data:    element(prop(2, append(binary.LittleEndian.AppendUint32(nil, 999), make([]byte, 24)...)), prop(32, der)),
-			entries: 1, cn: "synth", key: stores.KeyPresent, note: []string{"malformed", "outside"}},
+			entries: 1, cn: "synth", key: stores.KeyLinked, note: []string{"malformed", "outside"}},
 		{name: "end marker after the element", file: "e", data: element(prop(32, der), make([]byte, 12)), entries: 1, cn: "synth"},
 		{name: "property 3 disagrees: entry kept, mismatch reported", file: "p3",
 			data: element(prop(3, make([]byte, 20)), prop(32, der)), entries: 1, cn: "synth", errs: 1, mismatch: true},

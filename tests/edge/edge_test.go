@@ -310,7 +310,7 @@ func TestConfigFile(t *testing.T) {
 	}
 	data, _ := json.Marshal(cfg)
 	cfgFile := f.write(t, "edge.json", data)
-	p := startEdgeArgs(t, "--config", cfgFile)
+	p := startEdgeArgs(t, "--flags-file", cfgFile)
 	rec := getJSON(t, client(t, f, f.leafChain, f.leafKey, true), "https://"+p.addr+"/")
 	requireClientCert(t, rec.Header, f.leaf.Cert.Raw)
 	assert.Equal(t, "SUCCESS", rec.Header.Get("X-Cert-Verify"))
@@ -322,10 +322,12 @@ func TestConfigFile(t *testing.T) {
 	_, err := c.Get("https://" + p.addr + "/")
 	require.Error(t, err)
 
+	// --config, the flag's old name, still reads the same file.
 	bad := f.write(t, "bad.json", []byte(`{"listen":"127.0.0.1:0","colour":"blue"}`))
 	out, err := execCommand(edgeBin, "--config", bad).CombinedOutput()
 	require.Error(t, err)
 	assert.Contains(t, string(out), `unknown key "colour"`)
+	assert.Contains(t, string(out), "use --flags-file")
 }
 
 // startEdgeArgs runs certsight-edge with exactly args.

@@ -106,8 +106,8 @@ func (f *fixture) writeNSS(t testing.TB) string {
 	t.Helper()
 	dir := filepath.Join(f.root, "nssdb")
 	require.NoError(t, testnss.Create(context.Background(), dir, []testnss.Cert{
-		{Nickname: "alice", DER: f.leafs["alice"].Cert.Raw, Trust: "u,u,u", WithKey: true},
+		{Nickname: "alice", DER: f.leafs["alice"].Cert.Raw, Trust: "u,u,u", WithKey: true, Key: f.leafs["alice"].Key},
 		{Nickname: "Fixture Root CA", DER: f.ca.Cert.Raw, Trust: "CT,C,C"},
-	}, testnss.Options{}))
+	}, testnss.Options{KeyMaterial: true}))
 	return dir
 }

@@ -24,9 +24,9 @@ var wantRoutes = [][3]string{
 	{"serial", "TEXT", "0"}, {"not_valid_before", "BIGINT", "0"}, {"not_valid_after", "BIGINT", "0"},
 	{"sha1", "TEXT", "0"}, {"sha256", "TEXT", "0"}, {"signing_algorithm", "TEXT", "0"},
 	{"key_algorithm", "TEXT", "0"}, {"key_strength", "TEXT", "0"}, {"key_usage", "TEXT", "0"},
-	{"extended_key_usage", "TEXT", "0"}, {"subject_alt_names", "TEXT", "0"}, {"subject_key_id", "TEXT", "0"},
+	{"extended_key_usage", "TEXT", "0"}, {"subject_alt_names", "TEXT", "0"}, {"ms_sid", "TEXT", "0"}, {"template", "TEXT", "0"}, {"subject_key_id", "TEXT", "0"},
 	{"authority_key_id", "TEXT", "0"}, {"ca", "INTEGER", "0"}, {"self_signed", "INTEGER", "0"},
-	{"has_private_key", "INTEGER", "0"}, {"trust", "TEXT", "0"},
+	{"has_private_key", "INTEGER", "0"}, {"private_key", "TEXT", "0"}, {"trust", "TEXT", "0"},
 }
 
 func columnNames() []string {
@@ -252,7 +252,8 @@ func TestOsqueryReadsNSSDatabase(t *testing.T) {
 			require.NotNil(t, ca)
 			assert.Equal(t, "nssdb", alice["store"])
 			assert.Equal(t, c.wantPath, alice["path"], "the path as the query named it, so SQLite keeps the row")
-			assert.Equal(t, "1", alice["has_private_key"], "key linked by CKA_ID")
+			assert.Equal(t, "1", alice["has_private_key"], "key decrypted and checked")
+			assert.Equal(t, "matched", alice["private_key"])
 			assert.Equal(t, "u,u,u", alice["trust"])
 			assert.Equal(t, "clientAuth,emailProtection", alice["extended_key_usage"])
 			assert.Equal(t, "CT,C,C", ca["trust"])

@@ -110,7 +110,7 @@ func TestStandaloneSQL(t *testing.T) {
 	t.Run("SQL from stdin, several statements", func(t *testing.T) {
 		out, errOut, code := shell(t, q("SELECT count(*) AS n FROM client_certificates WHERE path = 'CADIR';\n-- a comment; with a semicolon\nSELECT 'a;b' AS s;"), "--json")
 		require.Equal(t, 0, code, errOut)
-		assert.Equal(t, "[\n  {\"n\":\"1\"}\n]\n[\n  {\"s\":\"a;b\"}\n]\n", out)
+		assert.Equal(t, "[\n[\n  {\"n\":\"1\"}\n],\n[\n  {\"s\":\"a;b\"}\n]\n]\n", out, "one JSON document: an array of the result arrays")
 	})
 	t.Run("bad SQL fails with an error", func(t *testing.T) {
 		_, errOut, code := shell(t, "", "--query", "SELECT nope FROM client_certificates")
