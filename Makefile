@@ -9,7 +9,7 @@ FUZZTIME  ?= 20s
 FUZZMINIMIZE ?= 5s
 PKGS      := ./...
 
-.PHONY: help build test test-unit fuzz bench bench-edge bench-nss bench-go bench-report lint demo clean cross package
+.PHONY: help build test test-unit test-windows fuzz bench bench-edge bench-nss bench-go bench-report lint demo clean cross package
 
 DIST      := dist
 PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64
@@ -28,6 +28,9 @@ build: ## build the binaries into bin/
 
 test: build ## run every test with the race detector (end-to-end tests use bin/)
 	CERTSIGHT_BIN_DIR=$(CURDIR)/$(BIN) $(GO) test -race -count=1 $(PKGS)
+
+test-windows: ## every test built for windows, run under Wine (installs wine64 + mingw-w64 when missing); crypt32-written stores end to end
+	tests/windows/run.sh
 
 test-unit: ## unit tests only, no race detector (fast loop)
 	$(GO) test -count=1 $(PKGS)

@@ -55,7 +55,7 @@ type Verifier struct {
 // are a leaf and one or two intermediates of a few KB.
 const (
 	DefaultMaxChainCerts = 10
-	DefaultMaxChainBytes = 64 << 10
+	DefaultMaxChainBytes = 32 << 10
 )
 
 // checkChainSize returns an error when peer exceeds the chain limits.

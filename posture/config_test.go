@@ -227,6 +227,9 @@ func TestAddCA(t *testing.T) {
 	// The file decodes, validates, and the id is what the table shows.
 	data, err := os.ReadFile(cfgPath)
 	require.NoError(t, err)
+	var raw map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal(data, &raw))
+	assert.Equal(t, "[]", string(raw["rules"]), "a new config has an empty rules list, not null")
 	cfg, err := posture.Decode(data)
 	require.NoError(t, err)
 	p := posture.Validate(cfg, "linux")
@@ -288,5 +291,48 @@ func TestSignatureName(t *testing.T) {
 		x509.SHA256WithRSAPSS: "SHA256WithRSAPSS", x509.PureEd25519: "Ed25519",
 	} {
 		assert.Equal(t, want, posture.SignatureName(alg))
+	}
+}
+
+// TestValidateLocationPaths: a location is judged absolute by the rule's
+// operating system, not by the OS the check runs on, and a registry key path
+// is a location everywhere, as it is in client_certificates' WHERE path.
+func TestValidateLocationPaths(t *testing.T) {
+	pemText, _ := caPEM(t)
+	id := "2458ce5a-0c35-4c7f-82c7-8e9487d3ff60"
+	ca := `{"id": "` + id + `", "name": "example_ca_cert", "ca": true, "certificates": ` + quote(pemText) + `}`
+	tests := []struct {
+		os, path string
+		ok       bool
+	}{
+		{"linux", "/etc/c.pem", true},
+		{"linux", "certs/c.pem", false},
+		{"linux", `C:\certs\c.pem`, false},
+		{"linux", `HKLM\SOFTWARE\Microsoft\SystemCertificates\My\Certificates`, true},
+		{"darwin", "/Users/alice/Library/Keychains/login.keychain-db", true},
+		{"windows", `C:\certs\c.pem`, true},
+		{"windows", `c:/certs/c.pem`, true},
+		{"windows", `\\server\share\c.pem`, true},
+		{"windows", `HKLM\SOFTWARE\Microsoft\SystemCertificates\My\Certificates`, true},
+		{"windows", `HKEY_USERS\S-1-5-21-1-2-3-1001\Software\Microsoft\SystemCertificates\My\Certificates`, true},
+		{"windows", `hkcu/Software/Microsoft/SystemCertificates/My/Certificates`, true},
+		{"windows", `certs\c.pem`, false},
+		{"windows", `\certs\c.pem`, false},
+		{"windows", `C:certs\c.pem`, false},
+		{"windows", "/etc/c.pem", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.os+" "+tc.path, func(t *testing.T) {
+			rule := `{"name": "r", "type": "client_certificate_v2", "input": {"certificate_id": "` + id +
+				`", "check_private_key": true, "locations": {"paths": [` + quote(tc.path) + `]}}}`
+			cfg, err := posture.Decode([]byte(`{"mtls_certificates": [` + ca + `], "rules": [` + rule + `]}`))
+			require.NoError(t, err)
+			p := posture.Validate(cfg, tc.os)
+			if tc.ok {
+				assert.Empty(t, p.Problems)
+			} else {
+				assert.ErrorContains(t, p.Problems, "rules[0].input.locations.paths[0]: "+quote(tc.path)+" is not an absolute path")
+			}
+		})
 	}
 }

@@ -20,6 +20,13 @@
 //     runs linux" — Cloudflare only evaluates matching rules, and a NULL keeps
 //     such rows out of `WHERE passed = 0` alerts while keeping them visible.
 //   - A rule without locations searches the system and user trust stores.
+//   - locations.paths must be absolute on the rule's OS (C:\… or C:/… or a
+//     UNC path for windows, /… elsewhere), judged by the rule's
+//     operating_system, not by the machine that validates it. A registry key
+//     path (HKLM\…, HKEY_USERS\<SID>\…, HKCU\…, either slash) is accepted
+//     too: client_certificates takes the same path in WHERE path =, and a
+//     rule must be able to name what the table shows. Off Windows such a
+//     path fails to read with the registry reader's own error.
 //   - extended_key_usage accepts clientAuth and emailProtection (Cloudflare's
 //     two), the other OpenSSL short names, and dotted OIDs (known OIDs are
 //     compared by name: 1.3.6.1.5.5.7.3.2 is clientAuth). anyExtendedKeyUsage

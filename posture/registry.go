@@ -277,6 +277,9 @@ func AddCA(path string, pemData []byte, name string, now time.Time) (resp Respon
 	}
 	entry := MTLSCertificate{ID: id, Name: name, CA: true, Certificates: encodePEM(certs), UploadedOn: now.UTC().Format(UploadedOnLayout)}
 	cfg.MTLSCertificates = append(cfg.MTLSCertificates, entry)
+	if cfg.Rules == nil {
+		cfg.Rules = []Rule{} // "rules": [] invites the first rule; null reads as broken
+	}
 	out, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
 		return Response{}, false, fmt.Errorf("encoding the config: %w", err)

@@ -2,13 +2,13 @@ package posture
 
 import (
 	"fmt"
-	"path/filepath"
 	"regexp"
 	"runtime"
 	"strings"
 
 	"github.com/certsight/certsight/cert"
 	"github.com/certsight/certsight/stores"
+	"github.com/certsight/certsight/stores/winstore"
 )
 
 // RuleType is the only rule type certsight evaluates.
@@ -221,7 +221,7 @@ func Validate(c *Config, goos string) Policy {
 			switch {
 			case strings.TrimSpace(s) == "":
 				add(fmt.Sprintf(".input.locations.paths[%d]", k), "empty")
-			case forHere && !filepath.IsAbs(s):
+			case forHere && !absoluteOn(running, s):
 				add(fmt.Sprintf(".input.locations.paths[%d]", k), "%q is not an absolute path", s)
 			}
 		}
@@ -246,4 +246,23 @@ func Validate(c *Config, goos string) Policy {
 // defaultTrustStores are searched when a rule names no location.
 func defaultTrustStores() []stores.Location {
 	return []stores.Location{stores.LocationSystem, stores.LocationUser}
+}
+
+// absoluteOn reports whether p is an absolute location on the operating
+// system osName (as rules spell it), whatever OS certsight runs on: a
+// registry key path (HKLM\..., HKEY_USERS\...; client_certificates accepts
+// those in WHERE path too) anywhere; C:\..., C:/... or a UNC path on
+// Windows; /... elsewhere.
+func absoluteOn(osName, p string) bool {
+	if winstore.IsRegistryPath(p) {
+		return true
+	}
+	if osName != OSWindows {
+		return strings.HasPrefix(p, "/")
+	}
+	if len(p) >= 3 && p[1] == ':' && (p[2] == '\\' || p[2] == '/') &&
+		('a' <= p[0]|0x20 && p[0]|0x20 <= 'z') {
+		return true
+	}
+	return strings.HasPrefix(p, `\\`) || strings.HasPrefix(p, "//")
 }

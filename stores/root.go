@@ -1,6 +1,9 @@
 package stores
 
-import "path/filepath"
+import (
+	"path"
+	"path/filepath"
+)
 
 // Rooted returns p, a path of the machine whose stores are read, as seen
 // from this machine when that machine's file system is mounted at root (a
@@ -14,6 +17,9 @@ func Rooted(root, p string) string {
 	if root == "" {
 		return p
 	}
-	rest := p[len(filepath.VolumeName(p)):]
-	return filepath.Join(root, filepath.Clean(string(filepath.Separator)+rest))
+	// p is cleaned as a slash path below "/" before it meets root: on
+	// Windows filepath.Clean takes a leading `\/` or `//` for a UNC prefix
+	// and keeps the ".." after it, which would climb out of root.
+	rest := filepath.ToSlash(p[len(filepath.VolumeName(p)):])
+	return filepath.Join(root, filepath.FromSlash(path.Clean("/"+rest)))
 }

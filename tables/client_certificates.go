@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -177,25 +178,114 @@ func readablePaths(ctx context.Context, log *slog.Logger, qc table.QueryContext)
 // (a certificate read from a file inside a named directory reports that
 // directory), else the entry's own path.
 func namedPath(entryPath string, patterns []string) string {
-	clean := filepath.Clean(entryPath)
+	return namedPathStyle(entryPath, patterns, filepath.Separator == '\\')
+}
+
+// pathStyle compares paths the way the OS does: on Windows `\` and `/` are
+// both separators and case does not matter.
+type pathStyle struct{ windows bool }
+
+// norm is the form paths are compared in: slash-separated, lower case on
+// Windows; the file system's own form elsewhere.
+func (s pathStyle) norm(p string) string {
+	if s.windows {
+		return strings.ToLower(strings.ReplaceAll(p, `\`, "/"))
+	}
+	return p
+}
+
+func (s pathStyle) clean(p string) string {
+	if s.windows {
+		return path.Clean(s.norm(p))
+	}
+	return filepath.Clean(p)
+}
+
+func (s pathStyle) dir(p string) string {
+	if s.windows {
+		return path.Dir(p)
+	}
+	return filepath.Dir(p)
+}
+
+func (s pathStyle) match(pattern, p string) bool {
+	var ok bool
+	var err error
+	if s.windows {
+		ok, err = path.Match(s.norm(pattern), p)
+	} else {
+		ok, err = filepath.Match(pattern, p)
+	}
+	return err == nil && ok
+}
+
+// spell writes entry (a path of the entry, or one of its directories) with
+// the separators of pattern, so that SQLite's re-check of LIKE finds it:
+// Windows users write C:\Users\… and C:/Users/… (and mixes of both, as when
+// a tool appends "/x" to a Windows path), readers report `\`. A pattern
+// that matched has as many separators as entry (a glob's * stays inside one
+// element), so each of entry's separators takes the pattern's at the same
+// place; otherwise the pattern's only kind, else `\`.
+func (s pathStyle) spell(entry, pattern string) string {
+	if !s.windows {
+		return entry
+	}
+	isSep := func(r rune) bool { return r == '\\' || r == '/' }
+	var seps []rune
+	for _, r := range pattern {
+		if isSep(r) {
+			seps = append(seps, r)
+		}
+	}
+	if strings.Count(entry, `\`)+strings.Count(entry, "/") == len(seps) {
+		b := []rune(entry)
+		i := 0
+		for j, r := range b {
+			if isSep(r) {
+				b[j] = seps[i]
+				i++
+			}
+		}
+		return string(b)
+	}
+	if strings.Contains(pattern, "/") && !strings.Contains(pattern, `\`) {
+		return strings.ReplaceAll(entry, `\`, "/")
+	}
+	return strings.ReplaceAll(entry, "/", `\`)
+}
+
+// prefix returns the directory of entry whose clean form is cleanDir, as
+// entry spells it. Readers report clean paths, whose clean form differs
+// only in separators and case, so the cut falls at the same byte; for
+// anything else cleanDir itself is returned.
+func (s pathStyle) prefix(entry, cleanDir string) string {
+	if s.windows && len(cleanDir) <= len(entry) && s.norm(entry[:len(cleanDir)]) == cleanDir {
+		return entry[:len(cleanDir)]
+	}
+	return cleanDir
+}
+
+func namedPathStyle(entryPath string, patterns []string, windows bool) string {
+	s := pathStyle{windows}
+	clean := s.clean(entryPath)
 	for _, pat := range patterns {
-		if namesStore(pat, clean) {
+		if s.namesStore(pat, clean) {
 			return pat
 		}
 	}
 	for p := clean; ; {
 		for _, pat := range patterns {
-			if filepath.Clean(pat) == p {
+			if s.clean(pat) == p {
 				return pat // as the query spelled it, so `path = '/dir/'` keeps the row
 			}
-			if ok, err := filepath.Match(pat, p); err == nil && ok {
+			if s.match(pat, p) {
 				if p == clean {
-					return entryPath
+					return s.spell(entryPath, pat)
 				}
-				return p
+				return s.spell(s.prefix(entryPath, p), pat)
 			}
 		}
-		parent := filepath.Dir(p)
+		parent := s.dir(p)
 		if parent == p {
 			return entryPath
 		}
@@ -203,9 +293,30 @@ func namedPath(entryPath string, patterns []string) string {
 	}
 }
 
-// namesStore reports whether pattern names the store at path: the path
-// itself, an NSS "sql:"/"dbm:" form of it, or its cert9.db / cert8.db file.
-func namesStore(pattern, path string) bool { return nssdb.NamesDatabase(pattern, path) }
+// namesStore reports whether pattern names the store at path (in the
+// style's clean form): the path itself, an NSS "sql:"/"dbm:" form of it,
+// or its cert9.db / cert8.db file.
+func (s pathStyle) namesStore(pattern, store string) bool {
+	if !s.windows {
+		return nssdb.NamesDatabase(pattern, store)
+	}
+	for _, prefix := range []string{"sql:", "dbm:"} {
+		pattern = strings.TrimPrefix(pattern, prefix)
+	}
+	p := s.clean(pattern)
+	if p == store {
+		return true
+	}
+	base := p[strings.LastIndexByte(p, s.sep())+1:]
+	return (base == "cert9.db" || base == "cert8.db") && s.dir(p) == store
+}
+
+func (s pathStyle) sep() byte {
+	if s.windows {
+		return '/'
+	}
+	return filepath.Separator
+}
 
 // storeKinds returns the kinds named by `store =` constraints; ok is false
 // when some were named but none is a known kind.

@@ -30,3 +30,44 @@ func TestNamedPath(t *testing.T) {
 		})
 	}
 }
+
+// TestNamedPathWindows: on Windows `\` and `/` are both separators and case
+// does not matter, and a row answers in the separators the query used, so
+// that SQLite's re-check of LIKE keeps it. Runs on every OS.
+func TestNamedPathWindows(t *testing.T) {
+	const el = `C:\Users\bob\AppData\Roaming\Microsoft\SystemCertificates\My\Certificates\0A1B`
+	const dir = `C:\Users\bob\AppData\Roaming\Microsoft\SystemCertificates\My\Certificates`
+	for _, tc := range []struct {
+		name, entry string
+		patterns    []string
+		want        string
+	}{
+		{"the element named with backslashes", el, []string{el}, el},
+		{"the element named with forward slashes", el, []string{`C:/Users/bob/AppData/Roaming/Microsoft/SystemCertificates/My/Certificates/0A1B`},
+			`C:/Users/bob/AppData/Roaming/Microsoft/SystemCertificates/My/Certificates/0A1B`},
+		{"the folder named with forward slashes", el, []string{`C:/Users/bob/AppData/Roaming/Microsoft/SystemCertificates/My/Certificates`},
+			`C:/Users/bob/AppData/Roaming/Microsoft/SystemCertificates/My/Certificates`},
+		{"the folder named in other case", el, []string{`c:\users\BOB\appdata\roaming\microsoft\systemcertificates\my\certificates\`},
+			`c:\users\BOB\appdata\roaming\microsoft\systemcertificates\my\certificates\`},
+		{"a forward-slash glob over the folders answers with forward slashes", el,
+			[]string{`C:/Users/*/AppData/Roaming/Microsoft/SystemCertificates/My/Certificates`},
+			`C:/Users/bob/AppData/Roaming/Microsoft/SystemCertificates/My/Certificates`},
+		{"a backslash glob over the folders answers with backslashes", el,
+			[]string{`C:\Users\*\AppData\Roaming\Microsoft\SystemCertificates\My\Certificates`}, dir},
+		{"a forward-slash glob over the elements answers with forward slashes", el,
+			[]string{`c:/users/*/AppData/Roaming/Microsoft/SystemCertificates/My/Certificates/*`},
+			`C:/Users/bob/AppData/Roaming/Microsoft/SystemCertificates/My/Certificates/0A1B`},
+		{"a registry key named with forward slashes", `HKEY_USERS\S-1-5-21-1\Software\Microsoft\SystemCertificates\My\Certificates\0A1B`,
+			[]string{`HKEY_USERS/S-1-5-21-1/Software/Microsoft/SystemCertificates/My/Certificates`},
+			`HKEY_USERS/S-1-5-21-1/Software/Microsoft/SystemCertificates/My/Certificates`},
+		{"a mixed-slash glob answers separator for separator", `C:\t\root\certs\alice.crt`,
+			[]string{`C:\t\root/*/*.crt`}, `C:\t\root/certs/alice.crt`},
+		{"a mixed-slash glob over folders", `C:\t\root\certs\alice.crt`,
+			[]string{`C:\t\root/*`}, `C:\t\root/certs`},
+		{"nothing named keeps the entry path", el, []string{`D:/x`}, el},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, namedPathStyle(tc.entry, tc.patterns, true))
+		})
+	}
+}

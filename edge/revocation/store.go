@@ -146,6 +146,11 @@ func (s *Store) Generation() uint64 {
 	return s.gen.Load()
 }
 
+// Touch changes the generation without changing the store: a source of
+// revocation facts kept elsewhere (OCSP answers) calls it when a fact
+// changed, so open connections look again.
+func (s *Store) Touch() { s.gen.Add(1) }
+
 // find returns the state for issuer certificate c, or nil.
 func (sn *snapshot) find(c *x509.Certificate) *state {
 	sts := sn.bySPKI[string(c.RawSubjectPublicKeyInfo)]

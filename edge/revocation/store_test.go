@@ -203,6 +203,9 @@ func TestKnownRevocationsAndStaleness(t *testing.T) {
 	assert.Contains(t, v.StaleIssuer, "Rev Intermediate CA")
 
 	gen := s.Generation()
+	s.Touch()
+	assert.Equal(t, gen+1, s.Generation())
+	gen = s.Generation()
 	s.Tick(later)
 	s.Tick(later)
 	assert.Equal(t, gen+1, s.Generation(), "staleness bumps the generation once")

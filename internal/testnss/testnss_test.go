@@ -167,7 +167,7 @@ func stanLevelValue(f uint32, client bool, conv func(stanLevelT) uint32) uint32 
 // certutil itself reads a written database: nicknames, trust as the
 // reference table says 3.87 shows it, `u` for certificates with keys.
 func TestCertutilReadsWrittenDatabase(t *testing.T) {
-	certutil := testtool.Need(t, "certutil")
+	certutil := testtool.NeedNSSCertutil(t)
 	base, err := Synthetic(12)
 	require.NoError(t, err)
 	want := map[string]string{}

@@ -5,6 +5,7 @@
 package testtool
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -25,6 +26,25 @@ func Need(t testing.TB, name string) string {
 		return p
 	}
 	missing(t, "program "+name+" is not installed (apt-get install it, or see .ci/run)")
+	return ""
+}
+
+// NeedNSSCertutil returns the path of NSS's certutil, or skips (fails under
+// CERTSIGHT_REQUIRE_TOOLS=1) when it is not installed. Windows ships its own
+// certutil.exe, which is no NSS tool: the program is recognised by what it
+// prints, not by its name.
+func NeedNSSCertutil(t testing.TB) string {
+	t.Helper()
+	p, err := exec.LookPath("certutil")
+	if err == nil {
+		out, _ := exec.Command(p).CombinedOutput() // NSS's prints its usage and exits 1
+		if bytes.Contains(out, []byte("NSS certificate databases")) {
+			return p
+		}
+		missing(t, "program certutil at "+p+" is not NSS's certutil (Windows' own certutil.exe has the same name)")
+		return ""
+	}
+	missing(t, "program certutil (NSS) is not installed (apt-get install libnss3-tools, or see .ci/run)")
 	return ""
 }
 

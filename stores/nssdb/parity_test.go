@@ -132,7 +132,7 @@ func TestParityWithCapturedCertutil(t *testing.T) {
 }
 
 func TestParityWithLiveCertutil(t *testing.T) {
-	certutil := testtool.Need(t, "certutil")
+	certutil := testtool.NeedNSSCertutil(t)
 	run := func(t *testing.T, args ...string) io.Reader {
 		t.Helper()
 		out, err := exec.Command(certutil, args...).Output()
@@ -158,7 +158,7 @@ func TestParityWithLiveCertutil(t *testing.T) {
 // A database written by testnss reads the same in certutil and here, for
 // both trust object classes' writer and a synthetic mix of certificates.
 func TestParityWithCertutilOnWrittenDatabase(t *testing.T) {
-	certutil := testtool.Need(t, "certutil")
+	certutil := testtool.NeedNSSCertutil(t)
 	certs, err := testnss.Synthetic(30)
 	require.NoError(t, err)
 	dir := t.TempDir()

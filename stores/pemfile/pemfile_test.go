@@ -62,10 +62,11 @@ func summary(es []stores.Entry) []string {
 
 func TestReadFixtures(t *testing.T) {
 	tests := []struct {
-		name    string
-		path    string
-		want    []want
-		wantErr []string // substrings, one per expected error
+		name         string
+		path         string
+		want         []want
+		wantErr      []string // substrings, one per expected error
+		wantNotExist bool     // the one error is fs.ErrNotExist
 	}{
 		{name: "certificate and key in one file are matched", path: "combined.pem",
 			want: []want{{cn: "client1", path: "combined.pem", key: stores.KeyMatched}}},
@@ -101,7 +102,7 @@ func TestReadFixtures(t *testing.T) {
 		{name: "a named PEM file with only a CSR is an error", path: "mixed/request.csr",
 			wantErr: []string{"no certificate or private key found"}},
 		{name: "a missing file is an error", path: "missing.pem",
-			wantErr: []string{"no such file"}},
+			wantErr: []string{"missing.pem"}, wantNotExist: true},
 	}
 	r := New(nil)
 	for _, tt := range tests {
@@ -111,6 +112,9 @@ func TestReadFixtures(t *testing.T) {
 			require.Len(t, res.Errors, len(tt.wantErr), "errors: %v", res.Errors)
 			for i, s := range tt.wantErr {
 				assert.Contains(t, res.Errors[i].Error(), s)
+				if tt.wantNotExist { // the OS's own wording differs (Windows: "File not found.")
+					assert.ErrorIs(t, res.Errors[i], fs.ErrNotExist)
+				}
 				var ie *stores.ItemError
 				require.ErrorAs(t, res.Errors[i], &ie)
 				assert.Equal(t, stores.KindPEM, ie.Store)

@@ -24,6 +24,12 @@ func userStoreDir(home string) string {
 	return filepath.Join(home, "AppData", "Roaming", "Microsoft", "SystemCertificates", "My", "Certificates")
 }
 
+// Default registry paths spell the root in full, as osquery's registry
+// table does (HKEY_LOCAL_MACHINE\…, HKEY_USERS\…), and the store as "My".
+
+// systemRegistryPath is the LocalMachine My store in the registry.
+const systemRegistryPath = `HKEY_LOCAL_MACHINE\` + SystemMyKey
+
 // userRegistryPath is a user's My store in the registry, present while the
 // user's hive is loaded under HKEY_USERS.
 func userRegistryPath(sid string) string { return `HKEY_USERS\` + sid + `\` + UserMyKey }

@@ -19,7 +19,7 @@ func defaultSources(ctx context.Context, log *slog.Logger, root string) []stores
 	}
 	var out []stores.Source
 	if keyExists(registry.LOCAL_MACHINE, SystemMyKey) {
-		out = append(out, stores.Source{Path: `HKLM\` + SystemMyKey, Location: stores.LocationSystem})
+		out = append(out, stores.Source{Path: systemRegistryPath, Location: stores.LocationSystem})
 	}
 	if ctx.Err() != nil {
 		return out

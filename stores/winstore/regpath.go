@@ -12,14 +12,15 @@ var registryRoots = map[string]string{
 
 // Registry paths of the stores that Defaults returns.
 const (
-	// SystemMyKey is the LocalMachine My store (under HKLM).
-	SystemMyKey = `SOFTWARE\Microsoft\SystemCertificates\MY\Certificates`
+	// SystemMyKey is the LocalMachine My store (under HKLM). Registry
+	// lookups ignore case; rows spell the store "My" everywhere.
+	SystemMyKey = `SOFTWARE\Microsoft\SystemCertificates\My\Certificates`
 	// UserMyKey is a user's My store in the registry (under HKEY_USERS\<SID>).
 	UserMyKey = `Software\Microsoft\SystemCertificates\My\Certificates`
 )
 
 // SplitRegistryPath splits a registry path such as
-// `HKLM\SOFTWARE\Microsoft\SystemCertificates\MY\Certificates` into its
+// `HKLM\SOFTWARE\Microsoft\SystemCertificates\My\Certificates` into its
 // canonical root ("HKLM", "HKU" or "HKCU") and the subkey path. ok is false
 // for anything else, such as a file path. Roots are matched without regard to
 // case, and forward slashes are accepted as separators.

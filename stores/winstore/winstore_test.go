@@ -414,8 +414,9 @@ func TestSplitRegistryPath(t *testing.T) {
 		in, root, sub string
 		ok            bool
 	}{
-		{`HKLM\SOFTWARE\Microsoft\SystemCertificates\MY\Certificates`, "HKLM", SystemMyKey, true},
-		{`HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\SystemCertificates\MY\Certificates\`, "HKLM", SystemMyKey, true},
+		{`HKLM\SOFTWARE\Microsoft\SystemCertificates\My\Certificates`, "HKLM", SystemMyKey, true},
+		{`HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\SystemCertificates\My\Certificates\`, "HKLM", SystemMyKey, true},
+		{`HKLM\SOFTWARE\Microsoft\SystemCertificates\MY\Certificates`, "HKLM", `SOFTWARE\Microsoft\SystemCertificates\MY\Certificates`, true},
 		{`hkey_users\S-1-5-21-1\Software\Microsoft\SystemCertificates\My\Certificates`, "HKU", `S-1-5-21-1\` + UserMyKey, true},
 		{`HKCU/Software/Microsoft/SystemCertificates/My/Certificates`, "HKCU", UserMyKey, true},
 		{`HKU`, "HKU", "", true},
@@ -431,6 +432,16 @@ func TestSplitRegistryPath(t *testing.T) {
 		assert.Equal(t, tc.sub, sub, tc.in)
 		assert.Equal(t, tc.ok, IsRegistryPath(tc.in))
 	}
+}
+
+// TestDefaultRegistryPathsOneSpelling: every default registry row spells
+// the root in full and the store as "My", so one LIKE finds them all.
+func TestDefaultRegistryPathsOneSpelling(t *testing.T) {
+	for _, p := range []string{systemRegistryPath, userRegistryPath("S-1-5-21-1-1001")} {
+		assert.Regexp(t, `^HKEY_(LOCAL_MACHINE|USERS)\\(S-1-5-21-1-1001\\)?(SOFTWARE|Software)\\Microsoft\\SystemCertificates\\My\\Certificates$`, p)
+		assert.True(t, IsRegistryPath(p), p)
+	}
+	assert.Equal(t, `HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\SystemCertificates\My\Certificates`, systemRegistryPath)
 }
 
 func TestUserSources(t *testing.T) {

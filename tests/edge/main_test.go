@@ -230,7 +230,9 @@ func startEdge(t *testing.T, f *fixtures, origin string, extra ...string) *proxy
 	}
 	t.Cleanup(func() {
 		if cmd.ProcessState == nil {
-			cmd.Process.Signal(syscall.SIGTERM)
+			if cmd.Process.Signal(syscall.SIGTERM) != nil { // Windows: no SIGTERM
+				cmd.Process.Kill()
+			}
 			select {
 			case <-p.done:
 			case <-time.After(10 * time.Second):

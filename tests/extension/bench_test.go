@@ -33,7 +33,7 @@ import (
 func BenchmarkStartToRegistered(b *testing.B) {
 	var all []time.Duration
 	for i := 0; i < b.N; i++ {
-		sock := filepath.Join(shortDir(b), "osquery.em")
+		sock := socketPath(shortDir(b))
 		m := startManager(b, sock)
 		cmd := exec.Command(extBin, "--socket", sock, "--timeout", "3", "--interval", "3")
 		start := time.Now()
@@ -208,7 +208,7 @@ func BenchmarkPeakRSS10kExtension(b *testing.B) {
 // osqueryScanRSS starts the extension under a fake manager, has it generate
 // every row of path, and returns its peak RSS in MB.
 func osqueryScanRSS(b *testing.B, path string) float64 {
-	sock := filepath.Join(shortDir(b), "osquery.em")
+	sock := socketPath(shortDir(b))
 	m := startManager(b, sock)
 	p := startExtension(b, sock)
 	m.waitRegistered(b, 10*time.Second)

@@ -38,8 +38,9 @@ func columnNames() []string {
 }
 
 func TestOsqueryDrivesExtension(t *testing.T) {
+	needExtensionServer(t)
 	f := newFixture(t)
-	sock := filepath.Join(shortDir(t), "osquery.em")
+	sock := socketPath(shortDir(t))
 	m := startManager(t, sock)
 	p := startExtension(t, sock, "--verbose") // osquery puts --verbose first
 
@@ -170,7 +171,7 @@ func TestOsqueryDrivesExtension(t *testing.T) {
 }
 
 func TestExtensionExitsWhenManagerVanishes(t *testing.T) {
-	sock := filepath.Join(shortDir(t), "osquery.em")
+	sock := socketPath(shortDir(t))
 	m := startManager(t, sock)
 	p := startExtension(t, sock)
 	m.waitRegistered(t, 5*time.Second)
@@ -185,18 +186,18 @@ func TestExtensionExitsWhenManagerVanishes(t *testing.T) {
 }
 
 func TestExtensionWaitsForTheSocket(t *testing.T) {
-	sock := filepath.Join(shortDir(t), "osquery.em")
+	sock := socketPath(shortDir(t))
 	p := startExtension(t, sock)
 	time.Sleep(300 * time.Millisecond) // osqueryd may start the extension before its socket exists
 	m := startManager(t, sock)
-	m.waitRegistered(t, 3*time.Second)
+	m.waitRegistered(t, 5*time.Second)
 	extensionClient(t, sock, m.uuid) // registration answered, serving
 	m.vanish()
 	require.NoError(t, p.waitExit(t, 8*time.Second))
 }
 
 func TestExtensionGivesUpWithoutSocket(t *testing.T) {
-	sock := filepath.Join(shortDir(t), "osquery.em")
+	sock := socketPath(shortDir(t))
 	cmd := exec.Command(extBin, "--socket", sock, "--timeout", "1", "--interval", "1")
 	start := time.Now()
 	out, err := cmd.CombinedOutput()
@@ -206,7 +207,7 @@ func TestExtensionGivesUpWithoutSocket(t *testing.T) {
 }
 
 func TestUnknownFlagIsLoggedNotFatal(t *testing.T) {
-	sock := filepath.Join(shortDir(t), "osquery.em")
+	sock := socketPath(shortDir(t))
 	m := startManager(t, sock)
 	p := startExtension(t, sock, "--some_future_osquery_flag=1", "--logger_min_status", "1")
 	m.waitRegistered(t, 5*time.Second)
@@ -215,9 +216,10 @@ func TestUnknownFlagIsLoggedNotFatal(t *testing.T) {
 }
 
 func TestOsqueryReadsNSSDatabase(t *testing.T) {
+	needExtensionServer(t)
 	f := newFixture(t)
 	db := f.writeNSS(t)
-	sock := filepath.Join(shortDir(t), "osquery.em")
+	sock := socketPath(shortDir(t))
 	m := startManager(t, sock)
 	startExtension(t, sock)
 	m.waitRegistered(t, 5*time.Second)

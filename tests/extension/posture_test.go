@@ -182,8 +182,9 @@ func TestAddCACommand(t *testing.T) {
 }
 
 func TestPostureMatrixThroughOsquery(t *testing.T) {
+	needExtensionServer(t)
 	f, cases := testposture.Build(t, identity.System())
-	sock := filepath.Join(shortDir(t), "osquery.em")
+	sock := socketPath(shortDir(t))
 	m := startManager(t, sock)
 	p := startExtension(t, sock, "--config", f.ConfigFile)
 	reg := m.waitRegistered(t, 5*time.Second)
