@@ -418,7 +418,7 @@ func buildServer(o options, log *slog.Logger) (srv *http.Server, ln net.Listener
 		return nil, nil, nil, fmt.Errorf("listening on %s: %w", o.listen, err)
 	}
 	srv = &http.Server{
-		Handler:           feat.wrap(&inflightHandler{next: mux}),
+		Handler:           &inflightHandler{next: feat.wrap(mux)},
 		ReadHeaderTimeout: o.readHeaderTimeout,
 		IdleTimeout:       o.idleTimeout,
 		HTTP2: &http.HTTP2Config{SendPingTimeout: o.h2ReadIdle, PingTimeout: o.h2PingTimeout,
