@@ -1,5 +1,7 @@
 # certsight — build, test, fuzz, bench, lint. `make help` lists the targets.
 GO        ?= go
+# pipefail in make test needs bash.
+SHELL     := /bin/bash
 BIN       := bin
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
@@ -9,7 +11,7 @@ FUZZTIME  ?= 20s
 FUZZMINIMIZE ?= 5s
 PKGS      := ./...
 
-.PHONY: help build test test-unit test-windows fuzz bench bench-edge bench-nss bench-go bench-report lint demo clean cross package
+.PHONY: help build test test-unit test-windows docs fuzz bench bench-edge bench-nss bench-go bench-report lint demo clean cross package
 
 DIST      := dist
 PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64
@@ -26,14 +28,18 @@ build: ## build the binaries into bin/
 		$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/$$name ./$$d || exit 1; \
 	done
 
-test: build ## run every test with the race detector (end-to-end tests use bin/)
-	CERTSIGHT_BIN_DIR=$(CURDIR)/$(BIN) $(GO) test -race -count=1 $(PKGS)
+test: build ## run every test with the race detector (end-to-end tests use bin/); ends with every skipped test and why
+	@$(GO) build -o $(BIN)/testsummary ./internal/testsummary
+	set -o pipefail; CERTSIGHT_BIN_DIR=$(CURDIR)/$(BIN) $(GO) test -race -count=1 -json $(PKGS) 2>&1 | $(BIN)/testsummary
 
 test-windows: ## every test built for windows, run under Wine (installs wine64 + mingw-w64 when missing); crypt32-written stores end to end
 	tests/windows/run.sh
 
 test-unit: ## unit tests only, no race detector (fast loop)
 	$(GO) test -count=1 $(PKGS)
+
+docs: ## regenerate docs/tables.md from the table definitions (a test fails when it is stale)
+	$(GO) run ./internal/tablesdoc -o docs/tables.md
 
 fuzz: ## run every fuzz target for FUZZTIME each
 	@set -e; for pkg in $$($(GO) list ./...); do \

@@ -9,6 +9,8 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+
+	"github.com/certsight/certsight/edge/rules"
 )
 
 type connKey struct{}
@@ -230,6 +232,9 @@ func (e *Edge) computeInfo(res *Result, cs *tls.ConnectionState, remoteAddr stri
 			res = &r
 		}
 		ci = newConnInfo(cs.PeerCertificates, *res)
+		if e.xfcc != nil && len(cs.PeerCertificates) > 0 {
+			ci.xfcc = xfccValue(cs.PeerCertificates, ci.str[rules.FieldCertSubjectDNRFC2253], *e.xfcc)
+		}
 		if !res.Until.IsZero() {
 			ci.until = res.Until.UnixNano()
 		}

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/certsight/certsight/edge/rules"
+	"github.com/certsight/certsight/edge/xfcc"
 )
 
 // Config configures the edge. The zero value runs the default rules with no
@@ -31,6 +32,16 @@ type Config struct {
 	// LegacyHosts limits legacy forwarding to the hostnames it switches on;
 	// nil means every hostname.
 	LegacyHosts *HostnameSettings
+	// XFCC also applies rules.XFCCRuleset(): Envoy's
+	// x-forwarded-client-cert for a verified, unrevoked certificate.
+	XFCC bool
+	// XFCCBy are the By values of that header: the URI SANs of the edge's
+	// own server certificate (see XFCCByFromCertificate).
+	XFCCBy []string
+	// OnStrip, when set, is called with the name of every client-sent copy
+	// of a managed header the edge removes (spoof attempts, for metrics).
+	// It runs on the request path and must be cheap.
+	OnStrip func(name string)
 }
 
 // Edge applies a Config to requests. Build it once with New; it is safe for
@@ -43,6 +54,9 @@ type Edge struct {
 	legacyHosts map[string]struct{} // nil: all
 	san         *sanitizer
 	envs        sync.Pool // of *env
+	// xfcc is set when some ruleset reads certsight.xfcc, which is then
+	// computed once per connection.
+	xfcc *xfcc.Options
 }
 
 // HeaderXFCC is Envoy's client-certificate header; no preset of ours sets
@@ -59,6 +73,15 @@ func New(cfg Config) (*Edge, error) {
 	e.rulesets = append(e.rulesets, rs)
 	if cfg.ManagedTransform {
 		e.rulesets = append(e.rulesets, rules.ManagedTransformRuleset())
+	}
+	if cfg.XFCC {
+		e.rulesets = append(e.rulesets, rules.XFCCRuleset())
+	}
+	for _, r := range e.rulesets {
+		if r.References(rules.XFCCField) {
+			o := xfcc.AllDetails(cfg.XFCCBy)
+			e.xfcc = &o
+		}
 	}
 	if cfg.LegacyHosts != nil {
 		e.legacyHosts = cfg.LegacyHosts.hostSet()
@@ -81,6 +104,7 @@ func New(cfg Config) (*Edge, error) {
 		}
 	}
 	e.san = newSanitizer(names, prefixes)
+	e.san.onStrip = cfg.OnStrip
 	return e, nil
 }
 

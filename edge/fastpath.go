@@ -53,6 +53,8 @@ type fastProxy struct {
 	// responseHeaderTimeout bounds the wait for the origin's response
 	// header, as http.Transport.ResponseHeaderTimeout does.
 	responseHeaderTimeout time.Duration
+	// onOriginError is ProxyOptions.OnOriginError (metrics).
+	onOriginError func(*http.Request, error)
 }
 
 // newFastProxy returns nil when origin cannot take the fast path.
@@ -76,6 +78,7 @@ func newFastProxy(e *Edge, origin *url.URL, next http.Handler, log *slog.Logger,
 		},
 		responseHeaderTimeout: orDefault(opts.OriginResponseHeaderTimeout, 60*time.Second),
 		xfDirect:              true,
+		onOriginError:         opts.OnOriginError,
 	}
 	for _, n := range []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"} {
 		if e.san.managed(n) {
@@ -296,6 +299,9 @@ func isEventStream(ct []string) bool {
 }
 
 func (p *fastProxy) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if p.onOriginError != nil {
+		p.onOriginError(r, err)
+	}
 	p.log.Warn("origin request failed", "method", r.Method, "host", r.Host, "path", r.URL.Path, "err", err)
 	http.Error(w, "502 Bad Gateway: the origin could not be reached", http.StatusBadGateway)
 }

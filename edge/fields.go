@@ -31,6 +31,9 @@ type connInfo struct {
 	// verified and is not revoked.
 	legacyDER    string
 	legacySHA256 string
+
+	// xfcc is certsight.xfcc, computed only when a ruleset reads it.
+	xfcc string
 }
 
 // newConnInfo computes the fields from the presented certificates (leaf
@@ -173,6 +176,8 @@ func (e *env) String(id int) string {
 		return e.method
 	case rules.FieldHTTPRequestURIPath:
 		return e.path
+	case rules.FieldXFCC:
+		return e.ci.xfcc
 	}
 	return ""
 }

@@ -22,6 +22,9 @@ type ProxyOptions struct {
 	Logger *slog.Logger
 	// AccessLog turns the per-request record on.
 	AccessLog bool
+	// OnOriginError, when set, is called for every request the origin could
+	// not answer (before the 502 is written), for metrics.
+	OnOriginError func(r *http.Request, err error)
 	// Origin timeouts of the default transport: connecting, waiting for the
 	// response header after the request was written, keeping an idle
 	// connection. Zero means 5s, 60s and 90s.
@@ -80,6 +83,9 @@ func (e *Edge) Proxy(origin *url.URL, opts ProxyOptions) http.Handler {
 			}
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if opts.OnOriginError != nil {
+				opts.OnOriginError(r, err)
+			}
 			// r is the outbound request: SetURL cleared its Host, the
 			// client's is in X-Forwarded-Host.
 			log.Warn("origin request failed", "method", r.Method, "host", r.Header.Get("X-Forwarded-Host"),

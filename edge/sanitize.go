@@ -16,6 +16,8 @@ type sanitizer struct {
 	// first marks the folded first bytes of every name and prefix, so most
 	// headers (Accept, User-Agent, …) are passed over after one lookup.
 	first [256]bool
+	// onStrip, when set, hears about every header strip removes.
+	onStrip func(name string)
 }
 
 func newSanitizer(names, prefixes []string) *sanitizer {
@@ -92,6 +94,9 @@ func (s *sanitizer) managed(k string) bool {
 func (s *sanitizer) strip(h http.Header) {
 	for k := range h {
 		if s.managed(k) {
+			if s.onStrip != nil {
+				s.onStrip(k)
+			}
 			delete(h, k)
 		}
 	}

@@ -83,6 +83,7 @@ type options struct {
 	crlCheckInterval  time.Duration
 	pprofListen       string
 	showVersion       bool
+	featureOptions
 }
 
 func newFlags(o *options, stderr io.Writer) *pflag.FlagSet {
@@ -123,6 +124,7 @@ func newFlags(o *options, stderr io.Writer) *pflag.FlagSet {
 	fs.DurationVar(&o.crlCheckInterval, "crl-check-interval", time.Second, "how often CRL files are checked for changes and CRLs for staleness")
 	fs.StringVar(&o.pprofListen, "pprof-listen", "", "debugging: serve net/http/pprof on this address (plain HTTP; keep it on loopback)")
 	fs.BoolVar(&o.showVersion, "version", false, "print the version and exit")
+	addFeatureFlags(fs, &o.featureOptions)
 	fs.String("flags-file", "", "JSON file whose keys are these flags' names (flags given on the command line win)")
 	// --config was the old name of --flags-file. It keeps working for
 	// existing units and scripts, but only certsight.ext's --config (the
@@ -273,6 +275,15 @@ func buildServer(o options, log *slog.Logger) (srv *http.Server, ln net.Listener
 	if err != nil || (origin.Scheme != "http" && origin.Scheme != "https") || origin.Host == "" {
 		return nil, nil, nil, fmt.Errorf("--origin %q: want an http:// or https:// URL", o.origin)
 	}
+	feat, err := newFeatures(o.featureOptions, log)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	defer func() {
+		if err != nil {
+			feat.close()
+		}
+	}()
 	serverCert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("loading server certificate: %w", err)
@@ -336,7 +347,8 @@ func buildServer(o options, log *slog.Logger) (srv *http.Server, ln net.Listener
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	cfg := edge.Config{Verifier: verifier, ManagedTransform: o.managedTransform, WorkersHeaders: o.workersHeaders}
+	cfg := edge.Config{Verifier: verifier, ManagedTransform: o.managedTransform, WorkersHeaders: o.workersHeaders,
+		XFCC: o.xfcc, XFCCBy: edge.XFCCByFromCertificate(serverCert.Leaf), OnStrip: feat.onStrip()}
 	if o.rulesFile != "" {
 		f, err := os.Open(o.rulesFile)
 		if err != nil {
@@ -390,12 +402,13 @@ func buildServer(o options, log *slog.Logger) (srv *http.Server, ln net.Listener
 	}
 	background = append(background, func(ctx context.Context) { guard.Run(ctx, time.Second) })
 	proxy := guard.Handler(e.Proxy(origin, edge.ProxyOptions{Logger: log, AccessLog: o.accessLog,
-		OriginDialTimeout: o.originDial, OriginResponseHeaderTimeout: o.originResponse}))
+		OriginDialTimeout: o.originDial, OriginResponseHeaderTimeout: o.originResponse,
+		OnOriginError: feat.onOriginError()}))
+	health := healthz(verifier)
+	feat.watchRevocation(verifier.Revocation)
 	mux := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/healthz" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
-			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-			w.Header().Set("Cache-Control", "no-store")
-			io.WriteString(w, "ok\n")
+			health(w, r)
 			return
 		}
 		proxy.ServeHTTP(w, r)
@@ -405,7 +418,7 @@ func buildServer(o options, log *slog.Logger) (srv *http.Server, ln net.Listener
 		return nil, nil, nil, fmt.Errorf("listening on %s: %w", o.listen, err)
 	}
 	srv = &http.Server{
-		Handler:           &inflightHandler{next: mux},
+		Handler:           &inflightHandler{next: feat.wrap(mux)},
 		ReadHeaderTimeout: o.readHeaderTimeout,
 		IdleTimeout:       o.idleTimeout,
 		HTTP2: &http.HTTP2Config{SendPingTimeout: o.h2ReadIdle, PingTimeout: o.h2PingTimeout,
@@ -413,14 +426,15 @@ func buildServer(o options, log *slog.Logger) (srv *http.Server, ln net.Listener
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
 			return guard.ConnContext(e.ConnContext(ctx, c), c)
 		},
-		ConnState: guard.ConnState,
-		ErrorLog:  slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ConnState: feat.connState(guard.ConnState),
+		ErrorLog:  feat.errorLog(slog.NewLogLogger(log.Handler(), slog.LevelWarn)),
 	}
 	if o.readHeaderTimeout <= 0 {
 		log.Warn("--read-header-timeout 0: a client can hold a connection open forever by sending headers slowly")
 	}
 	log.Info("client authentication", "mode", mode.String(), "trust_anchors", o.clientCA != "", "crls", len(o.crls),
 		"revocation_fail", verifier.Policy.String(), "legacy_forwarding", cfg.Legacy.String(), "rules", cmp(o.rulesFile, "default"))
+	background = append(background, feat.background()...)
 	return srv, e.Listener(guard.Listener(tcp), tlsCfg), background, nil
 }
 

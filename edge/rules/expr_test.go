@@ -361,7 +361,7 @@ func TestNilSchemaKnowsNoFields(t *testing.T) {
 
 func TestSchema(t *testing.T) {
 	fields := CloudflareFields()
-	require.Len(t, fields, FieldIPSrc+1)
+	require.Len(t, fields, FieldXFCC+1)
 	s := NewSchema(fields)
 	for id, f := range fields {
 		gotID, kind, ok := s.Lookup(f.Name)

@@ -57,7 +57,7 @@ func FuzzCompile(f *testing.F) {
 }
 
 func FuzzParseRuleset(f *testing.F) {
-	for _, name := range []string{"default.json", "managed-transform.json"} {
+	for _, name := range []string{"default.json", "managed-transform.json", "xfcc.json"} {
 		data, err := PresetJSON(name)
 		if err != nil {
 			f.Fatal(err)

@@ -23,8 +23,13 @@ func DefaultRuleset() *Ruleset { return mustPreset("presets/default.json") }
 // The JSON is in presets/managed-transform.json.
 func ManagedTransformRuleset() *Ruleset { return mustPreset("presets/managed-transform.json") }
 
+// XFCCRuleset returns the x-forwarded-client-cert preset: remove client copies, then set Envoy's
+// format (field certsight.xfcc) for a verified, unrevoked certificate. The JSON is in
+// presets/xfcc.json.
+func XFCCRuleset() *Ruleset { return mustPreset("presets/xfcc.json") }
+
 // PresetJSON returns the JSON source of a preset by file name ("default.json",
-// "managed-transform.json"), for printing as an example.
+// "managed-transform.json", "xfcc.json"), for printing as an example.
 func PresetJSON(name string) ([]byte, error) {
 	return presetFS.ReadFile("presets/" + name)
 }

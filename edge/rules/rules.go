@@ -103,15 +103,22 @@ const (
 	FieldHTTPRequestMethod
 	FieldHTTPRequestURIPath
 	FieldIPSrc
+	// FieldXFCC is certsight's own: Envoy's x-forwarded-client-cert element
+	// for the connection's client certificate (see package edge/xfcc).
+	FieldXFCC
 	numCloudflareFields
 )
 
 // TLSClientAuthPrefix is the common prefix of the client-certificate fields.
 const TLSClientAuthPrefix = "cf.tls_client_auth."
 
+// XFCCField is the name of FieldXFCC. It is not a Cloudflare field, hence not under cf.
+const XFCCField = "certsight.xfcc"
+
 // CloudflareFields returns the fields of Cloudflare's Rules language that certsight computes, in
 // the order of the Field* constants: the cf.tls_client_auth.* set plus http.host,
-// http.request.method, http.request.uri.path and ip.src.
+// http.request.method, http.request.uri.path and ip.src — and certsight.xfcc, certsight's own
+// field with Envoy's x-forwarded-client-cert value (empty without a client certificate).
 func CloudflareFields() []Field {
 	p := TLSClientAuthPrefix
 	return []Field{
@@ -140,5 +147,6 @@ func CloudflareFields() []Field {
 		FieldHTTPRequestMethod:        {"http.request.method", String},
 		FieldHTTPRequestURIPath:       {"http.request.uri.path", String},
 		FieldIPSrc:                    {"ip.src", IP},
+		FieldXFCC:                     {XFCCField, String},
 	}
 }

@@ -196,6 +196,26 @@ func validHeaderValue(s string) bool {
 	return true
 }
 
+// References reports whether any enabled rule's expression or value mentions the named field, so
+// a caller can skip computing fields nobody reads. A mention inside a string literal counts too:
+// the answer may be a false yes, never a false no.
+func (rs *Ruleset) References(field string) bool {
+	if rs == nil {
+		return false
+	}
+	for _, r := range rs.rules {
+		if r.expr != nil && strings.Contains(r.expr.src, field) {
+			return true
+		}
+		for _, op := range r.ops {
+			if op.value != nil && strings.Contains(op.value.src, field) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // UncheckedForwarding names the rules (by ref, else description) that set a
 // header from a certificate field — the certificate, its chain, DNs,
 // serials, fingerprints — when neither its expression reads

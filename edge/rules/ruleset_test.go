@@ -411,7 +411,7 @@ func TestManagedTransformRuleset(t *testing.T) {
 }
 
 func TestPresetJSONRoundTrip(t *testing.T) {
-	for _, name := range []string{"default.json", "managed-transform.json"} {
+	for _, name := range []string{"default.json", "managed-transform.json", "xfcc.json"} {
 		data, err := PresetJSON(name)
 		require.NoError(t, err)
 		rs, err := LoadRuleset(strings.NewReader(string(data)), cfSchema)
@@ -550,6 +550,31 @@ func TestApplyConcurrently(t *testing.T) {
 		h := <-done
 		assert.Equal(t, "app.example.com", h.Get("X-A"))
 	}
+}
+
+func TestXFCCRuleset(t *testing.T) {
+	rs := XFCCRuleset()
+	assert.Equal(t, []string{"X-Forwarded-Client-Cert"}, rs.Headers())
+	env := verifiedEnv()
+	env.s[FieldXFCC] = `Hash=ab;Subject="CN=x";URI=`
+	h := http.Header{"X-Forwarded-Client-Cert": {"Hash=forged"}}
+	rs.Apply(h, env)
+	assert.Equal(t, []string{`Hash=ab;Subject="CN=x";URI=`}, h["X-Forwarded-Client-Cert"])
+	env.b[FieldCertRevoked] = true
+	h = http.Header{"X-Forwarded-Client-Cert": {"Hash=forged"}}
+	rs.Apply(h, env)
+	assert.Empty(t, h["X-Forwarded-Client-Cert"], "a revoked certificate is never forwarded")
+	h = http.Header{"X-Forwarded-Client-Cert": {"Hash=forged"}}
+	rs.Apply(h, &fakeEnv{})
+	assert.Empty(t, h["X-Forwarded-Client-Cert"], "no certificate: the client's copy is removed")
+}
+
+func TestReferences(t *testing.T) {
+	assert.True(t, XFCCRuleset().References(XFCCField))
+	assert.False(t, DefaultRuleset().References(XFCCField))
+	assert.True(t, DefaultRuleset().References("cf.tls_client_auth.cert_rfc9440"))
+	var nilRS *Ruleset
+	assert.False(t, nilRS.References(XFCCField))
 }
 
 func TestUncheckedForwarding(t *testing.T) {

@@ -62,6 +62,10 @@ type Options struct {
 	// Key is the key to certify (default: a new P-256 key). Reusing one key
 	// makes thousands of certificates cheap.
 	Key crypto.Signer
+	// OCSPServer and CRLDistributionPoints name where revocation data for
+	// the certificate is published (AIA OCSP, CRL distribution points).
+	OCSPServer            []string
+	CRLDistributionPoints []string
 }
 
 var serialCounter atomic.Int64
@@ -127,6 +131,8 @@ func Issue(parent *Cert, o Options) (*Cert, error) {
 		BasicConstraintsValid: true,
 		IsCA:                  o.IsCA,
 		SubjectKeyId:          keyID(key),
+		OCSPServer:            o.OCSPServer,
+		CRLDistributionPoints: o.CRLDistributionPoints,
 	}
 	if o.Padding > 0 {
 		tmpl.ExtraExtensions = []pkix.Extension{{
@@ -165,6 +171,13 @@ func NewRoot(cn string) (*Cert, error) {
 // NewIntermediate makes a CA signed by a.
 func (a *Cert) NewIntermediate(cn string) (*Cert, error) {
 	return Issue(a, Options{Subject: caName(cn), IsCA: true, NotAfter: time.Now().Add(5 * 365 * 24 * time.Hour)})
+}
+
+// NewIntermediateWith makes a CA signed by a; of o only OCSPServer and
+// CRLDistributionPoints are used.
+func (a *Cert) NewIntermediateWith(cn string, o Options) (*Cert, error) {
+	return Issue(a, Options{Subject: caName(cn), IsCA: true, NotAfter: time.Now().Add(5 * 365 * 24 * time.Hour),
+		OCSPServer: o.OCSPServer, CRLDistributionPoints: o.CRLDistributionPoints})
 }
 
 // SelfSigned makes a self-signed client certificate (not a CA) valid for a day.

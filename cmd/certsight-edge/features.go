@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+
+	"github.com/spf13/pflag"
+
+	"github.com/certsight/certsight/edge"
+	"github.com/certsight/certsight/edge/metrics"
+	"github.com/certsight/certsight/edge/revocation"
+)
+
+// featureOptions are the flags of the edge's operational features: Envoy's
+// XFCC preset, metrics, fetched revocation data, live reload.
+type featureOptions struct {
+	xfcc          bool
+	metricsListen string
+}
+
+func addFeatureFlags(fs *pflag.FlagSet, o *featureOptions) {
+	fs.BoolVar(&o.xfcc, "xfcc", false, "also set Envoy's x-forwarded-client-cert (By, Hash, Cert, Chain, Subject, URI, DNS) for a verified, unrevoked certificate")
+	fs.StringVar(&o.metricsListen, "metrics-listen", "", "serve Prometheus metrics at http://ADDR/metrics (plain HTTP; keep it on a private address), e.g. 127.0.0.1:9464")
+}
+
+// features holds what the operational features need while serving. Its
+// hooks are no-ops for features that are off.
+type features struct {
+	log       *slog.Logger
+	metrics   *metrics.Metrics
+	metricsLn net.Listener
+}
+
+func newFeatures(o featureOptions, log *slog.Logger) (*features, error) {
+	f := &features{log: log}
+	if o.metricsListen != "" {
+		ln, err := net.Listen("tcp", o.metricsListen)
+		if err != nil {
+			return nil, fmt.Errorf("--metrics-listen %s: %w", o.metricsListen, err)
+		}
+		f.metrics, f.metricsLn = metrics.New(), ln
+	}
+	return f, nil
+}
+
+// background returns the loops to run while serving, until their context
+// ends.
+func (f *features) background() []func(context.Context) {
+	var out []func(context.Context)
+	if f.metricsLn != nil {
+		out = append(out, func(ctx context.Context) {
+			f.log.Info("metrics listening", "addr", f.metricsLn.Addr().String(), "path", "/metrics")
+			if err := f.metrics.Serve(ctx, f.metricsLn); err != nil {
+				f.log.Error("metrics server stopped", "err", err)
+			}
+		})
+	}
+	return out
+}
+
+// close releases what start would have used, for a build that fails later.
+func (f *features) close() {
+	if f.metricsLn != nil {
+		f.metricsLn.Close()
+	}
+}
+
+func (f *features) onStrip() func(string) {
+	if f.metrics == nil {
+		return nil
+	}
+	return f.metrics.Stripped
+}
+
+func (f *features) onOriginError() func(*http.Request, error) {
+	if f.metrics == nil {
+		return nil
+	}
+	return func(*http.Request, error) { f.metrics.OriginError() }
+}
+
+func (f *features) wrap(h http.Handler) http.Handler {
+	if f.metrics == nil {
+		return h
+	}
+	return f.metrics.Wrap(h)
+}
+
+// connState chains the metrics' ConnState hook after next.
+func (f *features) connState(next func(net.Conn, http.ConnState)) func(net.Conn, http.ConnState) {
+	if f.metrics == nil {
+		return next
+	}
+	return func(c net.Conn, st http.ConnState) {
+		if next != nil {
+			next(c, st)
+		}
+		f.metrics.ConnState(c, st)
+	}
+}
+
+func (f *features) errorLog(l *log.Logger) *log.Logger {
+	if f.metrics == nil {
+		return l
+	}
+	return f.metrics.ErrorLog(l)
+}
+
+// healthz answers the load balancer: 200 "ok", or 503 under
+// --revocation-fail closed when any covered issuer has no current CRL (its
+// certificates are then refused, so the edge should leave rotation). The
+// body names each stale issuer.
+func healthz(v *edge.Verifier) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		var stale []string
+		if v != nil && v.Revocation != nil {
+			for _, st := range v.Revocation.Statuses() {
+				if st.Covered && !st.Current {
+					stale = append(stale, st.Issuer)
+				}
+			}
+		}
+		if len(stale) > 0 && v.Policy == revocation.FailClosed {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			for _, s := range stale {
+				fmt.Fprintf(w, "stale revocation data: %s\n", s)
+			}
+			return
+		}
+		io.WriteString(w, "ok\n")
+		for _, s := range stale {
+			fmt.Fprintf(w, "stale revocation data (--revocation-fail open): %s\n", s)
+		}
+	}
+}
+
+// watchRevocation feeds the CRL gauges from the store.
+func (f *features) watchRevocation(store *revocation.Store) {
+	if f.metrics == nil || store == nil {
+		return
+	}
+	f.metrics.SetIssuers(func() []metrics.IssuerStatus {
+		var out []metrics.IssuerStatus
+		for _, st := range store.Statuses() {
+			if !st.Covered && !st.HasCRL {
+				continue
+			}
+			out = append(out, metrics.IssuerStatus{Issuer: st.Issuer, ThisUpdate: st.ThisUpdate,
+				NextUpdate: st.NextUpdate, Current: st.Current})
+		}
+		return out
+	})
+}
