@@ -53,11 +53,10 @@ func certPostureColumns() []table.ColumnDefinition {
 // config (Deps.ConfigPath), evaluated at query time; or, when the query sets
 // ca_path, one row per ad-hoc rule stated through the input columns.
 func CertPosture(d Deps) Table {
-	return CertPostureWith(d, identity.System())
-}
-
-// CertPostureWith is CertPosture with the device identity given (tests).
-func CertPostureWith(d Deps, dev posture.Identity) Table {
+	dev := d.Identity
+	if dev == nil {
+		dev = identity.System()
+	}
 	log := d.logger(CertPostureName)
 	src := posture.NewSource(d.ConfigPath)
 	return Table{

@@ -26,8 +26,8 @@ type postureRow struct {
 
 func openPosture(t *testing.T, configPath string, dev posture.Identity) *sql.DB {
 	t.Helper()
-	d := tables.Deps{Scanner: scan.New(nil), ConfigPath: configPath}
-	db, err := vtable.Open(t.Context(), []tables.Table{tables.CertPostureWith(d, dev), tables.MTLSCertificates(d)})
+	d := tables.Deps{Scanner: scan.New(nil), ConfigPath: configPath, Identity: dev}
+	db, err := vtable.Open(t.Context(), []tables.Table{tables.CertPosture(d), tables.MTLSCertificates(d)})
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
 	return db

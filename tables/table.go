@@ -10,6 +10,7 @@ import (
 
 	"github.com/osquery/osquery-go/plugin/table"
 
+	"github.com/certsight/certsight/posture"
 	"github.com/certsight/certsight/stores"
 )
 
@@ -155,7 +156,10 @@ type Deps struct {
 	// ConfigPath names the posture config file ("" = the platform default).
 	ConfigPath string
 	// Timeout bounds each generate call (DefaultTimeout when zero).
-	Timeout time.Duration
+	// Identity answers ${hostname} and ${serial_number} for cert_posture
+	// (nil: this machine, identity.System()).
+	Identity posture.Identity
+	Timeout  time.Duration
 }
 
 func (d Deps) logger(name string) *slog.Logger {

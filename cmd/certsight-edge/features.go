@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log"
 	"log/slog"
 	"net"
@@ -10,7 +11,9 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/certsight/certsight/edge"
 	"github.com/certsight/certsight/edge/metrics"
+	"github.com/certsight/certsight/edge/revocation"
 )
 
 // featureOptions are the flags of the edge's operational features: Envoy's
@@ -106,4 +109,52 @@ func (f *features) errorLog(l *log.Logger) *log.Logger {
 		return l
 	}
 	return f.metrics.ErrorLog(l)
+}
+
+// healthz answers the load balancer: 200 "ok", or 503 under
+// --revocation-fail closed when any covered issuer has no current CRL (its
+// certificates are then refused, so the edge should leave rotation). The
+// body names each stale issuer.
+func healthz(v *edge.Verifier) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		var stale []string
+		if v != nil && v.Revocation != nil {
+			for _, st := range v.Revocation.Statuses() {
+				if st.Covered && !st.Current {
+					stale = append(stale, st.Issuer)
+				}
+			}
+		}
+		if len(stale) > 0 && v.Policy == revocation.FailClosed {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			for _, s := range stale {
+				fmt.Fprintf(w, "stale revocation data: %s\n", s)
+			}
+			return
+		}
+		io.WriteString(w, "ok\n")
+		for _, s := range stale {
+			fmt.Fprintf(w, "stale revocation data (--revocation-fail open): %s\n", s)
+		}
+	}
+}
+
+// watchRevocation feeds the CRL gauges from the store.
+func (f *features) watchRevocation(store *revocation.Store) {
+	if f.metrics == nil || store == nil {
+		return
+	}
+	f.metrics.SetIssuers(func() []metrics.IssuerStatus {
+		var out []metrics.IssuerStatus
+		for _, st := range store.Statuses() {
+			if !st.Covered && !st.HasCRL {
+				continue
+			}
+			out = append(out, metrics.IssuerStatus{Issuer: st.Issuer, ThisUpdate: st.ThisUpdate,
+				NextUpdate: st.NextUpdate, Current: st.Current})
+		}
+		return out
+	})
 }

@@ -404,11 +404,11 @@ func buildServer(o options, log *slog.Logger) (srv *http.Server, ln net.Listener
 	proxy := guard.Handler(e.Proxy(origin, edge.ProxyOptions{Logger: log, AccessLog: o.accessLog,
 		OriginDialTimeout: o.originDial, OriginResponseHeaderTimeout: o.originResponse,
 		OnOriginError: feat.onOriginError()}))
+	health := healthz(verifier)
+	feat.watchRevocation(verifier.Revocation)
 	mux := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/healthz" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
-			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-			w.Header().Set("Cache-Control", "no-store")
-			io.WriteString(w, "ok\n")
+			health(w, r)
 			return
 		}
 		proxy.ServeHTTP(w, r)

@@ -14,7 +14,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -190,10 +189,7 @@ func takeCPU(proxy []int, origin int) cpuReading {
 	if origin != 0 {
 		r.origin = processCPU(origin)
 	}
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
-		r.client = time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
-	}
+	r.client = selfCPU()
 	r.machine = machineBusy()
 	return r
 }
