@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"context"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -23,6 +24,9 @@ const (
 	// certVerified (the cert_verified field itself stays true, as on
 	// Cloudflare, with cert_revoked set).
 	ReasonRevoked = "certificate revoked"
+	// ReasonOCSPUnknown: OCSP gave no usable answer about the leaf (unknown,
+	// unreachable, too slow, bad signer) under revocation.FailClosed.
+	ReasonOCSPUnknown = "OCSP status unknown"
 )
 
 // Verifier checks a client's presented chain against trust anchors and, for
@@ -40,6 +44,10 @@ type Verifier struct {
 	// FailClosed (the zero value) fails verification with "CRL has
 	// expired", FailOpen counts the certificate as not revoked.
 	Policy revocation.Policy
+	// OCSP, when set, is asked about the leaf of a verified chain after the
+	// CRLs: revoked wins over a good CRL; no usable answer falls under
+	// Policy. Nil means no OCSP.
+	OCSP revocation.OCSPChecker
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// MaxChainCerts and MaxChainBytes bound what a client may present
@@ -184,6 +192,7 @@ func (v *Verifier) Verify(peer []*x509.Certificate) Result {
 		}
 	}
 	if v.Revocation == nil {
+		v.checkOCSP(&res)
 		return res
 	}
 	for _, c := range res.Chain[1:] {
@@ -204,7 +213,29 @@ func (v *Verifier) Verify(peer []*x509.Certificate) Result {
 	if !vd.Until.IsZero() && vd.Until.Before(res.Until) {
 		res.Until = vd.Until
 	}
+	v.checkOCSP(&res)
 	return res
+}
+
+// checkOCSP applies the OCSP answer about a verified chain's leaf to res.
+// The checker bounds its own wait (--ocsp-timeout).
+func (v *Verifier) checkOCSP(res *Result) {
+	if v.OCSP == nil || !res.Verified || res.Revoked || len(res.Chain) < 2 {
+		return
+	}
+	status, until := v.OCSP.CheckOCSP(context.Background(), res.Chain[0], res.Chain[1])
+	switch status {
+	case revocation.OCSPRevoked:
+		res.Revoked = true
+	case revocation.OCSPUnknown:
+		if v.Policy == revocation.FailClosed {
+			res.Verified = false
+			res.Reason = ReasonOCSPUnknown
+		}
+	}
+	if !until.IsZero() && until.Before(res.Until) {
+		res.Until = until
+	}
 }
 
 // reasonFor maps Go's verification errors onto OpenSSL's error strings, which

@@ -30,6 +30,7 @@ import (
 
 	"github.com/certsight/certsight/cert"
 	"github.com/certsight/certsight/edge"
+	"github.com/certsight/certsight/edge/ocsp"
 	"github.com/certsight/certsight/edge/revocation"
 	"github.com/certsight/certsight/edge/rules"
 )
@@ -81,6 +82,8 @@ type options struct {
 	allowUpgrade      []string
 	shutdownTimeout   time.Duration
 	crlCheckInterval  time.Duration
+	ocsp              bool
+	ocspResponder     string
 	pprofListen       string
 	showVersion       bool
 	featureOptions
@@ -121,6 +124,8 @@ func newFlags(o *options, stderr io.Writer) *pflag.FlagSet {
 	fs.IntVar(&o.maxConns, "max-conns", 4096, "most open client connections; more wait in the listen backlog")
 	fs.StringSliceVar(&o.allowUpgrade, "allow-upgrade", []string{"websocket"}, `Upgrade protocols forwarded to the origin ("" for none; h2c is never allowed); others are removed from the request`)
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 15*time.Second, "grace period for in-flight requests on SIGINT/SIGTERM")
+	fs.BoolVar(&o.ocsp, "ocsp", false, "check verified client certificates with OCSP (the AIA responder, or --ocsp-responder); revoked wins over a good CRL, no answer within 2s falls under --revocation-fail")
+	fs.StringVar(&o.ocspResponder, "ocsp-responder", "", "http:// URL of the OCSP responder to ask instead of each certificate's AIA URL (implies --ocsp)")
 	fs.DurationVar(&o.crlCheckInterval, "crl-check-interval", time.Second, "how often CRL files are checked for changes and CRLs for staleness")
 	fs.StringVar(&o.pprofListen, "pprof-listen", "", "debugging: serve net/http/pprof on this address (plain HTTP; keep it on loopback)")
 	fs.BoolVar(&o.showVersion, "version", false, "print the version and exit")
@@ -336,6 +341,23 @@ func buildServer(o options, log *slog.Logger) (srv *http.Server, ln net.Listener
 		}
 		verifier.Revocation = store
 		background = append(background, func(ctx context.Context) { files.Run(ctx, o.crlCheckInterval) })
+	}
+	if o.ocsp || o.ocspResponder != "" {
+		if o.clientCA == "" {
+			return nil, nil, nil, errors.New("--ocsp needs --client-ca")
+		}
+		if verifier.Revocation == nil {
+			// No CRLs: an empty store only carries the generation that
+			// makes open connections look again after an OCSP answer.
+			verifier.Revocation = revocation.NewStore(revocation.Options{Issuers: issuers, Logger: log})
+		}
+		store := verifier.Revocation
+		client, err := ocsp.NewClient(ocsp.Options{Responder: o.ocspResponder, Logger: log,
+			OnResult: func(string) { store.Touch() }})
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		verifier.OCSP = client
 	}
 	if o.clientAuth == "" {
 		o.clientAuth = "request"

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/certsight/certsight/edge/revocation"
 )
 
 // Options configure a Client.
@@ -130,12 +132,34 @@ func (c *Client) responderURL(cert *x509.Certificate) string {
 // Check returns cert's status as issued by issuer, from the cache or the
 // responder, waiting at most Options.Wait (or less, if ctx ends sooner).
 func (c *Client) Check(ctx context.Context, cert, issuer *x509.Certificate) Status {
+	s, _ := c.check(ctx, cert, issuer)
+	return s
+}
+
+// CheckOCSP implements revocation.OCSPChecker: NotChecked counts as good
+// (OCSP does not cover the certificate), and the time is when the answer
+// stops holding (a failure's retry time, for Unknown).
+func (c *Client) CheckOCSP(ctx context.Context, cert, issuer *x509.Certificate) (revocation.OCSPStatus, time.Time) {
+	s, until := c.check(ctx, cert, issuer)
+	switch s {
+	case Good, NotChecked:
+		return revocation.OCSPGood, until
+	case Revoked:
+		return revocation.OCSPRevoked, until
+	}
+	if until.IsZero() { // still in flight: look again soon
+		until = c.now().Add(c.o.Wait)
+	}
+	return revocation.OCSPUnknown, until
+}
+
+func (c *Client) check(ctx context.Context, cert, issuer *x509.Certificate) (Status, time.Time) {
 	if cert == nil || issuer == nil {
-		return Unknown
+		return Unknown, time.Time{}
 	}
 	u := c.responderURL(cert)
 	if u == "" {
-		return NotChecked
+		return NotChecked, time.Time{}
 	}
 	key := cacheKey{issuer: sha256.Sum256(issuer.Raw), serial: string(cert.SerialNumber.Bytes())}
 	now := c.now()
@@ -146,7 +170,10 @@ func (c *Client) Check(ctx context.Context, cert, issuer *x509.Certificate) Stat
 		case <-e.done:
 			if e.status == Revoked || now.Before(e.expires) {
 				c.mu.Unlock()
-				return e.status
+				if e.status == Revoked {
+					return Revoked, time.Time{} // never forgotten
+				}
+				return e.status, e.expires
 			}
 			e = nil // expired: fetch again
 		default: // in flight: wait for it below
@@ -165,9 +192,12 @@ func (c *Client) Check(ctx context.Context, cert, issuer *x509.Certificate) Stat
 	defer cancel()
 	select {
 	case <-e.done:
-		return e.status
+		if e.status == Revoked {
+			return Revoked, time.Time{}
+		}
+		return e.status, e.expires
 	case <-wait.Done():
-		return Unknown
+		return Unknown, time.Time{}
 	}
 }
 
@@ -208,13 +238,15 @@ func (c *Client) fetch(e *entry, u string, cert, issuer *x509.Certificate) {
 		status, expires = Unknown, c.now().Add(c.o.RetryAfter)
 		c.log.Warn("OCSP check failed", "responder", u, "serial", fmt.Sprintf("%X", cert.SerialNumber), "err", err)
 	}
-	if c.o.OnResult != nil {
-		c.o.OnResult(result)
-	}
 	c.mu.Lock()
 	e.status, e.expires, e.err = status, expires, err
 	c.mu.Unlock()
 	close(e.done)
+	// After the answer is visible, so a hook that makes connections look
+	// again (revocation.Store.Touch) finds it.
+	if c.o.OnResult != nil {
+		c.o.OnResult(result)
+	}
 }
 
 func (c *Client) ask(u string, cert, issuer *x509.Certificate) (Status, time.Time, error) {
