@@ -353,7 +353,12 @@ func buildServer(o options, log *slog.Logger) (srv *http.Server, ln net.Listener
 		}
 		store := verifier.Revocation
 		client, err := ocsp.NewClient(ocsp.Options{Responder: o.ocspResponder, Logger: log,
-			OnResult: func(string) { store.Touch() }})
+			OnResult: func(result string) {
+				store.Touch() // open connections look again
+				if feat.metrics != nil {
+					feat.metrics.Fetch("ocsp", result)
+				}
+			}})
 		if err != nil {
 			return nil, nil, nil, err
 		}

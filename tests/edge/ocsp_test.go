@@ -1,0 +1,99 @@
+package edge_test
+
+import (
+	"bufio"
+	"fmt"
+	"math/big"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// startOCSPResponder runs `openssl ocsp` as the intermediate's responder on
+// loopback, answering from an index where revoked is revoked and every
+// other serial is good (listed) or unknown (not listed). It is killed when
+// the test ends.
+func (f *revFixtures) startOCSPResponder(t *testing.T, good, revoked *big.Int) string {
+	t.Helper()
+	hex := func(n *big.Int) string {
+		s := strings.ToUpper(n.Text(16))
+		if len(s)%2 == 1 {
+			s = "0" + s
+		}
+		return s
+	}
+	exp := time.Now().Add(24 * time.Hour).UTC().Format("060102150405Z")
+	index := fmt.Sprintf("V\t%s\t\t%s\tunknown\t/CN=good\nR\t%s\t%s\t%s\tunknown\t/CN=revoked\n",
+		exp, hex(good), exp, time.Now().Add(-time.Hour).UTC().Format("060102150405Z"), hex(revoked))
+	indexPath := f.write(t, "ocsp-index.txt", []byte(index))
+	port := freePort(t)
+	cmd := exec.Command("openssl", "ocsp", "-index", indexPath, "-CA", f.interPEM, "-rsigner", f.interPEM,
+		"-rkey", f.interKey, "-port", fmt.Sprint(port), "-nmin", "10", "-ignore_err")
+	// Readiness comes from its stderr: a probe would occupy the
+	// single-threaded responder.
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	ready := make(chan struct{})
+	go func() {
+		var once sync.Once
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "waiting for OCSP client connections") {
+				once.Do(func() { close(ready) })
+			}
+		}
+	}()
+	select {
+	case <-ready:
+	case <-time.After(10 * time.Second):
+		t.Fatal("openssl ocsp did not start")
+	}
+	return fmt.Sprintf("http://127.0.0.1:%d/", port)
+}
+
+func TestOCSP(t *testing.T) {
+	f := newRevFixtures(t)
+	// A good CRL (nothing revoked): OCSP's revoked must win over it.
+	goodCRL := f.write(t, "ocsp-good.crl", f.interCA.crl(t, crlOpts{number: 1}))
+
+	t.Run("openssl ocsp responder: good forwarded, revoked not forwarded as verified", func(t *testing.T) {
+		url := f.startOCSPResponder(t, f.leaf.Cert.SerialNumber, f.revoked.Cert.SerialNumber)
+		p := f.start(t, goodCRL, "--ocsp-responder", url, "--revocation-fail", "closed")
+
+		// Each client is a new connection: the first asks the responder,
+		// the second finds the cached answer. The difference is what a
+		// first OCSP check adds to a request (logged, not asserted).
+		start := time.Now()
+		assertGood(t, getJSON(t, client(t, f.fixtures, f.leafChain, f.leafKey, false), p.url("/")), f.leaf.Cert.Raw)
+		first := time.Since(start)
+		start = time.Now()
+		assertGood(t, getJSON(t, client(t, f.fixtures, f.leafChain, f.leafKey, false), p.url("/")), f.leaf.Cert.Raw)
+		cached := time.Since(start)
+		t.Logf("new connection + request: first OCSP check %v, cached answer %v", first, cached)
+
+		assertRevoked(t, getJSON(t, client(t, f.fixtures, f.revokedCert, f.revokedKey, false), p.url("/")))
+	})
+
+	t.Run("responder down: closed is not verified, open is forwarded", func(t *testing.T) {
+		down := fmt.Sprintf("http://127.0.0.1:%d/", freePort(t))
+		for _, tc := range []struct{ policy, verify, verified string }{
+			{"closed", "FAILED:OCSP status unknown", "false"},
+			{"open", "SUCCESS", "true"},
+		} {
+			p := f.start(t, goodCRL, "--ocsp-responder", down, "--revocation-fail", tc.policy)
+			rec := getJSON(t, client(t, f.fixtures, f.leafChain, f.leafKey, false), p.url("/"))
+			assert.Equal(t, tc.verify, rec.Header.Get("X-Cert-Verify"), tc.policy)
+			assert.Equal(t, tc.verified, rec.Header.Get("X-Verified"), tc.policy)
+			if tc.policy == "closed" {
+				assert.Empty(t, rec.Header.Values("Client-Cert"))
+			}
+		}
+	})
+}
