@@ -118,6 +118,23 @@ func parsePEM(data []byte, b *Bundle) {
 	}
 }
 
+// PEMTypes lists the type named on each PEM BEGIN line of data, in order
+// ("" for a BEGIN line that cannot be read). Callers that accept only some
+// block types check them here before Parse, which skips blocks it does not
+// know.
+func PEMTypes(data []byte) []string {
+	var types []string
+	for rest := data; ; {
+		i := bytes.Index(rest, pemBegin)
+		if i < 0 {
+			return types
+		}
+		rest = rest[i:]
+		types = append(types, pemType(rest))
+		rest = rest[len(pemBegin):]
+	}
+}
+
 // pemType returns the type named on a BEGIN line ("" when it is unreadable).
 func pemType(seg []byte) string {
 	line, _, _ := bytes.Cut(seg[len(pemBegin):], []byte("\n"))

@@ -209,3 +209,22 @@ func TestParsedPublicKeyIsOpenSSLs(t *testing.T) {
 	}
 	assert.GreaterOrEqual(t, n, 9, "keys recorded by make.sh")
 }
+
+func TestPEMTypes(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want []string
+	}{
+		{"none", "just text", nil},
+		{"one", "-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n", []string{"CERTIFICATE"}},
+		{"text around, CRLF", "x\r\n-----BEGIN CERTIFICATE-----\r\nAA==\r\n-----END CERTIFICATE-----\r\ny\r\n-----BEGIN PRIVATE KEY-----\r\n", []string{"CERTIFICATE", "PRIVATE KEY"}},
+		{"unreadable BEGIN line", "-----BEGIN CERTIFICATE\n", []string{""}},
+		{"BEGIN at the very end", "-----BEGIN ", []string{""}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, cert.PEMTypes([]byte(tt.in)))
+		})
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/certsight/certsight/internal/testpki"
 	"github.com/certsight/certsight/internal/testposture"
 	"github.com/certsight/certsight/posture"
 	"github.com/certsight/certsight/posture/identity"
@@ -282,6 +283,19 @@ func TestAddCARejectsNonCA(t *testing.T) {
 	require.NoError(t, err)
 	_, _, err = posture.AddCA(filepath.Join(t.TempDir(), "p.json"), good, "x", time.Now())
 	assert.ErrorContains(t, err, `"PRIVATE KEY", want CERTIFICATE`)
+}
+
+func TestParseCAPEMRefusesABrokenBlockAfterAGoodOne(t *testing.T) {
+	ca, err := testpki.NewRoot("CA")
+	require.NoError(t, err)
+	good := string(ca.CertPEM())
+	certs, err := posture.ParseCAPEM(good)
+	require.NoError(t, err)
+	assert.Len(t, certs, 1)
+	// A second CERTIFICATE block with no END line used to be dropped in
+	// silence; an operator who pasted two CAs must learn that one is bad.
+	_, err = posture.ParseCAPEM(good + "-----BEGIN CERTIFICATE-----\nMIIB\n")
+	assert.Error(t, err)
 }
 
 func TestSignatureName(t *testing.T) {

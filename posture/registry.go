@@ -77,32 +77,34 @@ func (c CA) Label() string {
 }
 
 // ParseCAPEM reads the certificates of a registry entry: PEM only, every
-// block a CERTIFICATE, at least one.
+// block a CERTIFICATE, at least one. The certificates go through cert.Parse,
+// the one certificate parser; only the policy (which blocks are allowed) is
+// here.
 func ParseCAPEM(text string) ([]*x509.Certificate, error) {
 	data := []byte(text)
-	var certs []*x509.Certificate
-	for n := 1; ; n++ {
-		block, rest := pem.Decode(data)
-		if block == nil {
-			if len(bytes.TrimSpace(data)) > 0 && len(certs) == 0 {
-				return nil, errors.New("not PEM (want -----BEGIN CERTIFICATE----- blocks)")
-			}
-			break
+	types := cert.PEMTypes(data)
+	if len(types) == 0 {
+		if len(bytes.TrimSpace(data)) > 0 {
+			return nil, errors.New("not PEM (want -----BEGIN CERTIFICATE----- blocks)")
 		}
-		data = rest
-		if block.Type != "CERTIFICATE" {
-			return nil, fmt.Errorf("PEM block %d is %q, want CERTIFICATE (never put a private key here)", n, block.Type)
-		}
-		c, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("PEM block %d: %w", n, err)
-		}
-		certs = append(certs, c)
-	}
-	if len(certs) == 0 {
 		return nil, errors.New("no certificate (want -----BEGIN CERTIFICATE----- blocks)")
 	}
-	return certs, nil
+	for i, typ := range types {
+		if typ != "CERTIFICATE" {
+			return nil, fmt.Errorf("PEM block %d is %q, want CERTIFICATE (never put a private key here)", i+1, typ)
+		}
+	}
+	b, err := cert.Parse(data)
+	if err != nil {
+		return nil, err
+	}
+	if len(b.Problems) > 0 {
+		return nil, errors.Join(b.Problems...)
+	}
+	if len(b.Certificates) == 0 {
+		return nil, errors.New("no certificate (want -----BEGIN CERTIFICATE----- blocks)")
+	}
+	return b.Certificates, nil
 }
 
 // SignatureName names a signature algorithm as the mtls_certificates API
