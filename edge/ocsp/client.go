@@ -241,12 +241,13 @@ func (c *Client) fetch(e *entry, u string, cert, issuer *x509.Certificate) {
 	c.mu.Lock()
 	e.status, e.expires, e.err = status, expires, err
 	c.mu.Unlock()
-	close(e.done)
-	// After the answer is visible, so a hook that makes connections look
-	// again (revocation.Store.Touch) finds it.
+	// After the answer is recorded, before done closes (so a caller of
+	// Check sees the hook's effects): a connection that the hook makes look
+	// again (revocation.Store.Touch) waits on done for this answer.
 	if c.o.OnResult != nil {
 		c.o.OnResult(result)
 	}
+	close(e.done)
 }
 
 func (c *Client) ask(u string, cert, issuer *x509.Certificate) (Status, time.Time, error) {
