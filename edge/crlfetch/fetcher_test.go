@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -429,6 +430,23 @@ func TestCacheSurvivesARestartAndRefusesTampering(t *testing.T) {
 	v, _ = r3.watch(p.revokedChain)
 	assert.False(t, v.Revoked, "the tampered CRL was not believed")
 	assert.True(t, v.Stale, "and the issuer is covered: the policy decides")
+}
+
+func TestCacheDirectoryMustBePrivate(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("!!! SKIPPED: Windows has no group/other mode bits; the directory's ACL is the operator's")
+	}
+	dir := t.TempDir()
+	require.NoError(t, os.Chmod(dir, 0o777))
+	leftover := filepath.Join(dir, ".abc.crl.123.tmp")
+	require.NoError(t, os.WriteFile(leftover, []byte("half"), 0o600))
+	store := revocation.NewStore(revocation.Options{})
+	f, err := New(Options{Store: store, Mode: ModeAll, CacheDir: dir})
+	require.NoError(t, err)
+	assert.ErrorContains(t, f.LoadCache(), "writable by group or others (mode -rwxrwxrwx): make it 0700")
+	require.NoError(t, os.Chmod(dir, 0o700))
+	require.NoError(t, f.LoadCache())
+	assert.NoFileExists(t, leftover, "a crashed write's temporary file is removed")
 }
 
 func TestSchedule(t *testing.T) {
