@@ -338,6 +338,32 @@ func TestFailuresFallUnderThePolicyAndAreBounded(t *testing.T) {
 	}
 }
 
+// TestSlowDistributionPointDelaysHandshakesOnce: while a first fetch hangs,
+// only the handshakes inside the first Wait window wait; later ones go
+// straight to the policy.
+func TestSlowDistributionPointDelaysHandshakesOnce(t *testing.T) {
+	s := newCRLServer(t)
+	p := newPKI(t, s.URL)
+	p.publish(t, s)
+	release := make(chan struct{})
+	defer close(release)
+	s.handle("/inter.crl", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	r := start(t, p, Options{Wait: 300 * time.Millisecond, Timeout: 5 * time.Second})
+	v, first := r.watch(p.goodChain)
+	assert.True(t, v.Stale)
+	assert.GreaterOrEqual(t, first, 250*time.Millisecond, "the first handshake gives the fetch its head start")
+	assert.Less(t, first, time.Second)
+	v, later := r.watch(p.goodChain)
+	assert.True(t, v.Stale)
+	assert.Less(t, later, 50*time.Millisecond, "the fetch still hangs, but the window is over")
+	assert.Equal(t, []string{ResultOK}, r.res.list(), "only the root's answer is in: the intermediate's fetch still hangs")
+}
+
 func TestFallbackURLAndIgnoredSchemes(t *testing.T) {
 	s := newCRLServer(t)
 	p := newPKI(t, s.URL, "ldap://ldap.example/cn=Fetch%20Intermediate%20CA?certificateRevocationList", s.URL+"/down.crl", s.URL+"/inter.crl")
