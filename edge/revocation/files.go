@@ -10,13 +10,17 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/certsight/certsight/edge/internal/poll"
 )
 
 // Files feeds CRL files (PEM with one or more "X509 CRL" blocks, or one DER
 // CRL each) into a Store: strictly at start (Load), then on every Poll. A
 // file is read again when its size or modification time changed, and on
 // every poll after a failed read or a refused CRL until it loads — a fixed
-// permission, or an issuer learnt since, needs no touch of the file.
+// permission, or an issuer learnt since, needs no touch of the file. A file
+// renamed over the old one counts as changed even with the same size and
+// time.
 type Files struct {
 	store *Store
 	log   *slog.Logger
@@ -27,10 +31,9 @@ type Files struct {
 
 type fileState struct {
 	path    string
-	size    int64
-	modTime time.Time
-	ok      bool   // the last read loaded every CRL in the file
-	lastErr string // the last failure, logged once until it changes
+	stamp   poll.Stamp // of the version last read
+	ok      bool       // the last read loaded every CRL in the file
+	lastErr string     // the last failure, logged once until it changes
 }
 
 // NewFiles returns a feeder for paths; logger receives the ERROR records of
@@ -64,7 +67,8 @@ func (f *Files) Load() error {
 // load reads one file and offers its CRLs, and reports whether the store
 // changed.
 func (f *Files) load(fs *fileState) (bool, error) {
-	st, err := os.Stat(fs.path)
+	// Stamped before reading: a write during the read shows next poll.
+	stamp, err := poll.StampOf(fs.path)
 	if err != nil {
 		return false, err
 	}
@@ -88,7 +92,7 @@ func (f *Files) load(fs *fileState) (bool, error) {
 		}
 		changed = changed || ok
 	}
-	fs.size, fs.modTime = st.Size(), st.ModTime()
+	fs.stamp = stamp
 	return changed, errors.Join(errs...)
 }
 
@@ -101,8 +105,7 @@ func (f *Files) Poll() {
 	for i := range f.files {
 		fs := &f.files[i]
 		if fs.ok {
-			st, err := os.Stat(fs.path)
-			if err == nil && st.Size() == fs.size && st.ModTime().Equal(fs.modTime) {
+			if cur, err := poll.StampOf(fs.path); err == nil && cur.Same(fs.stamp) {
 				continue
 			}
 		}
@@ -128,19 +131,7 @@ func (f *Files) Poll() {
 
 // Run polls every interval until ctx ends.
 func (f *Files) Run(ctx context.Context, interval time.Duration) {
-	if interval <= 0 {
-		interval = time.Second
-	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			f.Poll()
-		}
-	}
+	poll.Every(ctx, interval, func(time.Time) { f.Poll() })
 }
 
 // SplitCRLs returns the DER CRLs of a file: every "X509 CRL" block of PEM
