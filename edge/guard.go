@@ -12,7 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/certsight/certsight/edge/internal/poll"
+	"github.com/certsight/certsight/internal/tick"
 )
 
 // GuardOptions bound what one client can hold of the edge. Zero values
@@ -258,7 +258,7 @@ func (b *idleBody) Read(p []byte) (int, error) {
 // HTTP/2 connections idle (no open stream) for H2IdleTimeout, and idle
 // HTTP/2 connections past their age or request budget.
 func (g *Guard) Run(ctx context.Context, interval time.Duration) {
-	poll.Every(ctx, interval, g.sweep)
+	tick.Every(ctx, interval, g.sweep)
 }
 
 func (g *Guard) sweep(now time.Time) {

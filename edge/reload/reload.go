@@ -14,7 +14,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/certsight/certsight/edge/internal/poll"
+	"github.com/certsight/certsight/edge/internal/filestamp"
+	"github.com/certsight/certsight/internal/tick"
 )
 
 // FileError is a configuration refused because of one file.
@@ -48,8 +49,8 @@ type Watcher struct {
 
 	mu      sync.Mutex
 	files   []string
-	stamps  []poll.Stamp // as they were before the last attempt
-	lastErr string       // the last polled failure, logged once
+	stamps  []filestamp.Stamp // as they were before the last attempt
+	lastErr string            // the last polled failure, logged once
 }
 
 // New returns a watcher and stamps the files as they are now: create it
@@ -69,10 +70,10 @@ func New(o Options) *Watcher {
 	return w
 }
 
-func (w *Watcher) stampAll() []poll.Stamp {
-	out := make([]poll.Stamp, len(w.files))
+func (w *Watcher) stampAll() []filestamp.Stamp {
+	out := make([]filestamp.Stamp, len(w.files))
 	for i, f := range w.files {
-		out[i], _ = poll.StampOf(f) // a missing file stamps as zero: changed until it is back
+		out[i], _ = filestamp.Of(f) // a missing file stamps as zero: changed until it is back
 	}
 	return out
 }
@@ -122,7 +123,7 @@ func (w *Watcher) Poll() {
 // interval (never, when interval is not positive) until ctx ends.
 func (w *Watcher) Run(ctx context.Context, signals <-chan os.Signal, interval time.Duration) {
 	if interval > 0 {
-		go poll.Every(ctx, interval, func(time.Time) { w.Poll() })
+		go tick.Every(ctx, interval, func(time.Time) { w.Poll() })
 	}
 	for {
 		select {

@@ -11,7 +11,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/certsight/certsight/edge/internal/poll"
+	"github.com/certsight/certsight/edge/internal/filestamp"
+	"github.com/certsight/certsight/internal/tick"
 )
 
 // Files feeds CRL files (PEM with one or more "X509 CRL" blocks, or one DER
@@ -31,9 +32,9 @@ type Files struct {
 
 type fileState struct {
 	path    string
-	stamp   poll.Stamp // of the version last read
-	ok      bool       // the last read loaded every CRL in the file
-	lastErr string     // the last failure, logged once until it changes
+	stamp   filestamp.Stamp // of the version last read
+	ok      bool            // the last read loaded every CRL in the file
+	lastErr string          // the last failure, logged once until it changes
 }
 
 // NewFiles returns a feeder for paths; logger receives the ERROR records of
@@ -68,7 +69,7 @@ func (f *Files) Load() error {
 // changed.
 func (f *Files) load(fs *fileState) (bool, error) {
 	// Stamped before reading: a write during the read shows next poll.
-	stamp, err := poll.StampOf(fs.path)
+	stamp, err := filestamp.Of(fs.path)
 	if err != nil {
 		return false, err
 	}
@@ -105,7 +106,7 @@ func (f *Files) Poll() {
 	for i := range f.files {
 		fs := &f.files[i]
 		if fs.ok {
-			if cur, err := poll.StampOf(fs.path); err == nil && cur.Same(fs.stamp) {
+			if cur, err := filestamp.Of(fs.path); err == nil && cur.Same(fs.stamp) {
 				continue
 			}
 		}
@@ -131,7 +132,7 @@ func (f *Files) Poll() {
 
 // Run polls every interval until ctx ends.
 func (f *Files) Run(ctx context.Context, interval time.Duration) {
-	poll.Every(ctx, interval, func(time.Time) { f.Poll() })
+	tick.Every(ctx, interval, func(time.Time) { f.Poll() })
 }
 
 // SplitCRLs returns the DER CRLs of a file: every "X509 CRL" block of PEM

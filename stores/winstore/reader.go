@@ -9,13 +9,16 @@
 // On Windows the reader also enumerates the registry itself; see Read.
 //
 // For each element it reports the DER (property 32), the friendly name
-// (property 11) as the label, and a private key as linked
-// (stores.KeyLinked) when property 2, the key provider info that links the
-// certificate to a CAPI/CNG key container, is there. The key container is not
-// opened: property 2 is only a link (the key may since have been deleted,
-// live on a smart card, or never have existed: the property can be written
-// beside any certificate), so it is never "matched"; KeyNote names the
-// provider and container.
+// (property 11) as the label, and what property 2, the key provider info
+// that links the certificate to a CAPI/CNG key container, leads to. Property
+// 2 alone is only a link (the key may since have been deleted, live on a
+// smart card, or never have existed: the property can be written beside any
+// certificate). For the Microsoft software providers the container's file is
+// looked up in the owner's (or the machine's) key folder and its clear public
+// half compared with the certificate's: locked (matches; the private half is
+// DPAPI-encrypted), mismatch, absent (the folder has no such file) or unknown
+// (unreadable; logged); see keylink.go. Other providers' keys stay linked.
+// KeyNote names the provider, the container and what was found.
 //
 // Thumbprints: the SHA-1 of the DER is compared with property 3 and with the
 // element's name (a file or registry key named by 40 hex digits). A mismatch
@@ -210,7 +213,7 @@ func (r *Reader) readFile(ctx context.Context, src stores.Source, path string, n
 			if el.context() != PropCert {
 				return nil // a CRL or CTL
 			}
-			if !r.element(el, src, path, fmt.Sprintf("element %d", i), "", yield) {
+			if !r.element(ctx, el, src, path, fmt.Sprintf("element %d", i), "", yield) {
 				stopped = true
 				return errStopped
 			}
@@ -232,7 +235,7 @@ func (r *Reader) readFile(ctx context.Context, src stores.Source, path string, n
 	if err != nil {
 		return fail("", err)
 	}
-	return r.element(el, src, path, "", thumbprintName(filepath.Base(path)), yield)
+	return r.element(ctx, el, src, path, "", thumbprintName(filepath.Base(path)), yield)
 }
 
 // errStopped ends a store scan whose consumer stopped.
@@ -240,7 +243,7 @@ var errStopped = errors.New("consumer stopped")
 
 // element turns one parsed element into an entry. item names the element
 // inside a larger file; thumb is the thumbprint its name claims, or "".
-func (r *Reader) element(el *Element, src stores.Source, path, item, thumb string, yield yielder) bool {
+func (r *Reader) element(ctx context.Context, el *Element, src stores.Source, path, item, thumb string, yield yielder) bool {
 	fail := func(err error) bool { return yield(stores.Entry{}, r.itemErr(path, item, err)) }
 	der := el.Certificate()
 	if der == nil {
@@ -282,7 +285,11 @@ func (r *Reader) element(el *Element, src stores.Source, path, item, thumb strin
 		case err != nil:
 			e.KeyNote = fmt.Sprintf("key linked by property 2, which is malformed (%v)", err)
 		default:
-			e.KeyNote = keyNote(kpi)
+			v := judgeKey(ctx, fsafe.In(r.root), c, kpi, r.homes(src, path), r.machineGUID())
+			e.Key, e.KeyNote, e.KeyPath = v.match, v.note, v.path
+			if v.match == stores.KeyUnknown {
+				r.log.Warn("private key state unknown", "path", path, "item", item, "why", v.note)
+			}
 		}
 	}
 	return yield(e, nil)
@@ -297,7 +304,7 @@ func keyNote(k *KeyProvInfo) string {
 	if k.MachineKey() {
 		owner = "machine"
 	}
-	return fmt.Sprintf("key linked by property 2: %s %q, %s container %q; key file not checked",
+	return fmt.Sprintf("key linked by property 2: %s %q, %s container %q",
 		kind, k.ProviderName, owner, k.ContainerName)
 }
 

@@ -29,7 +29,7 @@ func (r *Reader) readRegistry(ctx context.Context, src stores.Source, root, sub 
 	}
 	defer k.Close()
 	if blob, _, err := k.GetBinaryValue("Blob"); err == nil {
-		return r.registryElement(blob, src, base, lastElem(base), yield)
+		return r.registryElement(ctx, blob, src, base, lastElem(base), yield)
 	}
 	names, err := k.ReadSubKeyNames(-1)
 	if err != nil {
@@ -47,7 +47,7 @@ func (r *Reader) readRegistry(ctx context.Context, src stores.Source, root, sub 
 			}
 			continue
 		}
-		if !r.registryElement(blob, src, path, name, yield) {
+		if !r.registryElement(ctx, blob, src, path, name, yield) {
 			return false
 		}
 	}
@@ -70,12 +70,12 @@ func readBlob(parent registry.Key, name string) ([]byte, error) {
 	return blob, nil
 }
 
-func (r *Reader) registryElement(blob []byte, src stores.Source, path, name string, yield yielder) bool {
+func (r *Reader) registryElement(ctx context.Context, blob []byte, src stores.Source, path, name string, yield yielder) bool {
 	el, err := ParseElement(blob)
 	if err != nil {
 		return yield(stores.Entry{}, r.itemErr(path, "", err))
 	}
-	return r.element(el, src, path, "", thumbprintName(name), yield)
+	return r.element(ctx, el, src, path, "", thumbprintName(name), yield)
 }
 
 func lastElem(p string) string {

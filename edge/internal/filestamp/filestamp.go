@@ -1,34 +1,13 @@
-// Package poll is how the edge notices change without file-system
-// notifications, which miss files replaced through a renamed directory or
-// symlink (Kubernetes secret volumes) and differ on every OS: a ticker loop,
-// and a stamp that tells whether a file changed since it was read.
-package poll
+// Package filestamp tells whether a file changed since it was read, for
+// the edge's pollers (CRL files, reloaded configuration). Polling, not
+// file-system notifications: those miss files replaced through a renamed
+// directory or symlink (Kubernetes secret volumes) and differ on every OS.
+package filestamp
 
 import (
-	"context"
 	"fmt"
 	"os"
-	"time"
 )
-
-// Every calls f with the tick's time every interval (a second when interval
-// is not positive) until ctx ends. f runs in the caller's goroutine, so
-// calls never overlap.
-func Every(ctx context.Context, interval time.Duration, f func(now time.Time)) {
-	if interval <= 0 {
-		interval = time.Second
-	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case now := <-t.C:
-			f(now)
-		}
-	}
-}
 
 // Stamp identifies one version of a file: which file it is (device and
 // inode where the OS has them, so a file renamed over the old one counts as
@@ -38,8 +17,8 @@ type Stamp struct {
 	fi os.FileInfo
 }
 
-// StampOf stats path (following symlinks, as reading it would).
-func StampOf(path string) (Stamp, error) {
+// Of stats path (following symlinks, as reading it would).
+func Of(path string) (Stamp, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return Stamp{}, err

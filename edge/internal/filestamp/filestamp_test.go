@@ -1,10 +1,8 @@
-package poll
+package filestamp
 
 import (
-	"context"
 	"os"
 	"path/filepath"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -39,14 +37,14 @@ func TestStampSeesEveryKindOfChange(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			p := filepath.Join(t.TempDir(), "f")
 			write(t, p, "version one")
-			before, err := StampOf(p)
+			before, err := Of(p)
 			require.NoError(t, err)
 			// Keep the old inode alive, so a rename cannot reuse its number.
 			old, err := os.Open(p)
 			require.NoError(t, err)
 			defer old.Close()
 			tc.change(t, p)
-			after, err := StampOf(p)
+			after, err := Of(p)
 			require.NoError(t, err)
 			assert.Equal(t, tc.same, before.Same(after))
 		})
@@ -55,30 +53,9 @@ func TestStampSeesEveryKindOfChange(t *testing.T) {
 
 func TestStampRefusesWhatIsNotAFile(t *testing.T) {
 	dir := t.TempDir()
-	_, err := StampOf(dir)
+	_, err := Of(dir)
 	assert.ErrorContains(t, err, "not a regular file")
-	_, err = StampOf(filepath.Join(dir, "missing"))
+	_, err = Of(filepath.Join(dir, "missing"))
 	assert.ErrorIs(t, err, os.ErrNotExist)
 	assert.False(t, Stamp{}.Same(Stamp{}), "the zero stamp matches nothing")
-}
-
-func TestEveryTicksUntilCancelled(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	var n atomic.Int32
-	done := make(chan struct{})
-	go func() {
-		Every(ctx, 5*time.Millisecond, func(time.Time) {
-			if n.Add(1) == 3 {
-				cancel()
-			}
-		})
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		t.Fatal("Every did not return after its context ended")
-	}
-	// A tick already due when f cancelled may still run once.
-	assert.Contains(t, []int32{3, 4}, n.Load())
 }
