@@ -102,22 +102,28 @@ func readFileConfig(o options, log *slog.Logger, now time.Time) (*fileConfig, er
 	return fc, nil
 }
 
-// apply sets what fc decides in cfg, with a verifier copied from template.
-func (fc *fileConfig) apply(cfg edge.Config, template edge.Verifier) edge.Config {
-	v := template
-	v.Roots, v.Intermediates = nil, nil
+// pools returns the trust anchors and intermediates as pools (nil when the
+// flag is not given).
+func (fc *fileConfig) pools() (roots, inter *x509.CertPool) {
 	if fc.cas != nil {
-		v.Roots = x509.NewCertPool()
+		roots = x509.NewCertPool()
 		for _, c := range fc.cas {
-			v.Roots.AddCert(c)
+			roots.AddCert(c)
 		}
 	}
 	if fc.inter != nil {
-		v.Intermediates = x509.NewCertPool()
+		inter = x509.NewCertPool()
 		for _, c := range fc.inter {
-			v.Intermediates.AddCert(c)
+			inter.AddCert(c)
 		}
 	}
+	return roots, inter
+}
+
+// apply sets what fc decides in cfg, with a verifier copied from template.
+func (fc *fileConfig) apply(cfg edge.Config, template edge.Verifier) edge.Config {
+	v := template
+	v.Roots, v.Intermediates = fc.pools()
 	cfg.Verifier = &v
 	cfg.Certificate = fc.cert
 	cfg.XFCCBy = edge.XFCCByFromCertificate(fc.cert.Leaf)
@@ -156,6 +162,9 @@ func (r *reloader) load() ([]slog.Attr, error) {
 		for _, c := range fc.issuers() {
 			store.Learn(c)
 		}
+	}
+	if f, ok := r.verifier.CRLFetch.(interface{ AddIssuers([]*x509.Certificate) }); ok {
+		f.AddIssuers(fc.issuers()) // --crl-fetch: fetch the new CAs' CRLs too
 	}
 	if r.crls != nil {
 		r.crls.Poll()

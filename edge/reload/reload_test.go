@@ -129,6 +129,13 @@ func TestSignalReloadsEvenWhenNothingChanged(t *testing.T) {
 	done := make(chan struct{})
 	go func() { r.w.Run(ctx, sig, 0); close(done) }()
 	sig <- syscall.SIGHUP
+	require.Eventually(t, func() bool { // Run took the signal; now let its load finish
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return r.loads == 1
+	}, 5*time.Second, time.Millisecond)
+	r.w.mu.Lock() // the first reload has logged once the watcher is free
+	r.w.mu.Unlock()
 	r.write(t, r.b, "bad")
 	sig <- syscall.SIGHUP
 	sig <- syscall.SIGHUP // a refused signal reload is logged every time: someone asked

@@ -278,7 +278,9 @@ func judgeFile(ctx context.Context, fsys fsafe.FS, c *x509.Certificate, k *KeyPr
 	pub, err := public()
 	switch {
 	case errors.Is(err, keyfile.ErrNoPublicKey):
-		return keyVerdict{match: stores.KeyLocked, note: fmt.Sprintf("%s; key file %s holds a DPAPI-encrypted private key and no clear public half, so whether it belongs to the certificate is not known", link, path), path: path}
+		// As for an NSS key object without a clear public half: nothing
+		// was compared, so the file is only a better-founded link.
+		return keyVerdict{match: stores.KeyLinked, note: fmt.Sprintf("%s; key file %s found: it holds a DPAPI-encrypted private key and no clear public half, so nothing was compared", link, path), path: path}
 	case errors.Is(err, keyfile.ErrUnsupportedKey):
 		return keyVerdict{match: stores.KeyLinked, note: fmt.Sprintf("%s; key file %s holds %v", link, path, err), path: path}
 	case err != nil:

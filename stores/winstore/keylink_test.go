@@ -193,11 +193,11 @@ func TestKeyLinkFollowedToKeyFile(t *testing.T) {
 				im.write(filepath.Join(im.userCNG(), cngName(t, "certsight-cng-rsa", synthGUID)), synth(t, "cng-rsa.key"))
 			},
 			want: stores.KeyMismatch, path: true},
-		{name: "CNG key without a clear public half: locked, unchecked", cert: ecCert, link: cng("certsight-cng-bare"),
+		{name: "CNG key without a clear public half: linked, nothing compared", cert: ecCert, link: cng("certsight-cng-bare"),
 			files: func(im image) {
 				im.write(filepath.Join(im.userCNG(), cngName(t, "certsight-cng-bare", synthGUID)), synth(t, "cng-no-public.key"))
 			},
-			want: stores.KeyLocked, note: []string{"no clear public half"}, path: true},
+			want: stores.KeyLinked, note: []string{"no clear public half", "nothing was compared"}, path: true},
 		{name: "CNG key folder empty: absent", cert: ecCert, link: cng("certsight-cng"),
 			files: func(im image) { require.NoError(t, os.MkdirAll(im.userCNG(), 0o755)) },
 			want:  stores.KeyAbsent},
