@@ -30,6 +30,7 @@ import (
 
 	"github.com/certsight/certsight/cert"
 	"github.com/certsight/certsight/edge"
+	"github.com/certsight/certsight/edge/crlfetch"
 	"github.com/certsight/certsight/edge/ocsp"
 	"github.com/certsight/certsight/edge/reload"
 	"github.com/certsight/certsight/edge/revocation"
@@ -325,7 +326,11 @@ func buildServer(o options, log *slog.Logger, hup <-chan os.Signal) (srv *http.S
 	issuers := fc.issuers()
 	verifier.Roots, verifier.Intermediates = fc.pools()
 	var crlFiles *revocation.Files
-	fetchCRLs := o.crlFetch != "" && o.crlFetch != "off"
+	crlMode, err := crlfetch.ParseMode(o.crlFetch)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	fetchCRLs := crlMode != crlfetch.ModeOff
 	if len(o.crls) > 0 || fetchCRLs {
 		if o.clientCA == "" {
 			return nil, nil, nil, errors.New("--crl and --crl-fetch need --client-ca: a CRL's issuer must be a trust anchor or a --client-intermediates certificate")
@@ -440,7 +445,7 @@ func buildServer(o options, log *slog.Logger, hup <-chan os.Signal) (srv *http.S
 	if o.readHeaderTimeout <= 0 {
 		log.Warn("--read-header-timeout 0: a client can hold a connection open forever by sending headers slowly")
 	}
-	log.Info("client authentication", "mode", mode.String(), "trust_anchors", o.clientCA != "", "crls", len(o.crls), "crl_fetch", o.crlFetch,
+	log.Info("client authentication", "mode", mode.String(), "trust_anchors", o.clientCA != "", "crls", len(o.crls), "crl_fetch", crlMode.String(),
 		"revocation_fail", verifier.Policy.String(), "legacy_forwarding", cfg.Legacy.String(), "rules", cmp(o.rulesFile, "default"))
 	background = append(background, feat.background()...)
 	return srv, e.Listener(guard.Listener(tcp), tlsCfg), background, nil
