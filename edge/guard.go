@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/certsight/certsight/internal/tick"
 )
 
 // GuardOptions bound what one client can hold of the edge. Zero values
@@ -256,19 +258,7 @@ func (b *idleBody) Read(p []byte) (int, error) {
 // HTTP/2 connections idle (no open stream) for H2IdleTimeout, and idle
 // HTTP/2 connections past their age or request budget.
 func (g *Guard) Run(ctx context.Context, interval time.Duration) {
-	if interval <= 0 {
-		interval = time.Second
-	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case now := <-t.C:
-			g.sweep(now)
-		}
-	}
+	tick.Every(ctx, interval, g.sweep)
 }
 
 func (g *Guard) sweep(now time.Time) {

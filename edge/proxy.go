@@ -135,9 +135,28 @@ func (e *Edge) AccessLog(next http.Handler, log *slog.Logger) http.Handler {
 				slog.Bool("cert_revoked", ci.flag[rules.FieldCertRevoked]),
 				slog.String("cert_sha256", ci.view.CertFingerprintSHA256),
 			)
+			attrs = appendCRLState(attrs, &ci.result)
 		}
 		log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 	})
+}
+
+// appendCRLState says, for a chain that verified up to a trust anchor,
+// whether the CRLs it was checked against were current: "current" (every
+// covered issuer of the chain had a current CRL), "stale" (with
+// crl_stale_issuers naming those that had none: under --revocation-fail
+// closed they made the certificate fail), or "none" (no issuer of the chain
+// is covered, so no CRL applied).
+func appendCRLState(attrs []slog.Attr, res *Result) []slog.Attr {
+	switch {
+	case len(res.Chain) == 0:
+		return attrs
+	case len(res.StaleIssuers) > 0:
+		return append(attrs, slog.String("crl", "stale"), slog.Any("crl_stale_issuers", res.StaleIssuers))
+	case res.CRLChecked:
+		return append(attrs, slog.String("crl", "current"))
+	}
+	return append(attrs, slog.String("crl", "none"))
 }
 
 // bufferPool reuses the 32 KiB copy buffers ReverseProxy would otherwise

@@ -44,6 +44,11 @@ type Verifier struct {
 	// FailClosed (the zero value) fails verification with "CRL has
 	// expired", FailOpen counts the certificate as not revoked.
 	Policy revocation.Policy
+	// CRLFetch, when set, hears of every verified chain before the CRLs are
+	// checked (after its CAs are made known to Revocation), so CRLs named
+	// by the chain's distribution points get fetched; it bounds its own
+	// wait for an issuer's first CRL.
+	CRLFetch revocation.ChainWatcher
 	// OCSP, when set, is asked about the leaf of a verified chain after the
 	// CRLs: revoked wins over a good CRL; no usable answer falls under
 	// Policy. Nil means no OCSP.
@@ -103,6 +108,12 @@ type Result struct {
 	// checking but has no current CRL; under FailClosed Verified is then
 	// false with Reason "CRL has expired".
 	Stale bool
+	// StaleIssuers names (RFC 2253) every covered issuer of the chain
+	// without a current CRL.
+	StaleIssuers []string
+	// CRLChecked is true when some issuer of the verified chain is covered
+	// by revocation checking (has, or is expected to have, a CRL).
+	CRLChecked bool
 	// Reason says why verification failed, in OpenSSL's words ("certificate
 	// has expired", "unable to get local issuer certificate", …).
 	Reason string
@@ -198,8 +209,14 @@ func (v *Verifier) Verify(peer []*x509.Certificate) Result {
 	for _, c := range res.Chain[1:] {
 		v.Revocation.Learn(c)
 	}
+	if v.CRLFetch != nil {
+		v.CRLFetch.WatchChain(res.Chain)
+		now = v.now() // the watcher may have waited for a first CRL
+	}
 	vd := v.Revocation.Check(res.Chain, now)
 	res.Generation = vd.Generation
+	res.CRLChecked = vd.Covered
+	res.StaleIssuers = vd.StaleIssuers
 	switch {
 	case vd.Revoked:
 		res.Revoked = true

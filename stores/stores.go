@@ -57,11 +57,13 @@ const (
 	// KeyLocked: key material is present but encrypted, so whether its
 	// private half belongs to the certificate is unknown (an NSS database
 	// with a password whose key object's clear public half matches; an
-	// encrypted PEM key).
+	// encrypted PEM key; a Windows key file, DPAPI-encrypted, whose clear
+	// public half matches).
 	KeyLocked
 	// KeyLinked: the store links a key to the certificate by an identifier
-	// (NSS CKA_ID without checkable material, Windows key-provider info,
-	// keychain label = public-key hash), but no key material was checked.
+	// (NSS CKA_ID without checkable material, Windows key-provider info
+	// whose key file was not located, keychain label = public-key hash),
+	// but no key material was checked.
 	KeyLinked
 	// KeyMismatch: a key was paired with the certificate but belongs to
 	// another one (or its private half does not belong to its public half).

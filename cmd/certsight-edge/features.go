@@ -2,16 +2,19 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"log"
 	"log/slog"
 	"net"
 	"net/http"
+	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/certsight/certsight/edge"
+	"github.com/certsight/certsight/edge/crlfetch"
 	"github.com/certsight/certsight/edge/metrics"
 	"github.com/certsight/certsight/edge/revocation"
 )
@@ -21,11 +24,24 @@ import (
 type featureOptions struct {
 	xfcc          bool
 	metricsListen string
+	crlFetch      string
+	crlCache      string
+	crlWait       time.Duration
+	crlTimeout    time.Duration
+	crlMaxBytes   int64
+	crlRefreshMax time.Duration
 }
 
 func addFeatureFlags(fs *pflag.FlagSet, o *featureOptions) {
 	fs.BoolVar(&o.xfcc, "xfcc", false, "also set Envoy's x-forwarded-client-cert (By, Hash, Cert, Chain, Subject, URI, DNS) for a verified, unrevoked certificate")
 	fs.StringVar(&o.metricsListen, "metrics-listen", "", "serve Prometheus metrics at http://ADDR/metrics (plain HTTP; keep it on a private address), e.g. 127.0.0.1:9464")
+	fs.StringVar(&o.crlFetch, "crl-fetch", "off", "fetch CRLs from the http:// CRL distribution points of verified chains and of --client-ca/--client-intermediates: off, ca (CRLs covering CA certificates) or all (also each leaf's issuer's CRL; the bare flag means all)")
+	fs.Lookup("crl-fetch").NoOptDefVal = "all"
+	fs.StringVar(&o.crlCache, "crl-cache", "", "directory keeping fetched CRLs across restarts (created 0700; entries are re-checked at start, tampered ones refused)")
+	fs.DurationVar(&o.crlWait, "crl-fetch-wait", 2*time.Second, "longest a handshake waits for a distribution point's first CRL; past it --revocation-fail decides")
+	fs.DurationVar(&o.crlTimeout, "crl-fetch-timeout", 15*time.Second, "time allowed for one CRL fetch, body included")
+	fs.Int64Var(&o.crlMaxBytes, "crl-max-bytes", 10<<20, "largest CRL fetched or read from the cache")
+	fs.DurationVar(&o.crlRefreshMax, "crl-refresh-max", time.Hour, "longest time between two fetches of a current CRL (refreshes also come halfway to nextUpdate, with jitter)")
 }
 
 // features holds what the operational features need while serving. Its
@@ -139,6 +155,31 @@ func healthz(v *edge.Verifier) http.HandlerFunc {
 			fmt.Fprintf(w, "stale revocation data (--revocation-fail open): %s\n", s)
 		}
 	}
+}
+
+// crlFetcher wires --crl-fetch into v (whose store must exist) and returns
+// its background loop; nil when fetching is off.
+func (f *features) crlFetcher(o featureOptions, v *edge.Verifier, issuers []*x509.Certificate) (func(context.Context), error) {
+	mode, err := crlfetch.ParseMode(o.crlFetch)
+	if err != nil || mode == crlfetch.ModeOff {
+		return nil, err
+	}
+	fetcher, err := crlfetch.New(crlfetch.Options{Store: v.Revocation, Mode: mode, Roots: v.Roots, Intermediates: v.Intermediates,
+		CacheDir: o.crlCache, Wait: o.crlWait, Timeout: o.crlTimeout, MaxBytes: o.crlMaxBytes, RefreshMax: o.crlRefreshMax,
+		Logger: f.log, OnResult: func(result string) {
+			if f.metrics != nil {
+				f.metrics.Fetch("crl", result)
+			}
+		}})
+	if err != nil {
+		return nil, err
+	}
+	fetcher.AddIssuers(issuers)
+	if err := fetcher.LoadCache(); err != nil {
+		return nil, err
+	}
+	v.CRLFetch = fetcher
+	return fetcher.Run, nil
 }
 
 // watchRevocation feeds the CRL gauges from the store.

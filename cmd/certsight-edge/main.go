@@ -330,9 +330,10 @@ func buildServer(o options, log *slog.Logger) (srv *http.Server, ln net.Listener
 		}
 		issuers = append(issuers, certs...)
 	}
-	if len(o.crls) > 0 {
+	fetchCRLs := o.crlFetch != "" && o.crlFetch != "off"
+	if len(o.crls) > 0 || fetchCRLs {
 		if o.clientCA == "" {
-			return nil, nil, nil, errors.New("--crl needs --client-ca: a CRL's issuer must be a trust anchor or a --client-intermediates certificate")
+			return nil, nil, nil, errors.New("--crl and --crl-fetch need --client-ca: a CRL's issuer must be a trust anchor or a --client-intermediates certificate")
 		}
 		store := revocation.NewStore(revocation.Options{Issuers: issuers, Logger: log})
 		files := revocation.NewFiles(store, o.crls, log)
@@ -341,6 +342,13 @@ func buildServer(o options, log *slog.Logger) (srv *http.Server, ln net.Listener
 		}
 		verifier.Revocation = store
 		background = append(background, func(ctx context.Context) { files.Run(ctx, o.crlCheckInterval) })
+		fetch, err := feat.crlFetcher(o.featureOptions, verifier, issuers)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if fetch != nil {
+			background = append(background, fetch)
+		}
 	}
 	if o.ocsp || o.ocspResponder != "" {
 		if o.clientCA == "" {
@@ -459,7 +467,7 @@ func buildServer(o options, log *slog.Logger) (srv *http.Server, ln net.Listener
 	if o.readHeaderTimeout <= 0 {
 		log.Warn("--read-header-timeout 0: a client can hold a connection open forever by sending headers slowly")
 	}
-	log.Info("client authentication", "mode", mode.String(), "trust_anchors", o.clientCA != "", "crls", len(o.crls),
+	log.Info("client authentication", "mode", mode.String(), "trust_anchors", o.clientCA != "", "crls", len(o.crls), "crl_fetch", o.crlFetch,
 		"revocation_fail", verifier.Policy.String(), "legacy_forwarding", cfg.Legacy.String(), "rules", cmp(o.rulesFile, "default"))
 	background = append(background, feat.background()...)
 	return srv, e.Listener(guard.Listener(tcp), tlsCfg), background, nil

@@ -10,6 +10,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/certsight/certsight/internal/tick"
 )
 
 // Files feeds CRL files (PEM with one or more "X509 CRL" blocks, or one DER
@@ -128,19 +130,7 @@ func (f *Files) Poll() {
 
 // Run polls every interval until ctx ends.
 func (f *Files) Run(ctx context.Context, interval time.Duration) {
-	if interval <= 0 {
-		interval = time.Second
-	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			f.Poll()
-		}
-	}
+	tick.Every(ctx, interval, func(time.Time) { f.Poll() })
 }
 
 // SplitCRLs returns the DER CRLs of a file: every "X509 CRL" block of PEM

@@ -410,9 +410,13 @@ type Verdict struct {
 	Revoked      bool
 	RevokedIndex int
 	// Stale: some certificate of the chain has a covered issuer without a
-	// current CRL (StaleIssuer names it).
-	Stale       bool
-	StaleIssuer string
+	// current CRL (StaleIssuer names the first, StaleIssuers every one).
+	Stale        bool
+	StaleIssuer  string
+	StaleIssuers []string
+	// Covered: some issuer of the chain is covered, so revocation data was
+	// relied on (current or not); false means no CRL applies to the chain.
+	Covered bool
 	// Until is the earliest nextUpdate of the CRLs relied on (zero: none):
 	// the verdict must be recomputed then.
 	Until time.Time
@@ -435,14 +439,17 @@ func (s *Store) Check(chain []*x509.Certificate, now time.Time) Verdict {
 		if st == nil || !st.covered {
 			continue
 		}
+		v.Covered = true
 		if _, ok := st.revoked[serialKey(chain[i].SerialNumber)]; ok {
 			v.Revoked, v.RevokedIndex = true, i
 			return v
 		}
 		if !st.current(now) {
+			name := st.iss.cert.Subject.String()
 			if !v.Stale {
-				v.Stale, v.StaleIssuer = true, st.iss.cert.Subject.String()
+				v.Stale, v.StaleIssuer = true, name
 			}
+			v.StaleIssuers = append(v.StaleIssuers, name)
 			continue
 		}
 		if v.Until.IsZero() || st.crl.nextUpdate.Before(v.Until) {

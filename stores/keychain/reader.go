@@ -7,8 +7,13 @@
 // record of the private-key table carries, as its Label, the certificate's
 // public-key hash: the link macOS itself uses to form an identity. It is
 // never "matched": the key blob is encrypted with the keychain's password,
-// and a label can be copied beside any certificate. Only plaintext
-// attributes are read; key blobs and passwords are never decrypted.
+// and a label can be copied beside any certificate. Nor "locked", as an NSS
+// key behind a password with a matching clear public half is: the key
+// record's blob (a 0xFADE0711 key blob) keeps no public key in its cleartext
+// part, and macOS leaves the public-key table empty for an imported identity
+// (so in the real keychain of testdata/real), so nothing can be compared.
+// Only plaintext attributes are read; key blobs and passwords are never
+// decrypted.
 //
 // Files are read into memory through a read-only handle (a private copy), so
 // the user's keychain is never written, locked or kept open.

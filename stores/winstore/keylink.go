@@ -12,7 +12,8 @@ import (
 
 	"github.com/certsight/certsight/internal/fsafe"
 	"github.com/certsight/certsight/stores"
-	"github.com/certsight/certsight/stores/winstore/keyfile"
+	"github.com/certsight/certsight/stores/winstore/internal/element"
+	"github.com/certsight/certsight/stores/winstore/internal/keyfile"
 )
 
 // What a key link (property 2) leads to.
@@ -56,7 +57,7 @@ const (
 	provRSAAES      = 24
 )
 
-func kindOf(k *KeyProvInfo) providerKind {
+func kindOf(k *element.KeyProvInfo) providerKind {
 	name := strings.ToLower(k.ProviderName)
 	if strings.Contains(name, "smart card") {
 		return providerOther
@@ -86,7 +87,7 @@ type keyVerdict struct {
 
 // judgeKey follows property 2 to the key file of a software provider.
 // machineGUID is HKLM\SOFTWARE\Microsoft\Cryptography\MachineGuid, or "".
-func judgeKey(ctx context.Context, fsys fsafe.FS, c *x509.Certificate, k *KeyProvInfo, h keyHomes, machineGUID string) keyVerdict {
+func judgeKey(ctx context.Context, fsys fsafe.FS, c *x509.Certificate, k *element.KeyProvInfo, h keyHomes, machineGUID string) keyVerdict {
 	link := keyNote(k)
 	kind := kindOf(k)
 	if kind == providerOther {
@@ -233,7 +234,7 @@ func candidates(ctx context.Context, fsys fsafe.FS, dir, hash, machineGUID strin
 }
 
 // judgeFile reads one key file and compares it with the certificate.
-func judgeFile(ctx context.Context, fsys fsafe.FS, c *x509.Certificate, k *KeyProvInfo, kind providerKind, path string) keyVerdict {
+func judgeFile(ctx context.Context, fsys fsafe.FS, c *x509.Certificate, k *element.KeyProvInfo, kind providerKind, path string) keyVerdict {
 	link := keyNote(k)
 	data, err := fsys.ReadFile(ctx, path, keyfile.MaxFileSize)
 	if err != nil {
@@ -278,7 +279,9 @@ func judgeFile(ctx context.Context, fsys fsafe.FS, c *x509.Certificate, k *KeyPr
 	pub, err := public()
 	switch {
 	case errors.Is(err, keyfile.ErrNoPublicKey):
-		return keyVerdict{match: stores.KeyLocked, note: fmt.Sprintf("%s; key file %s holds a DPAPI-encrypted private key and no clear public half, so whether it belongs to the certificate is not known", link, path), path: path}
+		// As for an NSS key object without a clear public half: nothing
+		// was compared, so the file is only a better-founded link.
+		return keyVerdict{match: stores.KeyLinked, note: fmt.Sprintf("%s; key file %s found: it holds a DPAPI-encrypted private key and no clear public half, so nothing was compared", link, path), path: path}
 	case errors.Is(err, keyfile.ErrUnsupportedKey):
 		return keyVerdict{match: stores.KeyLinked, note: fmt.Sprintf("%s; key file %s holds %v", link, path, err), path: path}
 	case err != nil:

@@ -14,16 +14,17 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	tw "github.com/certsight/certsight/internal/testwinstore"
 	"github.com/certsight/certsight/stores"
-	"github.com/certsight/certsight/stores/winstore/keyfile"
+	"github.com/certsight/certsight/stores/winstore/internal/keyfile"
 )
 
 // The key files come from keyfile's synthesized set (no key file written by
 // Windows was available): capi-exchange.key holds rsa.pem's key as the
 // exchange pair of container "certsight-capi", cng-ecdsa.key ec.pem's key
-// as CNG key "certsight-cng", and so on (see keyfile/synth_test.go).
+// as CNG key "certsight-cng", and so on (see internal/keyfile/synth_test.go).
 const (
-	synthDir  = "keyfile/testdata/synth"
+	synthDir  = "internal/keyfile/testdata/synth"
 	synthGUID = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
 	aliceSID  = "S-1-5-21-1111-2222-3333-1001"
 )
@@ -193,11 +194,11 @@ func TestKeyLinkFollowedToKeyFile(t *testing.T) {
 				im.write(filepath.Join(im.userCNG(), cngName(t, "certsight-cng-rsa", synthGUID)), synth(t, "cng-rsa.key"))
 			},
 			want: stores.KeyMismatch, path: true},
-		{name: "CNG key without a clear public half: locked, unchecked", cert: ecCert, link: cng("certsight-cng-bare"),
+		{name: "CNG key without a clear public half: linked, nothing compared", cert: ecCert, link: cng("certsight-cng-bare"),
 			files: func(im image) {
 				im.write(filepath.Join(im.userCNG(), cngName(t, "certsight-cng-bare", synthGUID)), synth(t, "cng-no-public.key"))
 			},
-			want: stores.KeyLocked, note: []string{"no clear public half"}, path: true},
+			want: stores.KeyLinked, note: []string{"no clear public half", "nothing was compared"}, path: true},
 		{name: "CNG key folder empty: absent", cert: ecCert, link: cng("certsight-cng"),
 			files: func(im image) { require.NoError(t, os.MkdirAll(im.userCNG(), 0o755)) },
 			want:  stores.KeyAbsent},
@@ -214,8 +215,8 @@ func TestKeyLinkFollowedToKeyFile(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			im := image{t: t, root: t.TempDir()}
 			tc.files(im)
-			kpi := keyProvInfo(tc.link.container, tc.link.provider, tc.link.provType, tc.link.flags, tc.link.keySpec)
-			el := element(prop(2, kpi), prop(32, tc.cert.Raw))
+			kpi := tw.KeyProvInfo(tc.link.container, tc.link.provider, tc.link.provType, tc.link.flags, tc.link.keySpec)
+			el := tw.Element(tw.Prop(2, kpi), tw.Prop(32, tc.cert.Raw))
 			im.write(filepath.Join(im.myStore(), thumb(tc.cert.Raw)), el)
 			for _, rooted := range []bool{false, true} {
 				var opts []Option
@@ -250,7 +251,7 @@ func TestKeyLinkWithoutSID(t *testing.T) {
 	c := synthCert(t, "rsa.pem")
 	im.write(filepath.Join(im.userRSA(), capiName(t, "certsight-capi", synthGUID)), synth(t, "capi-exchange.key"))
 	require.NoError(t, os.MkdirAll(filepath.Join(im.roaming(), "Microsoft", "Crypto", "RSA", "S-1-5-21-9-9-9-500"), 0o755))
-	im.write(filepath.Join(im.myStore(), thumb(c.Raw)), element(prop(2, keyProvInfo("certsight-capi", "", 1, 0, 1)), prop(32, c.Raw)))
+	im.write(filepath.Join(im.myStore(), thumb(c.Raw)), tw.Element(tw.Prop(2, tw.KeyProvInfo("certsight-capi", "", 1, 0, 1)), tw.Prop(32, c.Raw)))
 	res := stores.Collect(New(nil, WithRoot(im.root)).Read(context.Background(), stores.Source{Path: im.myStore()}))
 	require.Empty(t, res.Errors)
 	require.Len(t, res.Entries, 1)
@@ -269,7 +270,7 @@ func TestKeyFileSymlinkStaysInRoot(t *testing.T) {
 	require.NoError(t, os.WriteFile(outside, synth(t, "capi-exchange.key"), 0o644))
 	require.NoError(t, os.MkdirAll(im.userRSA(), 0o755))
 	require.NoError(t, os.Symlink(outside, filepath.Join(im.userRSA(), capiName(t, "certsight-capi", synthGUID))))
-	im.write(filepath.Join(im.myStore(), thumb(c.Raw)), element(prop(2, keyProvInfo("certsight-capi", enhancedRSAAES, 24, 0, 1)), prop(32, c.Raw)))
+	im.write(filepath.Join(im.myStore(), thumb(c.Raw)), tw.Element(tw.Prop(2, tw.KeyProvInfo("certsight-capi", enhancedRSAAES, 24, 0, 1)), tw.Prop(32, c.Raw)))
 	res := stores.Collect(New(nil, WithRoot(im.root)).Read(context.Background(),
 		stores.Source{Path: im.myStore(), SID: aliceSID}))
 	require.Len(t, res.Entries, 1)

@@ -32,7 +32,6 @@ import (
 	"context"
 	"crypto/sha1"
 	"crypto/x509"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -43,6 +42,7 @@ import (
 
 	"github.com/certsight/certsight/internal/fsafe"
 	"github.com/certsight/certsight/stores"
+	"github.com/certsight/certsight/stores/winstore/internal/element"
 )
 
 // MaxFileSize caps what Read loads from one file. A single element is a few
@@ -100,25 +100,7 @@ func (r *Reader) Defaults(ctx context.Context) []stores.Source {
 // Sniff reports whether head, the first bytes of a file, is a serialized
 // store element (property records with reserved = 1 and a plausible first
 // id, checked as far as head reaches) or a serialized store (.sst).
-func Sniff(head []byte) bool {
-	if IsStore(head) {
-		return true
-	}
-	n := 0
-	for off := 0; len(head)-off >= propHeaderSize; n++ {
-		id := binary.LittleEndian.Uint32(head[off:])
-		reserved := binary.LittleEndian.Uint32(head[off+4:])
-		size := binary.LittleEndian.Uint32(head[off+8:])
-		if id == 0 {
-			return n > 0
-		}
-		if reserved != 1 || id > 0xffff || size > MaxFileSize {
-			return false
-		}
-		off += propHeaderSize + int(size)
-	}
-	return n > 0
-}
+func Sniff(head []byte) bool { return element.Sniff(head, MaxFileSize) }
 
 // Read reads one source:
 //   - a registry key path (HKLM\..., HKEY_USERS\..., HKCU\...) naming a
@@ -194,26 +176,26 @@ func (r *Reader) readFile(ctx context.Context, src stores.Source, path string, n
 	head := make([]byte, 512)
 	n, _ := io.ReadFull(f, head)
 	head = head[:n]
-	if !Sniff(head) {
+	if !element.Sniff(head, MaxFileSize) {
 		if !named {
 			r.log.Debug("skipping file that is not a store element", "path", path)
 			return true
 		}
 		return fail("", ErrNotElement)
 	}
-	if IsStore(head) {
+	if element.IsStore(head) {
 		// Stream the store: one element in memory at a time.
 		i := 0
 		stopped := false
-		err := ScanStore(io.MultiReader(bytes.NewReader(head), f), func(el *Element) error {
+		err := element.ScanStore(io.MultiReader(bytes.NewReader(head), f), func(el *element.Element) error {
 			i++
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			if el.context() != PropCert {
+			if el.Context() != element.PropCert {
 				return nil // a CRL or CTL
 			}
-			if !r.element(ctx, el, src, path, fmt.Sprintf("element %d", i), "", yield) {
+			if !r.fromElement(ctx, el, src, path, fmt.Sprintf("element %d", i), "", yield) {
 				stopped = true
 				return errStopped
 			}
@@ -231,19 +213,19 @@ func (r *Reader) readFile(ctx context.Context, src stores.Source, path string, n
 	if err != nil {
 		return fail("", fmt.Errorf("reading: %w", err))
 	}
-	el, err := ParseElement(data)
+	el, err := element.ParseElement(data)
 	if err != nil {
 		return fail("", err)
 	}
-	return r.element(ctx, el, src, path, "", thumbprintName(filepath.Base(path)), yield)
+	return r.fromElement(ctx, el, src, path, "", thumbprintName(filepath.Base(path)), yield)
 }
 
 // errStopped ends a store scan whose consumer stopped.
 var errStopped = errors.New("consumer stopped")
 
-// element turns one parsed element into an entry. item names the element
+// fromElement turns one parsed element into an entry. item names the element
 // inside a larger file; thumb is the thumbprint its name claims, or "".
-func (r *Reader) element(ctx context.Context, el *Element, src stores.Source, path, item, thumb string, yield yielder) bool {
+func (r *Reader) fromElement(ctx context.Context, el *element.Element, src stores.Source, path, item, thumb string, yield yielder) bool {
 	fail := func(err error) bool { return yield(stores.Entry{}, r.itemErr(path, item, err)) }
 	der := el.Certificate()
 	if der == nil {
@@ -261,7 +243,7 @@ func (r *Reader) element(ctx context.Context, el *Element, src stores.Source, pa
 	e.Username, e.SID = src.Username, src.SID
 
 	sum := sha1.Sum(der)
-	if v, ok := el.Property(PropSHA1Hash); ok && !equalFold(hex.EncodeToString(v), hex.EncodeToString(sum[:])) {
+	if v, ok := el.Property(element.PropSHA1Hash); ok && !equalFold(hex.EncodeToString(v), hex.EncodeToString(sum[:])) {
 		if !fail(fmt.Errorf("%w: property 3 is %X, the certificate's SHA-1 is %X", ErrThumbprintMismatch, v, sum[:])) {
 			return false
 		}
@@ -278,7 +260,7 @@ func (r *Reader) element(ctx context.Context, el *Element, src stores.Source, pa
 	} else {
 		e.Label = name
 	}
-	if _, ok := el.Property(PropKeyProvInfo); ok {
+	if _, ok := el.Property(element.PropKeyProvInfo); ok {
 		e.Key = stores.KeyLinked
 		kpi, err := el.KeyProvInfo()
 		switch {
@@ -295,7 +277,7 @@ func (r *Reader) element(ctx context.Context, el *Element, src stores.Source, pa
 	return yield(e, nil)
 }
 
-func keyNote(k *KeyProvInfo) string {
+func keyNote(k *element.KeyProvInfo) string {
 	kind := "CAPI provider"
 	if k.ProviderType == 0 {
 		kind = "CNG key storage provider"

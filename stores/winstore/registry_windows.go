@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/windows/registry"
 
 	"github.com/certsight/certsight/stores"
+	"github.com/certsight/certsight/stores/winstore/internal/element"
 )
 
 var rootKeys = map[string]registry.Key{
@@ -71,11 +72,11 @@ func readBlob(parent registry.Key, name string) ([]byte, error) {
 }
 
 func (r *Reader) registryElement(ctx context.Context, blob []byte, src stores.Source, path, name string, yield yielder) bool {
-	el, err := ParseElement(blob)
+	el, err := element.ParseElement(blob)
 	if err != nil {
 		return yield(stores.Entry{}, r.itemErr(path, "", err))
 	}
-	return r.element(ctx, el, src, path, "", thumbprintName(name), yield)
+	return r.fromElement(ctx, el, src, path, "", thumbprintName(name), yield)
 }
 
 func lastElem(p string) string {

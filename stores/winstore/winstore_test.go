@@ -2,83 +2,29 @@ package winstore
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha1"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/binary"
 	"encoding/hex"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-	"unicode/utf16"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/certsight/certsight/internal/testpki"
+	tw "github.com/certsight/certsight/internal/testwinstore"
 	"github.com/certsight/certsight/stores"
+	"github.com/certsight/certsight/stores/winstore/internal/element"
 )
-
-// Synthesizing elements from the documented layout.
-
-func prop(id uint32, v []byte) []byte {
-	b := binary.LittleEndian.AppendUint32(nil, id)
-	b = binary.LittleEndian.AppendUint32(b, 1)
-	b = binary.LittleEndian.AppendUint32(b, uint32(len(v)))
-	return append(b, v...)
-}
-
-func element(props ...[]byte) []byte {
-	var b []byte
-	for _, p := range props {
-		b = append(b, p...)
-	}
-	return b
-}
-
-func utf16le(s string, nul bool) []byte {
-	var b []byte
-	for _, u := range utf16.Encode([]rune(s)) {
-		b = binary.LittleEndian.AppendUint16(b, u)
-	}
-	if nul {
-		b = append(b, 0, 0)
-	}
-	return b
-}
-
-// keyProvInfo writes a persisted CRYPT_KEY_PROV_INFO: seven words, then the
-// container and provider names.
-func keyProvInfo(container, provider string, provType, flags, keySpec uint32) []byte {
-	c, p := utf16le(container, true), utf16le(provider, true)
-	words := []uint32{28, 28 + uint32(len(c)), provType, flags, 0, 0, keySpec}
-	var b []byte
-	for _, w := range words {
-		b = binary.LittleEndian.AppendUint32(b, w)
-	}
-	return append(append(b, c...), p...)
-}
 
 func newCert(t testing.TB, cn string) *x509.Certificate {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	c, err := testpki.SelfSigned(cn)
 	require.NoError(t, err)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: cn},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	require.NoError(t, err)
-	c, err := x509.ParseCertificate(der)
-	require.NoError(t, err)
-	return c
+	return c.Cert
 }
 
 func thumb(der []byte) string {
@@ -127,7 +73,7 @@ func TestRealElements(t *testing.T) {
 			require.NoError(t, err)
 			assert.True(t, Sniff(data[:min(len(data), 512)]))
 
-			el, err := ParseElement(data)
+			el, err := element.ParseElement(data)
 			require.NoError(t, err)
 			var ids []uint32
 			for _, pr := range el.Properties {
@@ -151,7 +97,7 @@ func TestRealElements(t *testing.T) {
 			}
 
 			assert.Equal(t, tc.file[:40], thumb(el.Certificate()), "SHA-1 of property 32 is the file name")
-			if v, ok := el.Property(PropSHA1Hash); ok {
+			if v, ok := el.Property(element.PropSHA1Hash); ok {
 				assert.Equal(t, tc.file[:40], strings.ToUpper(hex.EncodeToString(v)), "property 3 is the thumbprint")
 			}
 
@@ -216,14 +162,14 @@ func TestSynthesizedElements(t *testing.T) {
 	c2 := newCert(t, "second")
 	der := c.Raw
 	name := thumb(der)
-	capi := keyProvInfo("le-container", "Microsoft Enhanced RSA and AES Cryptographic Provider", 24, 0, 1)
-	cng := keyProvInfo("cng-key", "Microsoft Software Key Storage Provider", 0, 0x20, 0)
-	sst := append(append([]byte(nil), storeHeader...), element(
-		prop(3, sha1Bytes(der)), prop(32, der), // element 1
-		prop(33, []byte{0x30, 0x00}),                     // a CRL element, passed over
-		prop(11, utf16le("two", true)), prop(32, c2.Raw), // element 2
-		make([]byte, 12), // end marker
-	)...)
+	capi := tw.KeyProvInfo("le-container", "Microsoft Enhanced RSA and AES Cryptographic Provider", 24, 0, 1)
+	cng := tw.KeyProvInfo("cng-key", "Microsoft Software Key Storage Provider", 0, 0x20, 0)
+	sst := tw.Store(
+		tw.Prop(3, sha1Bytes(der)), tw.Prop(32, der), // element 1
+		tw.Prop(33, []byte{0x30, 0x00}),                           // a CRL element, passed over
+		tw.Prop(11, tw.UTF16LE("two", true)), tw.Prop(32, c2.Raw), // element 2
+		tw.EndMarker,
+	)
 	cases := []struct {
 		name     string
 		file     string
@@ -236,31 +182,31 @@ func TestSynthesizedElements(t *testing.T) {
 		errs     int
 		mismatch bool
 	}{
-		{name: "certificate only", file: "x.bin", data: element(prop(32, der)), entries: 1, cn: "synth"},
+		{name: "certificate only", file: "x.bin", data: tw.Element(tw.Prop(32, der)), entries: 1, cn: "synth"},
 		{name: "thumbprint name, property 3, friendly name, CAPI key link", file: name,
-			data:    element(prop(3, sha1Bytes(der)), prop(11, utf16le("Zoë's 😀 cert", true)), prop(2, capi), prop(32, der)),
+			data:    tw.Element(tw.Prop(3, sha1Bytes(der)), tw.Prop(11, tw.UTF16LE("Zoë's 😀 cert", true)), tw.Prop(2, capi), tw.Prop(32, der)),
 			entries: 1, cn: "synth", label: "Zoë's 😀 cert", key: stores.KeyLinked,
 			note: []string{"CAPI provider", "Microsoft Enhanced RSA and AES Cryptographic Provider", "user container", "le-container"}},
 		{name: "lower-case thumbprint name with an extension", file: strings.ToLower(name) + ".blob",
-			data: element(prop(32, der)), entries: 1, cn: "synth"},
-		{name: "CNG machine key", file: "cng", data: element(prop(2, cng), prop(32, der)), entries: 1, cn: "synth",
+			data: tw.Element(tw.Prop(32, der)), entries: 1, cn: "synth"},
+		{name: "CNG machine key", file: "cng", data: tw.Element(tw.Prop(2, cng), tw.Prop(32, der)), entries: 1, cn: "synth",
 			key: stores.KeyLinked, note: []string{"CNG key storage provider", "machine container", "cng-key"}},
-		{name: "friendly name without NUL", file: "n", data: element(prop(11, utf16le("bare", false)), prop(32, der)),
+		{name: "friendly name without NUL", file: "n", data: tw.Element(tw.Prop(11, tw.UTF16LE("bare", false)), tw.Prop(32, der)),
 			entries: 1, cn: "synth", label: "bare"},
-		{name: "malformed property 2 still links a key", file: "m", data: element(prop(2, []byte{1, 2, 3}), prop(32, der)),
+		{name: "malformed property 2 still links a key", file: "m", data: tw.Element(tw.Prop(2, []byte{1, 2, 3}), tw.Prop(32, der)),
 			entries: 1, cn: "synth", key: stores.KeyLinked, note: []string{"malformed"}},
 		{name: "property 2 with a string offset outside it", file: "o",
-			data:    element(prop(2, append(binary.LittleEndian.AppendUint32(nil, 999), make([]byte, 24)...)), prop(32, der)),
+			data:    tw.Element(tw.Prop(2, append(binary.LittleEndian.AppendUint32(nil, 999), make([]byte, 24)...)), tw.Prop(32, der)),
 			entries: 1, cn: "synth", key: stores.KeyLinked, note: []string{"malformed", "outside"}},
-		{name: "end marker after the element", file: "e", data: element(prop(32, der), make([]byte, 12)), entries: 1, cn: "synth"},
+		{name: "end marker after the element", file: "e", data: tw.Element(tw.Prop(32, der), tw.EndMarker), entries: 1, cn: "synth"},
 		{name: "property 3 disagrees: entry kept, mismatch reported", file: "p3",
-			data: element(prop(3, make([]byte, 20)), prop(32, der)), entries: 1, cn: "synth", errs: 1, mismatch: true},
+			data: tw.Element(tw.Prop(3, make([]byte, 20)), tw.Prop(32, der)), entries: 1, cn: "synth", errs: 1, mismatch: true},
 		{name: "48-byte property 3 cannot match", file: "p48",
-			data: element(prop(3, make([]byte, 48)), prop(32, der)), entries: 1, cn: "synth", errs: 1, mismatch: true},
+			data: tw.Element(tw.Prop(3, make([]byte, 48)), tw.Prop(32, der)), entries: 1, cn: "synth", errs: 1, mismatch: true},
 		{name: "named by another thumbprint: entry kept, mismatch reported", file: thumb(c2.Raw),
-			data: element(prop(32, der)), entries: 1, cn: "synth", errs: 1, mismatch: true},
-		{name: "no certificate property", file: "crl", data: element(prop(3, sha1Bytes(der)), prop(33, []byte{0x30, 0})), errs: 1},
-		{name: "property 32 is not a certificate", file: "junk", data: element(prop(32, []byte{0x30, 0x03, 1, 2, 3})), errs: 1},
+			data: tw.Element(tw.Prop(32, der)), entries: 1, cn: "synth", errs: 1, mismatch: true},
+		{name: "no certificate property", file: "crl", data: tw.Element(tw.Prop(3, sha1Bytes(der)), tw.Prop(33, []byte{0x30, 0})), errs: 1},
+		{name: "property 32 is not a certificate", file: "junk", data: tw.Element(tw.Prop(32, []byte{0x30, 0x03, 1, 2, 3})), errs: 1},
 		{name: "serialized store: two certificates, a CRL passed over", file: "roots.sst", data: sst, entries: 2, cn: "synth"},
 		{name: "serialized store cut inside its second element", file: "cut.sst", data: sst[:len(sst)-20], entries: 1, cn: "synth", errs: 1},
 	}
@@ -304,52 +250,17 @@ func isMismatch(err error) bool {
 	return false
 }
 
-func TestCorruptElements(t *testing.T) {
+// TestCutElements: an element cut anywhere gives an error and never a
+// wrong entry (the parser's own cases are in internal/element).
+func TestCutElements(t *testing.T) {
 	der := newCert(t, "corrupt").Raw
-	good := element(prop(3, sha1Bytes(der)), prop(11, utf16le("n", true)), prop(32, der))
-	reserved0 := append([]byte(nil), good...)
-	binary.LittleEndian.PutUint32(reserved0[4:], 0)
-	longLen := append([]byte(nil), good...)
-	binary.LittleEndian.PutUint32(longLen[8:], 0xffffffff)
-	cases := []struct {
-		name string
-		data []byte
-		want string
-	}{
-		{"empty", nil, "no properties"},
-		{"header cut short", good[:11], "truncated"},
-		{"reserved word not 1", reserved0, "reserved word is 0"},
-		{"length past the end", longLen, "runs past the end"},
-		{"value cut short", good[:len(good)-1], "runs past the end"},
-		{"two certificate properties", element(prop(32, der), prop(32, der)), "second context property"},
-		{"bytes after the end marker", append(element(prop(32, der), make([]byte, 12)), 1), "after the end marker"},
-		{"only an end marker", make([]byte, 12), "no properties"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := ParseElement(tc.data)
-			require.Error(t, err)
-			assert.Contains(t, err.Error(), tc.want)
-		})
-	}
-
-	// Cut anywhere, the reader reports an error and never a wrong entry.
+	good := tw.Element(tw.Prop(3, sha1Bytes(der)), tw.Prop(11, tw.UTF16LE("n", true)), tw.Prop(32, der))
 	for n := range len(good) {
 		p := writeTemp(t, thumb(der), good[:n])
 		res := stores.Collect(New(nil).Read(context.Background(), stores.Source{Path: p}))
 		require.NotEmpty(t, res.Errors, "cut at %d of %d", n, len(good))
 		assert.Empty(t, res.Entries, "cut at %d", n)
 	}
-
-	for _, bad := range [][]byte{
-		append(append([]byte(nil), storeHeader...), prop(3, sha1Bytes(der))...), // no context before the end
-		append(append([]byte(nil), storeHeader...), 1, 2, 3),
-	} {
-		_, err := ParseStore(bad)
-		assert.Error(t, err)
-	}
-	_, err := ParseStore(good)
-	assert.Error(t, err, "an element is not a store")
 }
 
 func TestSniff(t *testing.T) {
@@ -359,17 +270,17 @@ func TestSniff(t *testing.T) {
 		head []byte
 		want bool
 	}{
-		{"element", element(prop(3, sha1Bytes(der)), prop(32, der)), true},
-		{"element head cut inside the certificate", element(prop(4, make([]byte, 16)), prop(32, der))[:100], true},
-		{"serialized store", append(append([]byte(nil), storeHeader...), prop(32, der)...), true},
+		{"element", tw.Element(tw.Prop(3, sha1Bytes(der)), tw.Prop(32, der)), true},
+		{"element head cut inside the certificate", tw.Element(tw.Prop(4, make([]byte, 16)), tw.Prop(32, der))[:100], true},
+		{"serialized store", tw.Store(tw.Prop(32, der)), true},
 		{"keychain", []byte("kych\x00\x01\x00\x00\x00\x00\x00\x10\x00\x00\x00\x14"), false},
 		{"PEM", []byte("-----BEGIN CERTIFICATE-----\nMIIB"), false},
 		{"DER", der, false},
 		{"shorter than a header", []byte{2, 0, 0, 0, 1, 0, 0, 0}, false},
 		{"reserved word 0", []byte{2, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 1, 2, 3, 4}, false},
-		{"second header has a bad reserved word", append(prop(3, make([]byte, 20)), 32, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0), false},
+		{"second header has a bad reserved word", append(tw.Prop(3, make([]byte, 20)), 32, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0), false},
 		{"implausible id", []byte{0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0}, false},
-		{"only an end marker", make([]byte, 12), false},
+		{"only an end marker", tw.EndMarker, false},
 		{"empty", nil, false},
 	}
 	for _, tc := range cases {
@@ -382,7 +293,7 @@ func TestSniff(t *testing.T) {
 func TestReadPaths(t *testing.T) {
 	der := newCert(t, "dir").Raw
 	dir := t.TempDir()
-	require.NoError(t, os.WriteFile(filepath.Join(dir, thumb(der)), element(prop(32, der)), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, thumb(der)), tw.Element(tw.Prop(32, der)), 0o600))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "desktop.ini"), []byte("[.ShellClassInfo]"), 0o600))
 	require.NoError(t, os.Mkdir(filepath.Join(dir, "sub"), 0o700))
 	r := New(nil)

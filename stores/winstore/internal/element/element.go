@@ -1,4 +1,12 @@
-package winstore
+// Package element parses the serialized certificate store element of
+// Windows' crypt32 (what a registry Blob value, a user's
+// My\Certificates\<thumbprint> file, or a CERT_STORE_SAVE_AS_STORE .sst
+// file holds). It is the file format only; the store reader (package
+// winstore) decides what an element means for an entry. It sits under
+// internal/ so that the format's identifiers are not public API of the
+// module: nothing outside the reader needs them, and keeping them private
+// leaves the layout free to change with what Windows is found to write.
+package element
 
 import (
 	"bufio"
@@ -128,6 +136,31 @@ func ScanStore(r io.Reader, fn func(*Element) error) error {
 // IsStore reports whether data starts with a serialized store header.
 func IsStore(data []byte) bool { return bytes.HasPrefix(data, storeHeader) }
 
+// Sniff reports whether head, the first bytes of a file, is a serialized
+// store element (property records with reserved = 1, an id below 0x10000
+// and a length of at most maxLen, checked as far as head reaches) or a
+// serialized store (.sst). It reads only head: a whole file may be far
+// larger.
+func Sniff(head []byte, maxLen uint32) bool {
+	if IsStore(head) {
+		return true
+	}
+	n := 0
+	for off := 0; len(head)-off >= propHeaderSize; n++ {
+		id := binary.LittleEndian.Uint32(head[off:])
+		reserved := binary.LittleEndian.Uint32(head[off+4:])
+		size := binary.LittleEndian.Uint32(head[off+8:])
+		if id == 0 {
+			return n > 0
+		}
+		if reserved != 1 || id > 0xffff || size > maxLen {
+			return false
+		}
+		off += propHeaderSize + int(size)
+	}
+	return n > 0
+}
+
 // parseProperties reads records until the data ends or a zero id header
 // (returning what follows it); with stopAtContext it also stops after a
 // context property, returning the rest.
@@ -151,7 +184,7 @@ func parseProperties(data []byte, stopAtContext bool) (*Element, []byte, error) 
 		if uint64(n) > uint64(len(data)-start) {
 			return nil, nil, fmt.Errorf("property %d at offset %d: length %d runs past the end (%d bytes left)", id, off, n, len(data)-start)
 		}
-		if isContext(id) && e.context() != 0 {
+		if isContext(id) && e.Context() != 0 {
 			return nil, nil, fmt.Errorf("property %d at offset %d: a second context property", id, off)
 		}
 		e.Properties = append(e.Properties, Property{ID: id, Value: data[start : start+int(n)]})
@@ -165,8 +198,9 @@ func parseProperties(data []byte, stopAtContext bool) (*Element, []byte, error) 
 
 func isContext(id uint32) bool { return id == PropCert || id == PropCRL || id == PropCTL }
 
-// context returns the element's context property id, or 0.
-func (e *Element) context() uint32 {
+// Context returns the element's context property id (PropCert, PropCRL or
+// PropCTL), or 0.
+func (e *Element) Context() uint32 {
 	for _, p := range e.Properties {
 		if isContext(p.ID) {
 			return p.ID

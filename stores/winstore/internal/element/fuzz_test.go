@@ -1,23 +1,25 @@
-package winstore
+package element
 
 import (
 	"crypto/x509"
 	"os"
 	"path/filepath"
 	"testing"
+
+	tw "github.com/certsight/certsight/internal/testwinstore"
 )
 
 // FuzzParseElement feeds arbitrary bytes to the sniffer, the element and
 // store parsers and every accessor. Seeds: testdata/fuzz/FuzzParseElement
-// (synthesized elements), more synthesized here, and the real elements in
-// testdata/real.
+// (synthesized elements), more synthesized here, and the real elements the
+// reader's testdata/real holds.
 func FuzzParseElement(f *testing.F) {
-	der := newCert(f, "fuzz").Raw
-	f.Add(element(prop(3, sha1Bytes(der)), prop(11, utf16le("name", true)), prop(2, keyProvInfo("c", "p", 1, 0, 2)), prop(32, der)))
-	f.Add(append(append([]byte(nil), storeHeader...), element(prop(32, der), prop(33, []byte{0x30, 0}), make([]byte, 12))...))
-	blobs, err := filepath.Glob(filepath.Join("testdata", "real", "*.blob"))
+	der := certDER(f, "fuzz")
+	f.Add(tw.Element(tw.Prop(3, sha1Of(der)), tw.Prop(11, tw.UTF16LE("name", true)), tw.Prop(2, tw.KeyProvInfo("c", "p", 1, 0, 2)), tw.Prop(32, der)))
+	f.Add(tw.Store(tw.Prop(32, der), tw.Prop(33, []byte{0x30, 0}), tw.EndMarker))
+	blobs, err := filepath.Glob(filepath.Join(realDir, "*.blob"))
 	if err != nil || len(blobs) == 0 {
-		f.Fatalf("no real elements in testdata/real: %v", err)
+		f.Fatalf("no real elements in %s: %v", realDir, err)
 	}
 	for _, p := range blobs {
 		b, err := os.ReadFile(p)
@@ -27,7 +29,7 @@ func FuzzParseElement(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		Sniff(data)
+		Sniff(data, 64<<20)
 		var els []*Element
 		if IsStore(data) {
 			els, _ = ParseStore(data)
