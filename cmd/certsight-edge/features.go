@@ -130,29 +130,35 @@ func (f *features) errorLog(l *log.Logger) *log.Logger {
 // healthz answers the load balancer: 200 "ok", or 503 under
 // --revocation-fail closed when any covered issuer has no current CRL (its
 // certificates are then refused, so the edge should leave rotation). The
-// body names each stale issuer.
+// body says, per covered issuer, whether its revocation data is current:
+// each stale issuer first, then each current one with its nextUpdate.
 func healthz(v *edge.Verifier) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
-		var stale []string
+		var stale, current []revocation.IssuerStatus
 		if v != nil && v.Revocation != nil {
 			for _, st := range v.Revocation.Statuses() {
-				if st.Covered && !st.Current {
-					stale = append(stale, st.Issuer)
+				switch {
+				case st.Covered && !st.Current:
+					stale = append(stale, st)
+				case st.Covered:
+					current = append(current, st)
 				}
 			}
 		}
+		staleFmt := "stale revocation data (--revocation-fail open): %s\n"
 		if len(stale) > 0 && v.Policy == revocation.FailClosed {
 			w.WriteHeader(http.StatusServiceUnavailable)
-			for _, s := range stale {
-				fmt.Fprintf(w, "stale revocation data: %s\n", s)
-			}
-			return
+			staleFmt = "stale revocation data: %s\n"
+		} else {
+			io.WriteString(w, "ok\n")
 		}
-		io.WriteString(w, "ok\n")
-		for _, s := range stale {
-			fmt.Fprintf(w, "stale revocation data (--revocation-fail open): %s\n", s)
+		for _, st := range stale {
+			fmt.Fprintf(w, staleFmt, st.Issuer)
+		}
+		for _, st := range current {
+			fmt.Fprintf(w, "current revocation data: %s (next update %s)\n", st.Issuer, st.NextUpdate.UTC().Format(time.RFC3339))
 		}
 	}
 }

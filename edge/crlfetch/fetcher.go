@@ -30,14 +30,15 @@ const (
 	ModeAll
 )
 
-// ParseMode reads a --crl-fetch value: off, ca or all.
+// ParseMode reads a --crl-fetch value: off, ca or all. The bare flag is
+// "all", so a --flags-file's JSON true and false mean all and off.
 func ParseMode(s string) (Mode, error) {
 	switch s {
-	case "off", "":
+	case "off", "", "false":
 		return ModeOff, nil
 	case "ca":
 		return ModeCA, nil
-	case "all":
+	case "all", "true":
 		return ModeAll, nil
 	}
 	return 0, fmt.Errorf("unknown --crl-fetch mode %q (want off, ca or all)", s)

@@ -454,7 +454,7 @@ func TestSchedule(t *testing.T) {
 }
 
 func TestParseMode(t *testing.T) {
-	for in, want := range map[string]Mode{"": ModeOff, "off": ModeOff, "ca": ModeCA, "all": ModeAll} {
+	for in, want := range map[string]Mode{"": ModeOff, "off": ModeOff, "false": ModeOff, "ca": ModeCA, "all": ModeAll, "true": ModeAll} {
 		m, err := ParseMode(in)
 		require.NoError(t, err)
 		assert.Equal(t, want, m)
@@ -477,3 +477,27 @@ func numberedCRL(t *testing.T, a *testpki.Authority, n *big.Int, thisUpdate time
 }
 
 func b64(der []byte) string { return base64.StdEncoding.EncodeToString(der) }
+
+// BenchmarkWatchChainKnown is what fetching adds to every handshake once
+// its distribution points are known: go test -bench WatchChain ./edge/crlfetch/
+func BenchmarkWatchChainKnown(b *testing.B) {
+	root, err := testpki.NewRoot("Bench Root CA")
+	require.NoError(b, err)
+	inter, err := root.NewIntermediateWith("Bench Intermediate CA", testpki.Options{CRLDistributionPoints: []string{"http://127.0.0.1:1/root.crl"}})
+	require.NoError(b, err)
+	leaf, err := inter.Issue(testpki.Options{CRLDistributionPoints: []string{"http://127.0.0.1:1/inter.crl"}})
+	require.NoError(b, err)
+	store := revocation.NewStore(revocation.Options{Issuers: []*x509.Certificate{root.Cert, inter.Cert}})
+	f, err := New(Options{Store: store, Mode: ModeAll, Wait: time.Millisecond})
+	require.NoError(b, err)
+	chain := []*x509.Certificate{leaf.Cert, inter.Cert, root.Cert}
+	f.WatchChain(chain) // not running: waits once, then the jobs are known
+	for _, j := range f.jobs {
+		j.firstDone.Store(true)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		f.WatchChain(chain)
+	}
+}

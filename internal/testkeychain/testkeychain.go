@@ -11,8 +11,10 @@ import (
 	"encoding/binary"
 )
 
-// Table ids and attribute formats, as in the keychain package (repeated so
-// that package's tests can import this one).
+// Table ids and attribute formats, written here apart from the parser
+// (stores/keychain/internal/kcfile) on purpose: a writer that shared the
+// parser's constants could not catch a wrong one, and the real keychains in
+// stores/keychain/testdata/real check both against macOS.
 const (
 	tableSchemaInfo       = 0x00000000
 	tableSchemaAttributes = 0x00000002

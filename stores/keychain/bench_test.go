@@ -9,6 +9,7 @@ import (
 
 	"github.com/certsight/certsight/internal/testkeychain"
 	"github.com/certsight/certsight/stores"
+	"github.com/certsight/certsight/stores/keychain/internal/kcfile"
 )
 
 // benchKeychain writes a keychain of n certificates, every other one with a key.
@@ -29,7 +30,7 @@ func BenchmarkParseFile(b *testing.B) {
 	data := benchKeychain(b, 100)
 	b.SetBytes(int64(len(data)))
 	for b.Loop() {
-		f, err := ParseFile(data)
+		f, err := kcfile.ParseFile(data)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -22,6 +22,7 @@ import (
 	"github.com/certsight/certsight/internal/fsafe"
 	"github.com/certsight/certsight/internal/testkeychain"
 	"github.com/certsight/certsight/stores"
+	"github.com/certsight/certsight/stores/keychain/internal/kcfile"
 )
 
 // newCert makes a self-signed certificate with a fresh P-256 key.
@@ -51,7 +52,7 @@ func newCert(t testing.TB, cn string) *x509.Certificate {
 
 func hashOf(t testing.TB, c *x509.Certificate) []byte {
 	t.Helper()
-	h, err := PublicKeyHash(c)
+	h, err := kcfile.PublicKeyHash(c)
 	require.NoError(t, err)
 	return h
 }
@@ -84,7 +85,7 @@ func TestRealKeychainWithIdentity(t *testing.T) {
 	// computed hash equals both the certificate's hpky and the key's Label.
 	data, err := os.ReadFile(p)
 	require.NoError(t, err)
-	f, err := ParseFile(data)
+	f, err := kcfile.ParseFile(data)
 	require.NoError(t, err)
 	require.Empty(t, f.Problems)
 	certs, errs := f.Certificates()
@@ -98,8 +99,8 @@ func TestRealKeychainWithIdentity(t *testing.T) {
 	assert.Equal(t, h, certs[0].PublicKeyHash)
 	assert.Equal(t, h, labels[0])
 	// The schema came from the file: 12 relations, the cert table with its 9 columns.
-	assert.Len(t, f.Table(TableX509Certificate).Attributes, 9)
-	assert.Len(t, f.Table(TablePrivateKey).Attributes, 27)
+	assert.Len(t, f.Table(kcfile.TableX509Certificate).Attributes, 9)
+	assert.Len(t, f.Table(kcfile.TablePrivateKey).Attributes, 27)
 }
 
 func TestRealKeychainWithoutCertificateTable(t *testing.T) {
@@ -110,9 +111,9 @@ func TestRealKeychainWithoutCertificateTable(t *testing.T) {
 
 	data, err := os.ReadFile(p)
 	require.NoError(t, err)
-	f, err := ParseFile(data)
+	f, err := kcfile.ParseFile(data)
 	require.NoError(t, err)
-	assert.Nil(t, f.Table(TableX509Certificate))
+	assert.Nil(t, f.Table(kcfile.TableX509Certificate))
 	assert.Len(t, f.Tables, 11)
 }
 
@@ -235,7 +236,7 @@ func TestTruncatedKeychains(t *testing.T) {
 	}
 	// Every other length too, at the parser level.
 	for n := range len(data) {
-		f, err := ParseFile(data[:n])
+		f, err := kcfile.ParseFile(data[:n])
 		if err != nil {
 			continue
 		}
@@ -253,9 +254,9 @@ func TestCorruptKeychains(t *testing.T) {
 	var certTable, keyTable testkeychain.TableLayout
 	for _, tl := range lay.Tables {
 		switch tl.ID {
-		case TableX509Certificate:
+		case kcfile.TableX509Certificate:
 			certTable = tl
-		case TablePrivateKey:
+		case kcfile.TablePrivateKey:
 			keyTable = tl
 		}
 	}
@@ -266,7 +267,7 @@ func TestCorruptKeychains(t *testing.T) {
 	cases := []struct {
 		name    string
 		mutate  func([]byte)
-		fileErr string // ParseFile fails with this
+		fileErr string // kcfile.ParseFile fails with this
 		entries int    // else Read returns this many entries and at least one error
 	}{
 		{"wrong magic", func(b []byte) { copy(b, "KYCH") }, "no \"kych\" magic", 0},
@@ -295,7 +296,7 @@ func TestCorruptKeychains(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			data := append([]byte(nil), base...)
 			tc.mutate(data)
-			f, err := ParseFile(data)
+			f, err := kcfile.ParseFile(data)
 			if tc.fileErr != "" {
 				require.Error(t, err)
 				assert.Contains(t, err.Error(), tc.fileErr)
@@ -404,9 +405,9 @@ func TestFindDefaults(t *testing.T) {
 	mk := func(rel string) {
 		p := filepath.Join(users, rel)
 		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o700))
-		require.NoError(t, os.WriteFile(p, []byte(Magic), 0o600))
+		require.NoError(t, os.WriteFile(p, []byte(kcfile.Magic), 0o600))
 	}
-	require.NoError(t, os.WriteFile(system, []byte(Magic), 0o600))
+	require.NoError(t, os.WriteFile(system, []byte(kcfile.Magic), 0o600))
 	mk("alice/Library/Keychains/login.keychain-db")
 	mk("alice/Library/Keychains/login.keychain") // older copy: the -db one wins
 	mk("bob/Library/Keychains/login.keychain")
@@ -424,7 +425,7 @@ func TestFindDefaults(t *testing.T) {
 }
 
 // exercise calls every accessor of a parsed file, as a reader would.
-func exercise(f *File) {
+func exercise(f *kcfile.File) {
 	for _, t := range f.Tables {
 		for _, r := range t.Records {
 			for _, a := range t.Attributes {
@@ -434,21 +435,4 @@ func exercise(f *File) {
 	}
 	_, _ = f.Certificates()
 	_, _ = f.PrivateKeyLabels()
-}
-
-func TestOverlappingRecordsAreRefused(t *testing.T) {
-	a, b := newCert(t, "a"), newCert(t, "b")
-	data, lay := testkeychain.Keychain{Certs: []testkeychain.Cert{{DER: a.Raw}, {DER: b.Raw}}}.Build()
-	ct := lay.Tables[len(lay.Tables)-1]
-	require.Equal(t, TableX509Certificate, ct.ID)
-	// Point the second slot at the first record.
-	binary.BigEndian.PutUint32(data[ct.Offset+28+4:], uint32(ct.Records[0].Offset-ct.Offset))
-	f, err := ParseFile(data)
-	require.NoError(t, err)
-	require.Len(t, f.Problems, 1)
-	assert.Contains(t, f.Problems[0].Error(), "overlaps")
-	certs, errs := f.Certificates()
-	assert.Empty(t, errs)
-	require.Len(t, certs, 1)
-	assert.Equal(t, a.Raw, certs[0].DER)
 }

@@ -30,7 +30,12 @@ import (
 
 	"github.com/certsight/certsight/internal/fsafe"
 	"github.com/certsight/certsight/stores"
+	"github.com/certsight/certsight/stores/keychain/internal/kcfile"
 )
+
+// ErrNotKeychain is reported for a named file that does not start with the
+// keychain magic ("kych").
+var ErrNotKeychain = kcfile.ErrNotKeychain
 
 // MaxFileSize caps the size of a keychain file that Read loads. Real
 // keychains are far smaller; the cap keeps a wrong path from eating memory.
@@ -67,7 +72,7 @@ func New(logger *slog.Logger, opts ...Option) *Reader {
 func (r *Reader) Kind() stores.Kind { return stores.KindKeychain }
 
 // Sniff reports whether head, the first bytes of a file, is a keychain.
-func Sniff(head []byte) bool { return bytes.HasPrefix(head, []byte(Magic)) }
+func Sniff(head []byte) bool { return bytes.HasPrefix(head, []byte(kcfile.Magic)) }
 
 // Defaults returns the platform's keychains that exist: on macOS the System
 // keychain (system) and each user's login keychain (user); none elsewhere.
@@ -115,7 +120,7 @@ func (r *Reader) read(ctx context.Context, src stores.Source, yield yielder) {
 		if !e.Type().IsRegular() {
 			continue
 		}
-		if head, err := fsys.ReadHead(ctx, p, int64(len(Magic))); err != nil || !Sniff(head) {
+		if head, err := fsys.ReadHead(ctx, p, int64(len(kcfile.Magic))); err != nil || !Sniff(head) {
 			r.log.Debug("skipping file that is not a keychain", "path", p)
 			continue
 		}
@@ -140,7 +145,7 @@ func (r *Reader) readFile(ctx context.Context, src stores.Source, path string, n
 		r.log.Debug("skipping file that is not a keychain", "path", path)
 		return true
 	}
-	f, err := ParseFileContext(ctx, data)
+	f, err := kcfile.ParseFileContext(ctx, data)
 	if err != nil {
 		return fail("", err)
 	}
@@ -199,8 +204,8 @@ func (r *Reader) readFile(ctx context.Context, src stores.Source, path string, n
 // keyState pairs a certificate with the private keys by public-key hash. The
 // hash is computed from the certificate, so a stored 'hpky' that was altered
 // cannot borrow another certificate's key; a disagreement is noted.
-func keyState(c *x509.Certificate, kc Certificate, keys map[string]bool) (stores.KeyMatch, string) {
-	h, err := PublicKeyHash(c)
+func keyState(c *x509.Certificate, kc kcfile.Certificate, keys map[string]bool) (stores.KeyMatch, string) {
+	h, err := kcfile.PublicKeyHash(c)
 	if err != nil {
 		return stores.KeyAbsent, fmt.Sprintf("public-key hash not computed: %v", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/certsight/certsight/stores"
+	"github.com/certsight/certsight/stores/keychain/internal/kcfile"
 )
 
 // The macOS layout is found under a root, with the paths real on this
@@ -19,7 +20,7 @@ func TestMacOSDefaultsUnderRoot(t *testing.T) {
 	write := func(t *testing.T, root, rel string) string {
 		p := filepath.Join(root, filepath.FromSlash(rel))
 		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o700))
-		require.NoError(t, os.WriteFile(p, []byte(Magic), 0o600))
+		require.NoError(t, os.WriteFile(p, []byte(kcfile.Magic), 0o600))
 		return p
 	}
 	tests := []struct {

@@ -48,8 +48,9 @@ func FuzzJudgeKey(f *testing.F) {
 	})
 }
 
-// FuzzDecryptValue: arbitrary bytes never panic the PBES2 decoder, and a
-// plaintext never comes back longer than its ciphertext.
+// FuzzDecryptValue: arbitrary bytes never panic the PBES2 and PKCS #12
+// 3DES decoders (a seed in testdata/fuzz is an upgraded key3.db's password
+// check), and a plaintext never comes back longer than its ciphertext.
 func FuzzDecryptValue(f *testing.F) {
 	db, err := openTestDB(filepath.Join("testdata", "basic", KeyDBName))
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rsa"
 	"database/sql"
+	"encoding/asn1"
 	"encoding/hex"
 	"os"
 	"os/exec"
@@ -212,22 +213,53 @@ func TestKeyStatesLiveCertutil(t *testing.T) {
 		name string
 		init []string
 		imp  []string
+		// dbm: made as a legacy key3.db, then upgraded to key4.db by
+		// opening it as sql: for a write, which keeps the keys under the
+		// PKCS #12 SHA-1/3DES scheme of NSS before 3.45.
+		dbm  bool
 		want stores.KeyMatch
 	}{
-		{"empty password", []string{"--empty-password"}, nil, stores.KeyMatched},
-		{"password", []string{"-f", "pw.txt"}, []string{"-k", "pw.txt"}, stores.KeyLocked},
+		{"empty password", []string{"--empty-password"}, nil, false, stores.KeyMatched},
+		{"password", []string{"-f", "pw.txt"}, []string{"-k", "pw.txt"}, false, stores.KeyLocked},
+		{"upgraded from key3.db, empty password", []string{"--empty-password"}, nil, true, stores.KeyMatched},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			db := filepath.Join(work, tc.name)
 			require.NoError(t, os.Mkdir(db, 0o700))
-			run(certutil, append([]string{"-N", "-d", "sql:" + db}, tc.init...)...)
-			run(pk12util, append([]string{"-i", "c.p12", "-d", "sql:" + db, "-W", "p12"}, tc.imp...)...)
+			scheme := "sql:"
+			if tc.dbm {
+				scheme = "dbm:"
+			}
+			run(certutil, append([]string{"-N", "-d", scheme + db}, tc.init...)...)
+			run(pk12util, append([]string{"-i", "c.p12", "-d", scheme + db, "-W", "p12"}, tc.imp...)...)
+			if tc.dbm {
+				// (A key3.db with a password is not upgraded this way: NSS 3.87
+				// leaves key4.db without key objects until an update login.)
+				run(certutil, "-M", "-n", "live", "-t", "u,u,u", "-d", "sql:"+db)
+				require.FileExists(t, filepath.Join(db, KeyDBName), "the upgrade wrote key4.db")
+				assertLegacyScheme(t, filepath.Join(db, KeyDBName))
+			}
 			res := stores.Collect(New(nil).Read(context.Background(), stores.Source{Path: db}))
 			require.Empty(t, res.Errors)
 			require.Len(t, res.Entries, 1)
 			assert.Equal(t, tc.want, res.Entries[0].Key, res.Entries[0].KeyNote)
 		})
 	}
+}
+
+// assertLegacyScheme checks that a key4.db's private attributes are under
+// pbeWithSHA1AndTripleDES-CBC (what the test means to exercise).
+func assertLegacyScheme(t *testing.T, path string) {
+	t.Helper()
+	db, err := openTestDB(path)
+	require.NoError(t, err)
+	defer db.Close()
+	var v []byte
+	require.NoError(t, db.QueryRow("SELECT a11 FROM nssPrivate WHERE a11 IS NOT NULL LIMIT 1").Scan(&v))
+	var ev encryptedValue
+	_, err = asn1.Unmarshal(v, &ev)
+	require.NoError(t, err)
+	assert.Equal(t, oidPBESHA13DES.String(), ev.Alg.Algorithm.String())
 }
 
 // testnss's KeyMaterial databases (demo, packs and extension tests) read as

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/des"
+	"crypto/hmac"
 	"crypto/pbkdf2"
 	"crypto/sha1"
 	"crypto/sha256"
@@ -25,11 +27,22 @@ import (
 // and uses the IV's DER encoding (04 0e ‖ iv) as the 16-byte CBC IV — a quirk
 // of its PBES2 code that every key4.db carries.
 
+// Key databases written before NSS 3.45 (and every key4.db upgraded from a
+// key3.db by an NSS of that age) encrypt with PKCS #12's early
+// pbeWithSHA1AndTripleDES-CBC instead (1.2.840.113549.1.12.5.1.3;
+// lowpbe.c nsspkcs5_PFXPBE): parameters SEQUENCE { salt, iterations }; from
+// the same SHA-1(global salt ‖ password) "hp", chp = SHA-1(hp ‖ salt)
+// (hashed again for each further iteration), pes = salt zero-padded to 20
+// bytes, k1 = HMAC-SHA1(chp, pes ‖ salt), k2 = HMAC-SHA1(chp,
+// HMAC-SHA1(chp, pes) ‖ salt); the 3DES key is the first 24 bytes of k1 ‖ k2
+// and the CBC IV its last 8.
+
 var (
-	oidPBES2      = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 5, 13}
-	oidPBKDF2     = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 5, 12}
-	oidHMACSHA256 = asn1.ObjectIdentifier{1, 2, 840, 113549, 2, 9}
-	oidAES256CBC  = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 1, 42}
+	oidPBES2       = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 5, 13}
+	oidPBESHA13DES = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 12, 5, 1, 3}
+	oidPBKDF2      = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 5, 12}
+	oidHMACSHA256  = asn1.ObjectIdentifier{1, 2, 840, 113549, 2, 9}
+	oidAES256CBC   = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 1, 42}
 )
 
 // passwordCheck is what metaData's "password" item decrypts to.
@@ -41,8 +54,8 @@ var passwordCheck = []byte("password-check")
 const maxIterations = 100_000
 
 // errUnsupportedPBE marks an encryption scheme this reader does not decrypt
-// (the PKCS #12 SHA-1/3DES scheme of key databases from before NSS 3.45):
-// the key is then reported locked, not broken.
+// (any but PBES2/AES-256 and PKCS #12 SHA-1/3DES): the key is then reported
+// locked, not broken.
 var errUnsupportedPBE = errors.New("unsupported key encryption scheme")
 
 type encryptedValue struct {
@@ -80,6 +93,9 @@ func decryptValue(blob, key []byte) (plain []byte, iterations int, err error) {
 		return nil, 0, fmt.Errorf("encrypted value: %w", err)
 	} else if len(rest) > 0 {
 		return nil, 0, errors.New("encrypted value: trailing data")
+	}
+	if ev.Alg.Algorithm.Equal(oidPBESHA13DES) {
+		return decrypt3DES(ev, key)
 	}
 	if !ev.Alg.Algorithm.Equal(oidPBES2) {
 		return nil, 0, fmt.Errorf("%w %s", errUnsupportedPBE, ev.Alg.Algorithm)
@@ -133,6 +149,60 @@ func decryptValue(blob, key []byte) (plain []byte, iterations int, err error) {
 		return nil, kp.Iterations, errBadPadding
 	}
 	return out[:len(out)-n], kp.Iterations, nil
+}
+
+type pbeParams struct {
+	Salt       []byte
+	Iterations int
+}
+
+// decrypt3DES decrypts a value under pbeWithSHA1AndTripleDES-CBC (see above)
+// with hp, the SHA-1(global salt ‖ password) key.
+func decrypt3DES(ev encryptedValue, hp []byte) (plain []byte, iterations int, err error) {
+	var p pbeParams
+	if rest, err := asn1.Unmarshal(ev.Alg.Parameters.FullBytes, &p); err != nil {
+		return nil, 0, fmt.Errorf("PKCS #12 PBE parameters: %w", err)
+	} else if len(rest) > 0 {
+		return nil, 0, errors.New("PKCS #12 PBE parameters: trailing data")
+	}
+	if p.Iterations < 1 || p.Iterations > maxIterations {
+		return nil, 0, fmt.Errorf("PKCS #12 PBE iteration count %d outside 1..%d", p.Iterations, maxIterations)
+	}
+	if len(p.Salt) == 0 || len(p.Salt) > 64 {
+		return nil, 0, fmt.Errorf("PKCS #12 PBE salt of %d bytes", len(p.Salt))
+	}
+	if len(ev.Data) == 0 || len(ev.Data)%des.BlockSize != 0 {
+		return nil, 0, fmt.Errorf("ciphertext of %d bytes is not whole 3DES blocks", len(ev.Data))
+	}
+	h := sha1.Sum(append(append([]byte(nil), hp...), p.Salt...))
+	chp := h[:]
+	for i := 1; i < p.Iterations; i++ {
+		h = sha1.Sum(chp)
+		chp = h[:]
+	}
+	pes := append([]byte(nil), p.Salt...)
+	if len(pes) < sha1.Size {
+		pes = append(pes, make([]byte, sha1.Size-len(pes))...)
+	}
+	mac := func(parts ...[]byte) []byte {
+		m := hmac.New(sha1.New, chp)
+		for _, b := range parts {
+			m.Write(b)
+		}
+		return m.Sum(nil)
+	}
+	k := append(mac(pes, p.Salt), mac(mac(pes), p.Salt)...)
+	block, err := des.NewTripleDESCipher(k[:24])
+	if err != nil {
+		return nil, p.Iterations, err
+	}
+	out := make([]byte, len(ev.Data))
+	cipher.NewCBCDecrypter(block, k[len(k)-des.BlockSize:]).CryptBlocks(out, ev.Data)
+	n := int(out[len(out)-1])
+	if n == 0 || n > des.BlockSize || !bytes.Equal(out[len(out)-n:], bytes.Repeat([]byte{byte(n)}, n)) {
+		return nil, p.Iterations, errBadPadding
+	}
+	return out[:len(out)-n], p.Iterations, nil
 }
 
 // errBadPadding is what a wrong password (or a corrupted value) gives.

@@ -60,6 +60,9 @@ var ErrNotElement = errors.New("not a serialized certificate store element")
 type Reader struct {
 	log  *slog.Logger
 	root string // where the file system of Defaults is mounted; "" is C:\
+	// folders keeps the listings of key folders, which every key link of
+	// a store looks through.
+	folders *folderCache
 }
 
 var _ stores.Reader = (*Reader)(nil)
@@ -78,7 +81,7 @@ func WithRoot(dir string) Option { return func(r *Reader) { r.root = dir } }
 
 // New returns a Reader that logs to logger (nil discards).
 func New(logger *slog.Logger, opts ...Option) *Reader {
-	r := &Reader{log: stores.ReaderLogger(logger, stores.KindWinstore)}
+	r := &Reader{log: stores.ReaderLogger(logger, stores.KindWinstore), folders: &folderCache{}}
 	for _, o := range opts {
 		o(r)
 	}
@@ -267,7 +270,7 @@ func (r *Reader) fromElement(ctx context.Context, el *element.Element, src store
 		case err != nil:
 			e.KeyNote = fmt.Sprintf("key linked by property 2, which is malformed (%v)", err)
 		default:
-			v := judgeKey(ctx, fsafe.In(r.root), c, kpi, r.homes(src, path), r.machineGUID())
+			v := judgeKey(ctx, keyFS{FS: fsafe.In(r.root), folders: r.folders}, c, kpi, r.homes(src, path), r.machineGUID())
 			e.Key, e.KeyNote, e.KeyPath = v.match, v.note, v.path
 			if v.match == stores.KeyUnknown {
 				r.log.Warn("private key state unknown", "path", path, "item", item, "why", v.note)

@@ -1,4 +1,12 @@
-package keychain
+// Package kcfile parses the layout of macOS keychain files (.keychain and
+// .keychain-db: Apple's AppleFileDL, a CSSM database in one file): header,
+// schema, tables, records and their attributes. Only the layout is parsed;
+// nothing is decrypted. The store reader (package keychain) decides what a
+// record means for an entry. It sits under internal/ so that the format's
+// identifiers are not public API of the module: nothing outside the reader
+// needs them, and keeping them private leaves the layout free to follow what
+// macOS is found to write.
+package kcfile
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package keychain
+package kcfile
 
 import (
 	"crypto/x509"
