@@ -37,8 +37,8 @@ func addFeatureFlags(fs *pflag.FlagSet, o *featureOptions) {
 	fs.StringVar(&o.metricsListen, "metrics-listen", "", "serve Prometheus metrics at http://ADDR/metrics (plain HTTP; keep it on a private address), e.g. 127.0.0.1:9464")
 	fs.StringVar(&o.crlFetch, "crl-fetch", "off", "fetch CRLs from the http:// CRL distribution points of verified chains and of --client-ca/--client-intermediates: off, ca (CRLs covering CA certificates) or all (also each leaf's issuer's CRL; the bare flag means all)")
 	fs.Lookup("crl-fetch").NoOptDefVal = "all"
-	fs.StringVar(&o.crlCache, "crl-cache", "", "directory keeping fetched CRLs across restarts (created 0700; entries are re-checked at start, tampered ones refused)")
-	fs.DurationVar(&o.crlWait, "crl-fetch-wait", 2*time.Second, "longest a handshake waits for a distribution point's first CRL; past it --revocation-fail decides")
+	fs.StringVar(&o.crlCache, "crl-cache", "", "directory keeping fetched CRLs across restarts (created 0700, refused when group/other-writable; entries are re-checked at start, tampered ones refused)")
+	fs.DurationVar(&o.crlWait, "crl-fetch-wait", 2*time.Second, "window after a distribution point is first named in which handshakes wait for its first CRL; past it --revocation-fail decides")
 	fs.DurationVar(&o.crlTimeout, "crl-fetch-timeout", 15*time.Second, "time allowed for one CRL fetch, body included")
 	fs.Int64Var(&o.crlMaxBytes, "crl-max-bytes", 10<<20, "largest CRL fetched or read from the cache")
 	fs.DurationVar(&o.crlRefreshMax, "crl-refresh-max", time.Hour, "longest time between two fetches of a current CRL (refreshes also come halfway to nextUpdate, with jitter)")

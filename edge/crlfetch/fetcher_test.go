@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -337,6 +338,32 @@ func TestFailuresFallUnderThePolicyAndAreBounded(t *testing.T) {
 	}
 }
 
+// TestSlowDistributionPointDelaysHandshakesOnce: while a first fetch hangs,
+// only the handshakes inside the first Wait window wait; later ones go
+// straight to the policy.
+func TestSlowDistributionPointDelaysHandshakesOnce(t *testing.T) {
+	s := newCRLServer(t)
+	p := newPKI(t, s.URL)
+	p.publish(t, s)
+	release := make(chan struct{})
+	defer close(release)
+	s.handle("/inter.crl", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	r := start(t, p, Options{Wait: 300 * time.Millisecond, Timeout: 5 * time.Second})
+	v, first := r.watch(p.goodChain)
+	assert.True(t, v.Stale)
+	assert.GreaterOrEqual(t, first, 250*time.Millisecond, "the first handshake gives the fetch its head start")
+	assert.Less(t, first, time.Second)
+	v, later := r.watch(p.goodChain)
+	assert.True(t, v.Stale)
+	assert.Less(t, later, 50*time.Millisecond, "the fetch still hangs, but the window is over")
+	assert.Equal(t, []string{ResultOK}, r.res.list(), "only the root's answer is in: the intermediate's fetch still hangs")
+}
+
 func TestFallbackURLAndIgnoredSchemes(t *testing.T) {
 	s := newCRLServer(t)
 	p := newPKI(t, s.URL, "ldap://ldap.example/cn=Fetch%20Intermediate%20CA?certificateRevocationList", s.URL+"/down.crl", s.URL+"/inter.crl")
@@ -429,6 +456,23 @@ func TestCacheSurvivesARestartAndRefusesTampering(t *testing.T) {
 	v, _ = r3.watch(p.revokedChain)
 	assert.False(t, v.Revoked, "the tampered CRL was not believed")
 	assert.True(t, v.Stale, "and the issuer is covered: the policy decides")
+}
+
+func TestCacheDirectoryMustBePrivate(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("!!! SKIPPED: Windows has no group/other mode bits; the directory's ACL is the operator's")
+	}
+	dir := t.TempDir()
+	require.NoError(t, os.Chmod(dir, 0o777))
+	leftover := filepath.Join(dir, ".abc.crl.123.tmp")
+	require.NoError(t, os.WriteFile(leftover, []byte("half"), 0o600))
+	store := revocation.NewStore(revocation.Options{})
+	f, err := New(Options{Store: store, Mode: ModeAll, CacheDir: dir})
+	require.NoError(t, err)
+	assert.ErrorContains(t, f.LoadCache(), "writable by group or others (mode -rwxrwxrwx): make it 0700")
+	require.NoError(t, os.Chmod(dir, 0o700))
+	require.NoError(t, f.LoadCache())
+	assert.NoFileExists(t, leftover, "a crashed write's temporary file is removed")
 }
 
 func TestSchedule(t *testing.T) {
