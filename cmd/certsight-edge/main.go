@@ -337,7 +337,11 @@ func buildServer(o options, log *slog.Logger, hup <-chan os.Signal) (srv *http.S
 	fetchCRLs := crlMode != crlfetch.ModeOff
 	if len(o.crls) > 0 || fetchCRLs {
 		if o.clientCA == "" {
-			return nil, nil, nil, errors.New("--crl and --crl-fetch need --client-ca: a CRL's issuer must be a trust anchor or a --client-intermediates certificate")
+			flag := "--crl needs"
+			if len(o.crls) == 0 {
+				flag = "--crl-fetch needs"
+			}
+			return nil, nil, nil, fmt.Errorf("%s --client-ca: a CRL's issuer must be a trust anchor or a --client-intermediates certificate", flag)
 		}
 		store := revocation.NewStore(revocation.Options{Issuers: issuers, Logger: log})
 		files := revocation.NewFiles(store, o.crls, log)

@@ -78,4 +78,7 @@ func TestStartWarnings(t *testing.T) {
 	out, err := runEdgeOnce(t, f, origin.URL, "--crl", f.rootPEM)
 	require.Error(t, err)
 	assert.Contains(t, out, "--crl needs --client-ca")
+	out, err = runEdgeOnce(t, f, origin.URL, "--crl-fetch", "ca")
+	require.Error(t, err)
+	assert.Contains(t, out, "--crl-fetch needs --client-ca")
 }
