@@ -146,12 +146,7 @@ type goBench struct {
 
 func (b *goBench) median(unit string) (float64, bool) {
 	v := b.Metrics[unit]
-	if len(v) == 0 {
-		return 0, false
-	}
-	s := slices.Clone(v)
-	slices.Sort(s)
-	return s[len(s)/2], true
+	return edgeresult.Median(v), len(v) > 0
 }
 
 type goBenchFile struct {
@@ -237,13 +232,4 @@ func fmtNum(v float64) string {
 	default:
 		return strconv.FormatFloat(v, 'f', 2, 64)
 	}
-}
-
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	return s[len(s)/2]
 }

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"runtime"
-	"slices"
 	"strings"
 	"time"
 
@@ -160,7 +159,7 @@ func summarize(d *edgeresult.Document) {
 		if sm.Requests > 0 {
 			sm.CPUPerReq = cpu[i] / float64(sm.Requests) * 1e6
 		}
-		sm.CPURatioMedian = median(sm.CPURatioRounds)
+		sm.CPURatioMedian = edgeresult.Median(sm.CPURatioRounds)
 		sm.P50, sm.P90, sm.P99, sm.P999 = sm.Hist.Quantile(0.5), sm.Hist.Quantile(0.9), sm.Hist.Quantile(0.99), sm.Hist.Quantile(0.999)
 	}
 	if bi, ok := index[d.Baseline]; ok {
@@ -188,14 +187,4 @@ func printTable(w io.Writer, d *edgeresult.Document) {
 		fmt.Fprintf(w, "%-26s %8.0f %6d %10.1f %11.2f %9.2f %9.2f %9.2f %s\n", s.Name, s.RPS, s.Errors, s.CPUPerReq,
 			s.CPURatio, s.RPSRatio, s.P50/1e3, s.P99/1e3, strings.Join(rounds, " "))
 	}
-}
-
-// median of xs (the upper one for an even count; 0 when empty).
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	return s[len(s)/2]
 }

@@ -153,3 +153,14 @@ func (h *Histogram) Quantile(q float64) float64 {
 	}
 	return BucketMid(idx[len(idx)-1])
 }
+
+// Median of xs: the upper one for an even count, 0 when empty. The
+// benchtool's summary (CPURatioMedian) and the report use the same one.
+func Median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
