@@ -24,7 +24,7 @@ type infoKey struct{}
 type connState struct {
 	// verified is set by VerifyConnection (when the connection came through
 	// Listener) so the chain is verified once, at the handshake.
-	verified atomic.Pointer[Result]
+	verified atomic.Pointer[handshakeResult]
 
 	mu   sync.Mutex // serialises computing info
 	info atomic.Pointer[connInfo]
@@ -35,6 +35,13 @@ type connState struct {
 }
 
 func (st *connState) loaded() *connInfo { return st.info.Load() }
+
+// handshakeResult is a handshake's verification and the configuration that
+// made it: after a Reload it no longer counts.
+type handshakeResult struct {
+	res Result
+	cfg *config
+}
 
 // stateConn carries a connection's state from the listener to the TLS
 // callbacks (hello.Conn) and to ConnContext (tls.Conn.NetConn()).
@@ -100,15 +107,28 @@ func (m ClientAuth) String() string {
 // in VerifyConnection, which also runs for resumed sessions. base supplies
 // the server certificate; MinVersion is raised to TLS 1.2 and h2 and
 // http/1.1 are offered unless base says otherwise.
+//
+// With Config.Certificate set, the server certificate comes from the
+// configuration in force (GetCertificate), so Reload changes it for new
+// handshakes; base's certificates are then not used.
 func (e *Edge) TLSConfig(base *tls.Config, mode ClientAuth) (*tls.Config, error) {
 	if mode == VerifyIfGiven || mode == RequireAndVerify {
-		if e.verifier == nil || e.verifier.Roots == nil {
+		if v := e.cfg.Load().verifier; v == nil || v.Roots == nil {
 			return nil, fmt.Errorf("client-auth %s needs trust anchors (--client-ca)", mode)
 		}
+		e.needRoots.Store(true)
 	}
 	cfg := base.Clone()
 	if cfg == nil {
 		cfg = &tls.Config{}
+	}
+	if e.cfg.Load().cert != nil {
+		// Go consults GetCertificate only when Certificates is empty (or
+		// the client sent a server name), so the configured list goes.
+		cfg.Certificates = nil
+		cfg.GetCertificate = func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+			return e.cfg.Load().cert, nil
+		}
 	}
 	if cfg.MinVersion < tls.VersionTLS12 {
 		cfg.MinVersion = tls.VersionTLS12
@@ -124,13 +144,14 @@ func (e *Edge) TLSConfig(base *tls.Config, mode ClientAuth) (*tls.Config, error)
 	// the list can be large.
 	cfg.ClientCAs = nil
 	verify := func(st *connState, cs tls.ConnectionState) error {
+		c := e.cfg.Load()
 		// Oversized chains end here, before any signature is checked.
-		if err := e.verifier.checkChainSize(cs.PeerCertificates); err != nil {
+		if err := c.verifier.checkChainSize(cs.PeerCertificates); err != nil {
 			return err
 		}
-		res := e.verifier.Verify(cs.PeerCertificates)
+		res := c.verifier.Verify(cs.PeerCertificates)
 		if st != nil {
-			st.verified.Store(&res)
+			st.verified.Store(&handshakeResult{res: res, cfg: c})
 		}
 		if mode == RequireAndVerify {
 			switch {
@@ -192,53 +213,65 @@ func (e *Edge) ConnContext(ctx context.Context, c net.Conn) context.Context {
 }
 
 // connInfoFor returns the connection's fields, computing them on first use
-// and again whenever the revocation data changed (a new generation) or the
-// time the result holds until passed (a notAfter, a CRL's nextUpdate): a
-// kept-alive connection follows revocation and expiry from its next request.
-// The check is one atomic load, plus a clock read for a verified
-// certificate.
+// and again whenever the configuration was reloaded, the revocation data
+// changed (a new generation) or the time the result holds until passed (a
+// notAfter, a CRL's nextUpdate): a kept-alive connection follows reloads,
+// revocation and expiry from its next request. The check is two atomic
+// loads, plus a clock read for a verified certificate.
 func (e *Edge) connInfoFor(st *connState, cs *tls.ConnectionState, remoteAddr string) *connInfo {
-	if ci := st.info.Load(); ci != nil && e.fresh(ci) {
+	c := e.cfg.Load()
+	if ci := st.info.Load(); ci != nil && ci.fresh(c) {
 		return ci
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	ci := st.info.Load()
-	if ci == nil {
-		ci = e.computeInfo(st.verified.Load(), cs, remoteAddr)
+	if ci == nil || ci.cfg != c {
+		var res *Result
+		if hr := st.verified.Load(); hr != nil && hr.cfg == c {
+			res = &hr.res
+		}
+		ci = e.computeInfo(c, res, cs, remoteAddr)
 	}
-	if !e.fresh(ci) { // the handshake's result, or the cached one, no longer holds
-		ci = e.computeInfo(nil, cs, remoteAddr)
+	if !ci.fresh(c) { // the handshake's result, or the cached one, no longer holds
+		ci = e.computeInfo(c, nil, cs, remoteAddr)
 	}
 	st.info.Store(ci)
 	return ci
 }
 
-// fresh reports whether a cached result still holds.
-func (e *Edge) fresh(ci *connInfo) bool {
-	if ci.result.Presented && ci.result.Generation != e.verifier.Generation() {
+// fresh reports whether a cached result still holds under c, the
+// configuration in force.
+func (ci *connInfo) fresh(c *config) bool {
+	if ci.cfg != c {
 		return false
 	}
-	return ci.until == 0 || e.verifier.now().UnixNano() < ci.until
+	if ci.result.Presented && ci.result.Generation != c.verifier.Generation() {
+		return false
+	}
+	return ci.until == 0 || c.verifier.now().UnixNano() < ci.until
 }
 
-func (e *Edge) computeInfo(res *Result, cs *tls.ConnectionState, remoteAddr string) *connInfo {
+// computeInfo computes a connection's fields under c, from res when the
+// handshake verified under c, else by verifying now.
+func (e *Edge) computeInfo(c *config, res *Result, cs *tls.ConnectionState, remoteAddr string) *connInfo {
 	var ci *connInfo
 	if cs == nil {
 		ci = newConnInfo(nil, Result{})
 	} else {
 		if res == nil {
-			r := e.verifier.Verify(cs.PeerCertificates)
+			r := c.verifier.Verify(cs.PeerCertificates)
 			res = &r
 		}
 		ci = newConnInfo(cs.PeerCertificates, *res)
-		if e.xfcc != nil && len(cs.PeerCertificates) > 0 {
-			ci.xfcc = xfccValue(cs.PeerCertificates, ci.str[rules.FieldCertSubjectDNRFC2253], *e.xfcc)
+		if c.xfcc != nil && len(cs.PeerCertificates) > 0 {
+			ci.xfcc = xfccValue(cs.PeerCertificates, ci.str[rules.FieldCertSubjectDNRFC2253], *c.xfcc)
 		}
 		if !res.Until.IsZero() {
 			ci.until = res.Until.UnixNano()
 		}
 	}
+	ci.cfg = c
 	if ap, err := netip.ParseAddrPort(remoteAddr); err == nil {
 		ci.remote = ap.Addr().Unmap()
 	}

@@ -2,10 +2,13 @@ package edge
 
 import (
 	"context"
+	"crypto/tls"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/certsight/certsight/edge/rules"
 	"github.com/certsight/certsight/edge/xfcc"
@@ -42,21 +45,42 @@ type Config struct {
 	// of a managed header the edge removes (spoof attempts, for metrics).
 	// It runs on the request path and must be cheap.
 	OnStrip func(name string)
+	// Certificate, when set, is the server certificate TLSConfig serves
+	// (through GetCertificate, so Reload can replace it for new handshakes).
+	// Nil leaves the certificates of TLSConfig's base in charge, and then
+	// Reload cannot set one.
+	Certificate *tls.Certificate
 }
 
-// Edge applies a Config to requests. Build it once with New; it is safe for
-// concurrent use.
+// Edge applies a Config to requests. Build it with New; it is safe for
+// concurrent use, and Reload replaces its configuration while it serves.
 type Edge struct {
+	// cfg is the configuration in force. A request reads it once (through
+	// its connection's fields) and uses that one throughout; a handshake
+	// likewise.
+	cfg  atomic.Pointer[config]
+	envs sync.Pool // of *env
+	// needRoots is set by TLSConfig for modes that verify: a reload then
+	// may not drop the trust anchors.
+	needRoots atomic.Bool
+}
+
+// config is one complete, checked Config in the form requests use. It is
+// never changed once published: Reload builds a new one and swaps it in.
+type config struct {
 	verifier    *Verifier
 	rulesets    []*rules.Ruleset
 	workers     bool
 	legacy      LegacyMode
 	legacyHosts map[string]struct{} // nil: all
 	san         *sanitizer
-	envs        sync.Pool // of *env
 	// xfcc is set when some ruleset reads certsight.xfcc, which is then
 	// computed once per connection.
 	xfcc *xfcc.Options
+	cert *tls.Certificate
+	// xfDirect: no ruleset manages Forwarded or X-Forwarded-*, so the proxy's
+	// fast path may write them straight to the origin.
+	xfDirect bool
 }
 
 // HeaderXFCC is Envoy's client-certificate header; no preset of ours sets
@@ -65,7 +89,47 @@ const HeaderXFCC = "X-Forwarded-Client-Cert"
 
 // New builds an Edge from cfg.
 func New(cfg Config) (*Edge, error) {
-	e := &Edge{verifier: cfg.Verifier, workers: cfg.WorkersHeaders, legacy: cfg.Legacy}
+	c, err := newConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	e := &Edge{}
+	e.cfg.Store(c)
+	return e, nil
+}
+
+// Reload makes cfg the edge's configuration for every handshake and
+// request that starts after it returns; requests in flight finish with the
+// one they started with. cfg is checked as New checks it, and against how
+// the edge serves (TLSConfig's mode needs trust anchors; a server
+// certificate can replace one, not appear or vanish); on any error nothing
+// changes. Open connections keep their TLS session but verify their client
+// certificate again, under cfg, on their next request, so a trust anchor
+// taken out stops counting on open connections too.
+func (e *Edge) Reload(cfg Config) error {
+	c, err := newConfig(cfg)
+	if err != nil {
+		return err
+	}
+	if e.needRoots.Load() && (c.verifier == nil || c.verifier.Roots == nil) {
+		return errors.New("reload: the client-auth mode needs trust anchors and the new configuration has none")
+	}
+	if old := e.cfg.Load(); (old.cert == nil) != (c.cert == nil) {
+		return errors.New("reload: a server certificate can only replace one given to New")
+	}
+	e.cfg.Store(c)
+	return nil
+}
+
+// ServerCertificate returns the server certificate in force (nil when the
+// Config had none).
+func (e *Edge) ServerCertificate() *tls.Certificate { return e.cfg.Load().cert }
+
+func newConfig(cfg Config) (*config, error) {
+	if cfg.Certificate != nil && len(cfg.Certificate.Certificate) == 0 {
+		return nil, errors.New("server certificate has no certificate")
+	}
+	e := &config{verifier: cfg.Verifier, workers: cfg.WorkersHeaders, legacy: cfg.Legacy, cert: cfg.Certificate}
 	rs := cfg.Rules
 	if rs == nil {
 		rs = rules.DefaultRuleset()
@@ -105,6 +169,12 @@ func New(cfg Config) (*Edge, error) {
 	}
 	e.san = newSanitizer(names, prefixes)
 	e.san.onStrip = cfg.OnStrip
+	e.xfDirect = true
+	for _, n := range []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"} {
+		if e.san.managed(n) {
+			e.xfDirect = false
+		}
+	}
 	return e, nil
 }
 
@@ -129,7 +199,7 @@ func Middleware(cfg Config) (*Edge, func(http.Handler) http.Handler, error) {
 func (e *Edge) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ci, r := e.requestInfo(r)
-		e.san.stripConnectionTokens(r.Header)
+		ci.cfg.san.stripConnectionTokens(r.Header)
 		e.apply(r.Header, r, ci)
 		next.ServeHTTP(w, r)
 	})
@@ -146,13 +216,15 @@ func (e *Edge) requestInfo(r *http.Request) (*connInfo, *http.Request) {
 	if ci, _ := ctx.Value(infoKey{}).(*connInfo); ci != nil {
 		return ci, r
 	}
-	ci := e.computeInfo(nil, r.TLS, r.RemoteAddr)
+	ci := e.computeInfo(e.cfg.Load(), nil, r.TLS, r.RemoteAddr)
 	return ci, r.WithContext(context.WithValue(ctx, infoKey{}, ci))
 }
 
-// apply sanitizes h and sets the managed headers for request r.
+// apply sanitizes h and sets the managed headers for request r, by the
+// configuration ci was computed under.
 func (e *Edge) apply(h http.Header, r *http.Request, ci *connInfo) {
-	e.san.strip(h)
+	c := ci.cfg
+	c.san.strip(h)
 	// The env goes to the rules as an interface, which would put it on the
 	// heap for every request; a pool keeps it off.
 	en, _ := e.envs.Get().(*env)
@@ -160,16 +232,16 @@ func (e *Edge) apply(h http.Header, r *http.Request, ci *connInfo) {
 		en = new(env)
 	}
 	*en = env{ci: ci, host: hostOnly(r.Host), method: r.Method, path: r.URL.Path}
-	for _, rs := range e.rulesets {
+	for _, rs := range c.rulesets {
 		rs.Apply(h, en)
 	}
 	*en = env{}
 	e.envs.Put(en)
-	if e.workers {
+	if c.workers {
 		SetWorkersHeaders(h, ci.view)
 	}
-	if e.legacy != LegacyOff && ci.legacyDER != "" && e.legacyHost(hostOnly(r.Host)) {
-		send := e.legacy == LegacyEveryRequest
+	if c.legacy != LegacyOff && ci.legacyDER != "" && c.legacyHost(hostOnly(r.Host)) {
+		send := c.legacy == LegacyEveryRequest
 		if !send {
 			if st, _ := r.Context().Value(connKey{}).(*connState); st != nil {
 				send = st.legacySent.CompareAndSwap(false, true)
@@ -184,7 +256,7 @@ func (e *Edge) apply(h http.Header, r *http.Request, ci *connInfo) {
 	}
 }
 
-func (e *Edge) legacyHost(host string) bool {
+func (e *config) legacyHost(host string) bool {
 	if e.legacyHosts == nil {
 		return true
 	}

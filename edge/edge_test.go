@@ -276,9 +276,9 @@ func TestLegacySettings(t *testing.T) {
 	require.NoError(t, err)
 	e, err := New(Config{Legacy: LegacyEveryRequest, LegacyHosts: hs})
 	require.NoError(t, err)
-	assert.True(t, e.legacyHost("app.example.com"))
-	assert.False(t, e.legacyHost("off.example.com"))
-	assert.False(t, e.legacyHost("other.example.com"))
+	assert.True(t, e.cfg.Load().legacyHost("app.example.com"))
+	assert.False(t, e.cfg.Load().legacyHost("off.example.com"))
+	assert.False(t, e.cfg.Load().legacyHost("other.example.com"))
 	_, err = LoadHostnameSettings(strings.NewReader(`{"settings":[{"hostname":"a","forwarding":true}]}`))
 	assert.Error(t, err, "unknown keys are rejected")
 }

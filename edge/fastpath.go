@@ -48,9 +48,6 @@ type fastProxy struct {
 	host string // Host header sent to the origin
 	log  *slog.Logger
 	bufs *bufferPool
-	// xfDirect: no rule manages Forwarded or X-Forwarded-*, so the values
-	// are written straight to the origin instead of through the header map.
-	xfDirect bool
 	// responseHeaderTimeout bounds the wait for the origin's response
 	// header, as http.Transport.ResponseHeaderTimeout does.
 	responseHeaderTimeout time.Duration
@@ -78,13 +75,7 @@ func newFastProxy(e *Edge, origin *url.URL, next http.Handler, log *slog.Logger,
 			idleTimeout: orDefault(opts.OriginIdleTimeout, 90*time.Second),
 		},
 		responseHeaderTimeout: orDefault(opts.OriginResponseHeaderTimeout, 60*time.Second),
-		xfDirect:              true,
 		onOriginError:         opts.OnOriginError,
-	}
-	for _, n := range []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"} {
-		if e.san.managed(n) {
-			p.xfDirect = false
-		}
 	}
 	return p
 }
@@ -95,6 +86,10 @@ func (p *fastProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ci, r := p.e.requestInfo(r)
+	// xfDirect: no rule of the request's configuration manages Forwarded or
+	// X-Forwarded-*, so the values are written straight to the origin
+	// instead of through the header map.
+	xfDirect := ci.cfg.xfDirect
 	h := r.Header
 	var clientIP string
 	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
@@ -109,7 +104,7 @@ func (p *fastProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	delete(h, "X-Forwarded-Host")
 	delete(h, "X-Forwarded-Proto")
 	delete(h, "Connection") // only keep-alive or close: the client's hop
-	if !p.xfDirect {
+	if !xfDirect {
 		if clientIP != "" {
 			h["X-Forwarded-For"] = []string{clientIP}
 		}
@@ -122,7 +117,7 @@ func (p *fastProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var xf *xForwarded
-	if p.xfDirect {
+	if xfDirect {
 		xf = &xForwarded{forIP: clientIP, host: r.Host, proto: proto}
 	}
 	p.roundTrip(w, r, xf)

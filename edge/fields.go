@@ -34,6 +34,10 @@ type connInfo struct {
 
 	// xfcc is certsight.xfcc, computed only when a ruleset reads it.
 	xfcc string
+
+	// cfg is the configuration the fields were computed under; requests
+	// apply its rules, and a Reload makes them stale.
+	cfg *config
 }
 
 // newConnInfo computes the fields from the presented certificates (leaf

@@ -79,7 +79,7 @@ func (e *Edge) Proxy(origin *url.URL, opts ProxyOptions) http.Handler {
 			e.apply(pr.Out.Header, pr.In, ci)
 			// Request trailers could carry the names too.
 			if pr.Out.Trailer != nil {
-				e.san.strip(pr.Out.Trailer)
+				ci.cfg.san.strip(pr.Out.Trailer)
 			}
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {

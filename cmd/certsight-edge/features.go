@@ -37,8 +37,8 @@ func addFeatureFlags(fs *pflag.FlagSet, o *featureOptions) {
 	fs.StringVar(&o.metricsListen, "metrics-listen", "", "serve Prometheus metrics at http://ADDR/metrics (plain HTTP; keep it on a private address), e.g. 127.0.0.1:9464")
 	fs.StringVar(&o.crlFetch, "crl-fetch", "off", "fetch CRLs from the http:// CRL distribution points of verified chains and of --client-ca/--client-intermediates: off, ca (CRLs covering CA certificates) or all (also each leaf's issuer's CRL; the bare flag means all)")
 	fs.Lookup("crl-fetch").NoOptDefVal = "all"
-	fs.StringVar(&o.crlCache, "crl-cache", "", "directory keeping fetched CRLs across restarts (created 0700; entries are re-checked at start, tampered ones refused)")
-	fs.DurationVar(&o.crlWait, "crl-fetch-wait", 2*time.Second, "longest a handshake waits for a distribution point's first CRL; past it --revocation-fail decides")
+	fs.StringVar(&o.crlCache, "crl-cache", "", "directory keeping fetched CRLs across restarts (created 0700, refused when group/other-writable; entries are re-checked at start, tampered ones refused)")
+	fs.DurationVar(&o.crlWait, "crl-fetch-wait", 2*time.Second, "window after a distribution point is first named in which handshakes wait for its first CRL; past it --revocation-fail decides")
 	fs.DurationVar(&o.crlTimeout, "crl-fetch-timeout", 15*time.Second, "time allowed for one CRL fetch, body included")
 	fs.Int64Var(&o.crlMaxBytes, "crl-max-bytes", 10<<20, "largest CRL fetched or read from the cache")
 	fs.DurationVar(&o.crlRefreshMax, "crl-refresh-max", time.Hour, "longest time between two fetches of a current CRL (refreshes also come halfway to nextUpdate, with jitter)")
@@ -130,29 +130,35 @@ func (f *features) errorLog(l *log.Logger) *log.Logger {
 // healthz answers the load balancer: 200 "ok", or 503 under
 // --revocation-fail closed when any covered issuer has no current CRL (its
 // certificates are then refused, so the edge should leave rotation). The
-// body names each stale issuer.
+// body says, per covered issuer, whether its revocation data is current:
+// each stale issuer first, then each current one with its nextUpdate.
 func healthz(v *edge.Verifier) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
-		var stale []string
+		var stale, current []revocation.IssuerStatus
 		if v != nil && v.Revocation != nil {
 			for _, st := range v.Revocation.Statuses() {
-				if st.Covered && !st.Current {
-					stale = append(stale, st.Issuer)
+				switch {
+				case st.Covered && !st.Current:
+					stale = append(stale, st)
+				case st.Covered:
+					current = append(current, st)
 				}
 			}
 		}
+		staleFmt := "stale revocation data (--revocation-fail open): %s\n"
 		if len(stale) > 0 && v.Policy == revocation.FailClosed {
 			w.WriteHeader(http.StatusServiceUnavailable)
-			for _, s := range stale {
-				fmt.Fprintf(w, "stale revocation data: %s\n", s)
-			}
-			return
+			staleFmt = "stale revocation data: %s\n"
+		} else {
+			io.WriteString(w, "ok\n")
 		}
-		io.WriteString(w, "ok\n")
-		for _, s := range stale {
-			fmt.Fprintf(w, "stale revocation data (--revocation-fail open): %s\n", s)
+		for _, st := range stale {
+			fmt.Fprintf(w, staleFmt, st.Issuer)
+		}
+		for _, st := range current {
+			fmt.Fprintf(w, "current revocation data: %s (next update %s)\n", st.Issuer, st.NextUpdate.UTC().Format(time.RFC3339))
 		}
 	}
 }

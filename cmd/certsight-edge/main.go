@@ -30,9 +30,10 @@ import (
 
 	"github.com/certsight/certsight/cert"
 	"github.com/certsight/certsight/edge"
+	"github.com/certsight/certsight/edge/crlfetch"
 	"github.com/certsight/certsight/edge/ocsp"
+	"github.com/certsight/certsight/edge/reload"
 	"github.com/certsight/certsight/edge/revocation"
-	"github.com/certsight/certsight/edge/rules"
 )
 
 var version = "dev"
@@ -82,6 +83,7 @@ type options struct {
 	allowUpgrade      []string
 	shutdownTimeout   time.Duration
 	crlCheckInterval  time.Duration
+	reloadInterval    time.Duration
 	ocsp              bool
 	ocspResponder     string
 	pprofListen       string
@@ -127,6 +129,7 @@ func newFlags(o *options, stderr io.Writer) *pflag.FlagSet {
 	fs.BoolVar(&o.ocsp, "ocsp", false, "check verified client certificates with OCSP (the AIA responder, or --ocsp-responder); revoked wins over a good CRL, no answer within 2s falls under --revocation-fail")
 	fs.StringVar(&o.ocspResponder, "ocsp-responder", "", "http:// URL of the OCSP responder to ask instead of each certificate's AIA URL (implies --ocsp)")
 	fs.DurationVar(&o.crlCheckInterval, "crl-check-interval", time.Second, "how often CRL files are checked for changes and CRLs for staleness")
+	fs.DurationVar(&o.reloadInterval, "reload-check-interval", time.Second, "how often --tls-cert, --tls-key, --client-ca, --client-intermediates, --rules and --hostname-settings are checked for changes and reloaded (0: only on SIGHUP)")
 	fs.StringVar(&o.pprofListen, "pprof-listen", "", "debugging: serve net/http/pprof on this address (plain HTTP; keep it on loopback)")
 	fs.BoolVar(&o.showVersion, "version", false, "print the version and exit")
 	addFeatureFlags(fs, &o.featureOptions)
@@ -184,6 +187,11 @@ func applyFlagsFile(fs *pflag.FlagSet, path string) error {
 // run starts the proxy and serves until ctx ends. ready, when not nil,
 // receives the listening address.
 func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- string) error {
+	// SIGHUP reloads the configuration. Its default action ends the
+	// process, so it is caught first, before anything can take long.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	var o options
 	fs := newFlags(&o, stderr)
 	if err := fs.Parse(args); err != nil {
@@ -215,7 +223,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	}
 	log := slog.New(handler)
 
-	srv, ln, background, err := build(o, log)
+	srv, ln, background, err := build(o, log, hup)
 	if err != nil {
 		return err
 	}
@@ -264,12 +272,12 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 
 // build makes the server and its listener, and the background loops (CRL
 // polling) to run while it serves.
-func build(o options, log *slog.Logger) (*http.Server, net.Listener, []func(context.Context), error) {
-	srv, ln, bg, err := buildServer(o, log)
+func build(o options, log *slog.Logger, hup <-chan os.Signal) (*http.Server, net.Listener, []func(context.Context), error) {
+	srv, ln, bg, err := buildServer(o, log, hup)
 	return srv, ln, bg, err
 }
 
-func buildServer(o options, log *slog.Logger) (srv *http.Server, ln net.Listener, background []func(context.Context), err error) {
+func buildServer(o options, log *slog.Logger, hup <-chan os.Signal) (srv *http.Server, ln net.Listener, background []func(context.Context), err error) {
 	if o.tlsCert == "" || o.tlsKey == "" {
 		return nil, nil, nil, errors.New("--tls-cert and --tls-key are required")
 	}
@@ -289,11 +297,19 @@ func buildServer(o options, log *slog.Logger) (srv *http.Server, ln net.Listener
 			feat.close()
 		}
 	}()
-	serverCert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
+	// Stamped before the first read, so a change during it is reloaded.
+	rl := &reloader{o: o, log: log} // completed below, before anything runs
+	watcher := reload.New(reload.Options{Files: o.watchedFiles(), Logger: log, Load: rl.load,
+		OnResult: func(ok bool) {
+			if feat.metrics != nil {
+				feat.metrics.Reload(ok)
+			}
+		}})
+	fc, err := readFileConfig(o, log, time.Time{})
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("loading server certificate: %w", err)
+		return nil, nil, nil, err
 	}
-	base := &tls.Config{Certificates: []tls.Certificate{serverCert}}
+	base := &tls.Config{}
 	switch o.tlsMin {
 	case "1.2":
 		base.MinVersion = tls.VersionTLS12
@@ -307,33 +323,21 @@ func buildServer(o options, log *slog.Logger) (srv *http.Server, ln net.Listener
 	if verifier.Policy, err = revocation.ParsePolicy(o.revocationFail); err != nil {
 		return nil, nil, nil, err
 	}
-	var issuers []*x509.Certificate
-	if o.clientCA != "" {
-		certs, err := readCerts("--client-ca", o.clientCA)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		verifier.Roots = x509.NewCertPool()
-		for _, c := range certs {
-			verifier.Roots.AddCert(c)
-		}
-		issuers = append(issuers, certs...)
+	issuers := fc.issuers()
+	verifier.Roots, verifier.Intermediates = fc.pools()
+	var crlFiles *revocation.Files
+	crlMode, err := crlfetch.ParseMode(o.crlFetch)
+	if err != nil {
+		return nil, nil, nil, err
 	}
-	if o.intermediates != "" {
-		certs, err := readCerts("--client-intermediates", o.intermediates)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		verifier.Intermediates = x509.NewCertPool()
-		for _, c := range certs {
-			verifier.Intermediates.AddCert(c)
-		}
-		issuers = append(issuers, certs...)
-	}
-	fetchCRLs := o.crlFetch != "" && o.crlFetch != "off"
+	fetchCRLs := crlMode != crlfetch.ModeOff
 	if len(o.crls) > 0 || fetchCRLs {
 		if o.clientCA == "" {
-			return nil, nil, nil, errors.New("--crl and --crl-fetch need --client-ca: a CRL's issuer must be a trust anchor or a --client-intermediates certificate")
+			flag := "--crl needs"
+			if len(o.crls) == 0 {
+				flag = "--crl-fetch needs"
+			}
+			return nil, nil, nil, fmt.Errorf("%s --client-ca: a CRL's issuer must be a trust anchor or a --client-intermediates certificate", flag)
 		}
 		store := revocation.NewStore(revocation.Options{Issuers: issuers, Logger: log})
 		files := revocation.NewFiles(store, o.crls, log)
@@ -341,6 +345,7 @@ func buildServer(o options, log *slog.Logger) (srv *http.Server, ln net.Listener
 			return nil, nil, nil, err
 		}
 		verifier.Revocation = store
+		crlFiles = files
 		background = append(background, func(ctx context.Context) { files.Run(ctx, o.crlCheckInterval) })
 		fetch, err := feat.crlFetcher(o.featureOptions, verifier, issuers)
 		if err != nil {
@@ -382,43 +387,20 @@ func buildServer(o options, log *slog.Logger) (srv *http.Server, ln net.Listener
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	cfg := edge.Config{Verifier: verifier, ManagedTransform: o.managedTransform, WorkersHeaders: o.workersHeaders,
-		XFCC: o.xfcc, XFCCBy: edge.XFCCByFromCertificate(serverCert.Leaf), OnStrip: feat.onStrip()}
-	if o.rulesFile != "" {
-		f, err := os.Open(o.rulesFile)
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("opening --rules: %w", err)
-		}
-		rs, err := rules.LoadRuleset(f, rules.NewSchema(rules.CloudflareFields()))
-		f.Close()
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("loading --rules %s: %w", o.rulesFile, err)
-		}
-		cfg.Rules = rs
-		if names := rs.UncheckedForwarding(); len(names) > 0 {
-			log.Warn("rules forward certificate fields without checking cf.tls_client_auth.cert_verified: unverified or revoked certificates reach the origin looking the same as good ones",
-				"rules", o.rulesFile, "rule", names)
-		}
-	}
-	if cfg.Legacy, err = edge.ParseLegacyMode(o.legacy); err != nil {
+	startCfg := edge.Config{ManagedTransform: o.managedTransform, WorkersHeaders: o.workersHeaders,
+		XFCC: o.xfcc, OnStrip: feat.onStrip()}
+	if startCfg.Legacy, err = edge.ParseLegacyMode(o.legacy); err != nil {
 		return nil, nil, nil, err
 	}
-	if o.hostnameSettings != "" {
-		f, err := os.Open(o.hostnameSettings)
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("opening --hostname-settings: %w", err)
-		}
-		hs, err := edge.LoadHostnameSettings(f)
-		f.Close()
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("%s: %w", o.hostnameSettings, err)
-		}
-		cfg.LegacyHosts = hs
-	}
+	cfg := fc.apply(startCfg, *verifier)
+	// From here on the edge's verifier is cfg's copy (with fc's pools).
+	verifier = cfg.Verifier
 	e, err := edge.New(cfg)
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	rl.e, rl.base, rl.verifier, rl.crls = e, startCfg, *verifier, crlFiles
+	background = append(background, func(ctx context.Context) { watcher.Run(ctx, hup, o.reloadInterval) })
 	tlsCfg, err := e.TLSConfig(base, mode)
 	if err != nil {
 		return nil, nil, nil, err
@@ -467,7 +449,7 @@ func buildServer(o options, log *slog.Logger) (srv *http.Server, ln net.Listener
 	if o.readHeaderTimeout <= 0 {
 		log.Warn("--read-header-timeout 0: a client can hold a connection open forever by sending headers slowly")
 	}
-	log.Info("client authentication", "mode", mode.String(), "trust_anchors", o.clientCA != "", "crls", len(o.crls), "crl_fetch", o.crlFetch,
+	log.Info("client authentication", "mode", mode.String(), "trust_anchors", o.clientCA != "", "crls", len(o.crls), "crl_fetch", crlMode.String(),
 		"revocation_fail", verifier.Policy.String(), "legacy_forwarding", cfg.Legacy.String(), "rules", cmp(o.rulesFile, "default"))
 	background = append(background, feat.background()...)
 	return srv, e.Listener(guard.Listener(tcp), tlsCfg), background, nil

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
-	"net"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -14,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/certsight/certsight/internal/testpipe"
 )
 
 // TestPrettyEscapesControlCharacters: a crafted CN cannot drive the
@@ -87,8 +88,8 @@ func TestFlagEdgeCases(t *testing.T) {
 // TestManagerThatNeverAnswersFails: a socket that accepts and never answers
 // is a failed start (exit 1, a clear message), not "went away" and exit 0.
 func TestManagerThatNeverAnswersFails(t *testing.T) {
-	sock := filepath.Join(t.TempDir(), "osquery.em")
-	l, err := net.Listen("unix", sock)
+	sock := testpipe.Path(t.TempDir()) // a named pipe on Windows, as osquery serves there
+	l, err := testpipe.Listen(sock)
 	require.NoError(t, err)
 	defer l.Close()
 	go func() {

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 )
@@ -88,10 +89,18 @@ func (f *Fetcher) LoadCache() error {
 	if !st.IsDir() {
 		return fmt.Errorf("--crl-cache %s: not a directory", dir)
 	}
-	if st.Mode().Perm()&0o022 != 0 {
-		// Nothing in it is believed without its signature, but whoever can
-		// write here can delete evidence or fill the disk.
-		f.log.Warn("CRL cache directory is writable by group or others", "dir", dir, "mode", st.Mode().Perm().String())
+	if runtime.GOOS != "windows" && st.Mode().Perm()&0o022 != 0 {
+		// No CRL in it is believed without its signature, but whoever can
+		// write here can delete evidence, fill the disk, or name URLs for
+		// the edge to fetch.
+		return fmt.Errorf("--crl-cache %s is writable by group or others (mode %s): make it 0700", dir, st.Mode().Perm())
+	}
+	// Temporary files of writes a crash interrupted: nothing else writes
+	// here while the edge starts.
+	if tmps, err := filepath.Glob(filepath.Join(dir, ".*.tmp")); err == nil {
+		for _, p := range tmps {
+			os.Remove(p)
+		}
 	}
 	names, err := filepath.Glob(filepath.Join(dir, "*.json"))
 	if err != nil {

@@ -30,14 +30,15 @@ const (
 	ModeAll
 )
 
-// ParseMode reads a --crl-fetch value: off, ca or all.
+// ParseMode reads a --crl-fetch value: off, ca or all. The bare flag is
+// "all", so a --flags-file's JSON true and false mean all and off.
 func ParseMode(s string) (Mode, error) {
 	switch s {
-	case "off", "":
+	case "off", "", "false":
 		return ModeOff, nil
 	case "ca":
 		return ModeCA, nil
-	case "all":
+	case "all", "true":
 		return ModeAll, nil
 	}
 	return 0, fmt.Errorf("unknown --crl-fetch mode %q (want off, ca or all)", s)
@@ -156,6 +157,11 @@ type job struct {
 
 	first     chan struct{} // closed when the first answer is in (or the cache had one)
 	firstDone atomic.Bool
+	// waitUntil ends the window in which handshakes wait for the first
+	// answer: Options.Wait after the distribution point was first named.
+	// A slow distribution point thus delays handshakes once, not for as
+	// long as its first fetch hangs.
+	waitUntil time.Time
 	delay     time.Duration // before the first fetch (a current cached CRL)
 
 	// Only the job's goroutine (or the cache loader, before Run) uses these.
@@ -211,8 +217,9 @@ func (f *Fetcher) AddIssuers(certs []*x509.Certificate) {
 
 // WatchChain implements revocation.ChainWatcher: it follows the
 // distribution points of the chain's certificates (from the leaf in
-// ModeAll, else from the first intermediate) and waits at most
-// Options.Wait for the first answer of any it had not heard from yet.
+// ModeAll, else from the first intermediate) and waits for the first answer
+// of any it had not heard from yet — at most until Options.Wait after that
+// distribution point was first named, so at most Options.Wait in all.
 func (f *Fetcher) WatchChain(chain []*x509.Certificate) {
 	if f.o.Mode == ModeOff {
 		return
@@ -232,14 +239,17 @@ func (f *Fetcher) WatchChain(chain []*x509.Certificate) {
 	if n == 0 {
 		return
 	}
-	t := time.NewTimer(f.o.Wait)
-	defer t.Stop()
 	for _, j := range pending[:n] {
+		d := time.Until(j.waitUntil)
+		if d <= 0 {
+			continue
+		}
+		t := time.NewTimer(d)
 		select {
 		case <-j.first:
 		case <-t.C:
-			return
 		}
+		t.Stop()
 	}
 }
 
@@ -301,7 +311,7 @@ func (f *Fetcher) watch(c, iss *x509.Certificate) *job {
 // addJob registers a distribution point, starting its loop when Run is
 // running. Callers hold f.mu.
 func (f *Fetcher) addJob(urls []string, issuers ...*x509.Certificate) *job {
-	j := &job{urls: urls, issuers: map[string]*x509.Certificate{}, first: make(chan struct{})}
+	j := &job{urls: urls, issuers: map[string]*x509.Certificate{}, first: make(chan struct{}), waitUntil: time.Now().Add(f.o.Wait)}
 	for _, iss := range issuers {
 		j.issuers[issuerKey(iss)] = iss
 	}

@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -337,6 +338,32 @@ func TestFailuresFallUnderThePolicyAndAreBounded(t *testing.T) {
 	}
 }
 
+// TestSlowDistributionPointDelaysHandshakesOnce: while a first fetch hangs,
+// only the handshakes inside the first Wait window wait; later ones go
+// straight to the policy.
+func TestSlowDistributionPointDelaysHandshakesOnce(t *testing.T) {
+	s := newCRLServer(t)
+	p := newPKI(t, s.URL)
+	p.publish(t, s)
+	release := make(chan struct{})
+	defer close(release)
+	s.handle("/inter.crl", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	r := start(t, p, Options{Wait: 300 * time.Millisecond, Timeout: 5 * time.Second})
+	v, first := r.watch(p.goodChain)
+	assert.True(t, v.Stale)
+	assert.GreaterOrEqual(t, first, 250*time.Millisecond, "the first handshake gives the fetch its head start")
+	assert.Less(t, first, time.Second)
+	v, later := r.watch(p.goodChain)
+	assert.True(t, v.Stale)
+	assert.Less(t, later, 50*time.Millisecond, "the fetch still hangs, but the window is over")
+	assert.Equal(t, []string{ResultOK}, r.res.list(), "only the root's answer is in: the intermediate's fetch still hangs")
+}
+
 func TestFallbackURLAndIgnoredSchemes(t *testing.T) {
 	s := newCRLServer(t)
 	p := newPKI(t, s.URL, "ldap://ldap.example/cn=Fetch%20Intermediate%20CA?certificateRevocationList", s.URL+"/down.crl", s.URL+"/inter.crl")
@@ -431,6 +458,23 @@ func TestCacheSurvivesARestartAndRefusesTampering(t *testing.T) {
 	assert.True(t, v.Stale, "and the issuer is covered: the policy decides")
 }
 
+func TestCacheDirectoryMustBePrivate(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("!!! SKIPPED: Windows has no group/other mode bits; the directory's ACL is the operator's")
+	}
+	dir := t.TempDir()
+	require.NoError(t, os.Chmod(dir, 0o777))
+	leftover := filepath.Join(dir, ".abc.crl.123.tmp")
+	require.NoError(t, os.WriteFile(leftover, []byte("half"), 0o600))
+	store := revocation.NewStore(revocation.Options{})
+	f, err := New(Options{Store: store, Mode: ModeAll, CacheDir: dir})
+	require.NoError(t, err)
+	assert.ErrorContains(t, f.LoadCache(), "writable by group or others (mode -rwxrwxrwx): make it 0700")
+	require.NoError(t, os.Chmod(dir, 0o700))
+	require.NoError(t, f.LoadCache())
+	assert.NoFileExists(t, leftover, "a crashed write's temporary file is removed")
+}
+
 func TestSchedule(t *testing.T) {
 	now := time.Now()
 	for _, tc := range []struct {
@@ -454,7 +498,7 @@ func TestSchedule(t *testing.T) {
 }
 
 func TestParseMode(t *testing.T) {
-	for in, want := range map[string]Mode{"": ModeOff, "off": ModeOff, "ca": ModeCA, "all": ModeAll} {
+	for in, want := range map[string]Mode{"": ModeOff, "off": ModeOff, "false": ModeOff, "ca": ModeCA, "all": ModeAll, "true": ModeAll} {
 		m, err := ParseMode(in)
 		require.NoError(t, err)
 		assert.Equal(t, want, m)
@@ -477,3 +521,27 @@ func numberedCRL(t *testing.T, a *testpki.Authority, n *big.Int, thisUpdate time
 }
 
 func b64(der []byte) string { return base64.StdEncoding.EncodeToString(der) }
+
+// BenchmarkWatchChainKnown is what fetching adds to every handshake once
+// its distribution points are known: go test -bench WatchChain ./edge/crlfetch/
+func BenchmarkWatchChainKnown(b *testing.B) {
+	root, err := testpki.NewRoot("Bench Root CA")
+	require.NoError(b, err)
+	inter, err := root.NewIntermediateWith("Bench Intermediate CA", testpki.Options{CRLDistributionPoints: []string{"http://127.0.0.1:1/root.crl"}})
+	require.NoError(b, err)
+	leaf, err := inter.Issue(testpki.Options{CRLDistributionPoints: []string{"http://127.0.0.1:1/inter.crl"}})
+	require.NoError(b, err)
+	store := revocation.NewStore(revocation.Options{Issuers: []*x509.Certificate{root.Cert, inter.Cert}})
+	f, err := New(Options{Store: store, Mode: ModeAll, Wait: time.Millisecond})
+	require.NoError(b, err)
+	chain := []*x509.Certificate{leaf.Cert, inter.Cert, root.Cert}
+	f.WatchChain(chain) // not running: waits once, then the jobs are known
+	for _, j := range f.jobs {
+		j.firstDone.Store(true)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		f.WatchChain(chain)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/certsight/certsight/edge/internal/filestamp"
 	"github.com/certsight/certsight/internal/tick"
 )
 
@@ -18,7 +19,9 @@ import (
 // CRL each) into a Store: strictly at start (Load), then on every Poll. A
 // file is read again when its size or modification time changed, and on
 // every poll after a failed read or a refused CRL until it loads — a fixed
-// permission, or an issuer learnt since, needs no touch of the file.
+// permission, or an issuer learnt since, needs no touch of the file. A file
+// renamed over the old one counts as changed even with the same size and
+// time.
 type Files struct {
 	store *Store
 	log   *slog.Logger
@@ -29,10 +32,9 @@ type Files struct {
 
 type fileState struct {
 	path    string
-	size    int64
-	modTime time.Time
-	ok      bool   // the last read loaded every CRL in the file
-	lastErr string // the last failure, logged once until it changes
+	stamp   filestamp.Stamp // of the version last read
+	ok      bool            // the last read loaded every CRL in the file
+	lastErr string          // the last failure, logged once until it changes
 }
 
 // NewFiles returns a feeder for paths; logger receives the ERROR records of
@@ -66,7 +68,8 @@ func (f *Files) Load() error {
 // load reads one file and offers its CRLs, and reports whether the store
 // changed.
 func (f *Files) load(fs *fileState) (bool, error) {
-	st, err := os.Stat(fs.path)
+	// Stamped before reading: a write during the read shows next poll.
+	stamp, err := filestamp.Of(fs.path)
 	if err != nil {
 		return false, err
 	}
@@ -90,7 +93,7 @@ func (f *Files) load(fs *fileState) (bool, error) {
 		}
 		changed = changed || ok
 	}
-	fs.size, fs.modTime = st.Size(), st.ModTime()
+	fs.stamp = stamp
 	return changed, errors.Join(errs...)
 }
 
@@ -103,8 +106,7 @@ func (f *Files) Poll() {
 	for i := range f.files {
 		fs := &f.files[i]
 		if fs.ok {
-			st, err := os.Stat(fs.path)
-			if err == nil && st.Size() == fs.size && st.ModTime().Equal(fs.modTime) {
+			if cur, err := filestamp.Of(fs.path); err == nil && cur.Same(fs.stamp) {
 				continue
 			}
 		}

@@ -165,3 +165,26 @@ func TestReadsObeyTheContext(t *testing.T) {
 	_, err = FS{}.ReadFile(context.Background(), p, 2)
 	assert.ErrorIs(t, err, ErrTooLarge)
 }
+
+// TestOpenNeverStopsADelete: a file fsafe holds open can still be deleted
+// by its owner. On Windows a plain open (no
+// FILE_SHARE_DELETE) makes the owner's DeleteFile fail with a sharing
+// violation: a reader copying SQLite's -journal would break the writer's
+// commit.
+func TestOpenNeverStopsADelete(t *testing.T) {
+	dir := t.TempDir()
+	for _, fsys := range []FS{{}, In(dir)} {
+		t.Run("root="+fsys.Root, func(t *testing.T) {
+			p := filepath.Join(dir, "cert9.db-journal")
+			write(t, p, "journal")
+			f, err := fsys.Open(context.Background(), p)
+			require.NoError(t, err)
+			defer f.Close()
+			require.NoError(t, os.Remove(p), "delete while fsafe holds the file")
+			buf := make([]byte, 7)
+			_, err = f.ReadAt(buf, 0)
+			require.NoError(t, err)
+			assert.Equal(t, "journal", string(buf), "the open file still reads")
+		})
+	}
+}

@@ -29,7 +29,7 @@ func (f FS) open(path string) (*os.File, error) {
 		defer r.Close()
 		return r.OpenFile(rel, os.O_RDONLY|oNonblock, 0)
 	}
-	return os.OpenFile(path, os.O_RDONLY|oNonblock, 0)
+	return openFile(path)
 }
 
 func (f FS) openDir(dir string) (*os.File, error) {

@@ -220,16 +220,21 @@ func openCopy(ctx context.Context, fsys fsafe.FS, path string) (*snapshot, error
 	var warn error
 	for attempt := 0; ; attempt++ {
 		before, err := stateOf(ctx, fsys, path)
-		if err == nil {
-			err = copySet(ctx, fsys, path, dst, before)
-		}
 		if err != nil {
 			cleanup()
 			return nil, fmt.Errorf("private copy of %s: %w", filepath.Base(path), err)
 		}
+		copyErr := copySet(ctx, fsys, path, dst, before)
 		after, err := stateOf(ctx, fsys, path)
-		if err == nil && after == before {
+		if copyErr == nil && err == nil && after == before {
 			break
+		}
+		// A side file that failed to copy while the database changed is the
+		// writer's commit in progress (on Windows the -journal being deleted
+		// cannot be opened): that is a change, tried again, not an error.
+		if copyErr != nil && (err != nil || after == before || attempt == retries || ctx.Err() != nil) {
+			cleanup()
+			return nil, fmt.Errorf("private copy of %s: %w", filepath.Base(path), copyErr)
 		}
 		if attempt == retries {
 			warn = fmt.Errorf("%w: %s kept changing while it was copied", ErrInconsistent, filepath.Base(path))

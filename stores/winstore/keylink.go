@@ -9,6 +9,8 @@ import (
 	"io/fs"
 	"path/filepath"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/certsight/certsight/internal/fsafe"
 	"github.com/certsight/certsight/stores"
@@ -87,7 +89,7 @@ type keyVerdict struct {
 
 // judgeKey follows property 2 to the key file of a software provider.
 // machineGUID is HKLM\SOFTWARE\Microsoft\Cryptography\MachineGuid, or "".
-func judgeKey(ctx context.Context, fsys fsafe.FS, c *x509.Certificate, k *element.KeyProvInfo, h keyHomes, machineGUID string) keyVerdict {
+func judgeKey(ctx context.Context, fsys keyFS, c *x509.Certificate, k *element.KeyProvInfo, h keyHomes, machineGUID string) keyVerdict {
 	link := keyNote(k)
 	kind := kindOf(k)
 	if kind == providerOther {
@@ -165,7 +167,7 @@ func rank(m stores.KeyMatch) int {
 }
 
 // keyDirs lists the folders that may hold the key, or says why none is known.
-func keyDirs(ctx context.Context, fsys fsafe.FS, kind providerKind, machine bool, h keyHomes) ([]string, string) {
+func keyDirs(ctx context.Context, fsys keyFS, kind providerKind, machine bool, h keyHomes) ([]string, string) {
 	if machine {
 		if h.programData == "" {
 			return nil, "the machine's key folder (%ProgramData%) is not known for this store"
@@ -210,31 +212,88 @@ func keyDirs(ctx context.Context, fsys fsafe.FS, kind providerKind, machine bool
 const maxKeyFolder = 200_000
 
 // candidates lists the files of dir named <hash>_<anything>; with a known
-// MachineGuid, only <hash>_<MachineGuid> when it is there.
-func candidates(ctx context.Context, fsys fsafe.FS, dir, hash, machineGUID string) ([]string, error) {
-	ents, err := fsys.ReadDir(ctx, dir)
+// MachineGuid, only <hash>_<MachineGuid> when it is there (one stat, no
+// listing: what a live Windows machine needs).
+func candidates(ctx context.Context, fsys keyFS, dir, hash, machineGUID string) ([]string, error) {
+	if machineGUID != "" {
+		p := filepath.Join(dir, hash+"_"+machineGUID)
+		if fsys.IsRegular(p) {
+			return []string{p}, nil
+		}
+	}
+	names, err := fsys.names(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	var all []string
+	for _, name := range names {
+		if len(name) > len(hash) && strings.EqualFold(name[:len(hash)], hash) && name[len(hash)] == '_' {
+			all = append(all, filepath.Join(dir, name))
+		}
+	}
+	return all, nil
+}
+
+// keyFS reads key folders and files through fsafe, listing each folder
+// once while it is unchanged.
+type keyFS struct {
+	fsafe.FS
+	folders *folderCache
+}
+
+// folderCache holds key folder listings, each valid while the folder's
+// modification time is unchanged (adding, removing or renaming an entry
+// changes it). A reader serving many queries keeps at most maxFolders.
+type folderCache struct {
+	mu sync.Mutex
+	m  map[string]folderListing
+}
+
+type folderListing struct {
+	mod   time.Time
+	names []string
+}
+
+const maxFolders = 64
+
+func (f keyFS) names(ctx context.Context, dir string) ([]string, error) {
+	fi, err := f.Stat(dir)
+	if err != nil {
+		return nil, err
+	}
+	key := f.Root + "\x00" + dir
+	if f.folders != nil {
+		f.folders.mu.Lock()
+		l, ok := f.folders.m[key]
+		f.folders.mu.Unlock()
+		if ok && l.mod.Equal(fi.ModTime()) {
+			return l.names, nil
+		}
+	}
+	ents, err := f.ReadDir(ctx, dir)
 	if err != nil && len(ents) == 0 {
 		return nil, err
 	}
 	if len(ents) > maxKeyFolder {
 		return nil, fmt.Errorf("%d entries, more than the %d looked at", len(ents), maxKeyFolder)
 	}
-	var all []string
+	names := make([]string, 0, len(ents))
 	for _, e := range ents {
-		name := e.Name()
-		if len(name) > len(hash) && strings.EqualFold(name[:len(hash)], hash) && name[len(hash)] == '_' {
-			p := filepath.Join(dir, name)
-			if machineGUID != "" && strings.EqualFold(name[len(hash)+1:], machineGUID) {
-				return []string{p}, nil
-			}
-			all = append(all, p)
-		}
+		names = append(names, e.Name())
 	}
-	return all, nil
+	if f.folders != nil && err == nil {
+		f.folders.mu.Lock()
+		if f.folders.m == nil || len(f.folders.m) >= maxFolders {
+			f.folders.m = map[string]folderListing{}
+		}
+		f.folders.m[key] = folderListing{mod: fi.ModTime(), names: names}
+		f.folders.mu.Unlock()
+	}
+	return names, nil
 }
 
 // judgeFile reads one key file and compares it with the certificate.
-func judgeFile(ctx context.Context, fsys fsafe.FS, c *x509.Certificate, k *element.KeyProvInfo, kind providerKind, path string) keyVerdict {
+func judgeFile(ctx context.Context, fsys keyFS, c *x509.Certificate, k *element.KeyProvInfo, kind providerKind, path string) keyVerdict {
 	link := keyNote(k)
 	data, err := fsys.ReadFile(ctx, path, keyfile.MaxFileSize)
 	if err != nil {

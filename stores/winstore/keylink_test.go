@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -326,4 +327,30 @@ func capiContainer(name string, exPub []byte, privLen int) []byte {
 		b = binary.LittleEndian.AppendUint32(b, uint32(w))
 	}
 	return append(append(append(b, nameB...), exPub...), priv...)
+}
+
+// One reader lists a key folder once while it is unchanged, and sees a key
+// file added (or removed) since.
+func TestKeyFolderListingFollowsChanges(t *testing.T) {
+	im := image{t: t, root: t.TempDir()}
+	c := synthCert(t, "rsa.pem")
+	im.write(filepath.Join(im.myStore(), thumb(c.Raw)), tw.Element(tw.Prop(2, tw.KeyProvInfo("certsight-capi", enhancedRSAAES, 24, 0, 1)), tw.Prop(32, c.Raw)))
+	require.NoError(t, os.MkdirAll(im.userRSA(), 0o755))
+	r := New(nil)
+	state := func() stores.KeyMatch {
+		res := stores.Collect(r.Read(context.Background(), stores.Source{Path: im.myStore(), SID: aliceSID}))
+		require.Len(t, res.Entries, 1)
+		return res.Entries[0].Key
+	}
+	assert.Equal(t, stores.KeyAbsent, state())
+	keyFile := filepath.Join(im.userRSA(), capiName(t, "certsight-capi", synthGUID))
+	im.write(keyFile, synth(t, "capi-exchange.key"))
+	// A folder's modification time can have a coarse grain: make the change visible.
+	later := time.Now().Add(2 * time.Second)
+	require.NoError(t, os.Chtimes(im.userRSA(), later, later))
+	assert.Equal(t, stores.KeyLocked, state())
+	require.NoError(t, os.Remove(keyFile))
+	later = later.Add(2 * time.Second)
+	require.NoError(t, os.Chtimes(im.userRSA(), later, later))
+	assert.Equal(t, stores.KeyAbsent, state())
 }

@@ -57,7 +57,12 @@ var ErrThumbprintMismatch = errors.New("SHA-1 thumbprint mismatch")
 var ErrNotElement = errors.New("not a serialized certificate store element")
 
 // Reader reads Windows store elements. It implements stores.Reader.
-type Reader struct{ cfg stores.ReaderConfig }
+type Reader struct {
+	cfg stores.ReaderConfig
+	// folders keeps the listings of key folders, which every key link of
+	// a store looks through.
+	folders *folderCache
+}
 
 var _ stores.Reader = (*Reader)(nil)
 
@@ -75,7 +80,7 @@ func WithRoot(dir string) Option { return stores.WithRoot(dir) }
 
 // New returns a Reader that logs to logger (nil discards).
 func New(logger *slog.Logger, opts ...Option) *Reader {
-	return &Reader{cfg: stores.NewReaderConfig(stores.KindWinstore, logger, opts...)}
+	return &Reader{cfg: stores.NewReaderConfig(stores.KindWinstore, logger, opts...), folders: &folderCache{}}
 }
 
 // Kind returns stores.KindWinstore.
@@ -260,7 +265,7 @@ func (r *Reader) fromElement(ctx context.Context, el *element.Element, src store
 		case err != nil:
 			e.KeyNote = fmt.Sprintf("key linked by property 2, which is malformed (%v)", err)
 		default:
-			v := judgeKey(ctx, fsafe.In(r.cfg.Root), c, kpi, r.homes(src, path), r.machineGUID())
+			v := judgeKey(ctx, keyFS{FS: fsafe.In(r.cfg.Root), folders: r.folders}, c, kpi, r.homes(src, path), r.machineGUID())
 			e.Key, e.KeyNote, e.KeyPath = v.match, v.note, v.path
 			if v.match == stores.KeyUnknown {
 				r.cfg.Log.Warn("private key state unknown", "path", path, "item", item, "why", v.note)

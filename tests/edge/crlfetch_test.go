@@ -3,6 +3,7 @@ package edge_test
 import (
 	"crypto/tls"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math/big"
@@ -187,9 +188,22 @@ func (f *fetchPKI) verify(t *testing.T, p *proxy, cert, key string) string {
 	return getJSON(t, client(t, f.fixtures, cert, key, false), p.url("/")).Header.Get("X-Cert-Verify")
 }
 
+// logged waits for the edge to log want: the access-log line of a request
+// is written after its response went out.
+func logged(t *testing.T, p *proxy, want string, msgAndArgs ...any) {
+	t.Helper()
+	if !assert.Eventually(t, func() bool { return strings.Contains(p.logs.String(), want) }, 5*time.Second, 10*time.Millisecond, msgAndArgs...) {
+		t.Logf("wanted in the log: %s", want)
+	}
+}
+
+// stop ends an edge, gracefully where the platform can ask for it (what
+// the tests need from it is on disk already).
 func stop(t *testing.T, p *proxy) {
 	t.Helper()
-	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+	if interrupt(p.cmd.Process) != nil {
+		p.cmd.Process.Kill()
+	}
 	select {
 	case <-p.done:
 	case <-time.After(10 * time.Second):
@@ -207,14 +221,28 @@ func TestCRLFetch(t *testing.T) {
 		p := f.start(t, "--crl-fetch", "--metrics-listen", maddr)
 		assert.Equal(t, "FAILED:certificate revoked", f.verify(t, p, f.revokedCert, f.revokedKey))
 		assert.Equal(t, "SUCCESS", f.verify(t, p, f.goodCert, f.goodKey))
+		logged(t, p, `"crl":"current"`)
 		logs := p.logs.String()
-		assert.Contains(t, logs, `"crl":"current"`)
 		assert.Contains(t, logs, `"msg":"CRL accepted","issuer":"`+f.interName+`","source":"`+f.site.base+`/inter.crl"`)
 		assert.Equal(t, 1, strings.Count(logs, "only http:// URLs are fetched"), "the ldap URL is logged once")
 		m := scrape(t, maddr)
 		assert.Contains(t, m, `certsight_edge_revocation_fetches_total{kind="crl",result="ok"} 2`)
 		assert.Contains(t, m, `certsight_edge_crl_current{issuer="`+f.interName+`"} 1`)
 		assert.Equal(t, []string{"200"}, f.site.statuses(t, "/inter.crl"), "one fetch for every handshake since")
+		resp, err := client(t, f.fixtures, "", "", false).Get(p.url("/healthz"))
+		require.NoError(t, err)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		assert.Equal(t, http.StatusOK, resp.StatusCode)
+		assert.Regexp(t, `^ok\n(current revocation data: CN=Fetch E2E (Root|Intermediate) CA,O=certsight test,C=US \(next update 20\d\d-\d\d-\d\dT[0-9:]+Z\)\n){2}$`, string(body))
+	})
+
+	t.Run("--flags-file: true means all", func(t *testing.T) {
+		data, err := json.Marshal(map[string]any{"client-ca": f.rootPEM, "workers-headers": true, "crl-fetch": true})
+		require.NoError(t, err)
+		p := startEdge(t, f.fixtures, f.origin.URL, "--flags-file", f.write(t, "fetch-flags.json", data))
+		assert.Equal(t, "FAILED:certificate revoked", f.verify(t, p, f.revokedCert, f.revokedKey))
+		assert.Contains(t, p.logs.String(), `"crl_fetch":"all"`)
 	})
 
 	t.Run("a down distribution point falls under --revocation-fail", func(t *testing.T) {
@@ -225,14 +253,15 @@ func TestCRLFetch(t *testing.T) {
 		} {
 			p := f.start(t, "--crl-fetch", "all", "--revocation-fail", tc.policy, "--crl-fetch-wait", "500ms")
 			assert.Equal(t, tc.verdict, f.verify(t, p, f.goodCert, f.goodKey), tc.policy)
+			logged(t, p, `"crl":"stale","crl_stale_issuers":["`+f.interName+`"]`, tc.policy)
 			logs := p.logs.String()
-			assert.Contains(t, logs, `"crl":"stale","crl_stale_issuers":["`+f.interName+`"]`, tc.policy)
 			assert.Contains(t, logs, `"msg":"CRL fetch failed; the last accepted CRL stays in use","url":"`+f.site.base+`/inter.crl","err":"`+f.site.base+`/inter.crl: HTTP status 404 Not Found"`)
 			resp, err := client(t, f.fixtures, "", "", false).Get(p.url("/healthz"))
 			require.NoError(t, err)
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			assert.Contains(t, string(body), f.interName)
+			assert.Contains(t, string(body), "current revocation data: CN=Fetch E2E Root CA", "the root's CRL is still served")
 			if tc.policy == "closed" {
 				assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
 			} else {

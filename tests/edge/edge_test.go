@@ -8,9 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"runtime"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -130,11 +128,8 @@ func TestDefaultRulesGiveRFC9440Values(t *testing.T) {
 		assert.Contains(t, logs, cert.NewInfo(f.leaf.Cert).SHA256)
 		assert.NotContains(t, logs, base64.StdEncoding.EncodeToString(f.leaf.Cert.Raw)[:40])
 	})
-	t.Run("SIGTERM shuts down gracefully", func(t *testing.T) {
-		if runtime.GOOS == "windows" {
-			t.Skip("Windows has no SIGTERM to send (os.Process.Signal supports only Kill there)")
-		}
-		require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+	t.Run("SIGTERM (Windows: CTRL_BREAK) shuts down gracefully", func(t *testing.T) {
+		needInterrupt(t, p.cmd.Process)
 		select {
 		case err := <-p.done:
 			require.NoError(t, err)
@@ -357,7 +352,7 @@ func startEdgeArgs(t *testing.T, args ...string) *proxy {
 		t.Fatalf("no start:\n%s", p.logs.String())
 	}
 	t.Cleanup(func() {
-		if cmd.Process.Signal(syscall.SIGTERM) != nil { // Windows: no SIGTERM
+		if interrupt(cmd.Process) != nil {
 			cmd.Process.Kill()
 		}
 		<-p.done

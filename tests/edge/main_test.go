@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -20,7 +21,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -197,7 +197,7 @@ func startEdge(t *testing.T, f *fixtures, origin string, extra ...string) *proxy
 	t.Helper()
 	args := append([]string{"--listen", "127.0.0.1:0", "--tls-cert", f.serverCert, "--tls-key", f.serverKey,
 		"--origin", origin}, extra...)
-	cmd := exec.Command(edgeBin, args...)
+	cmd := execCommand(edgeBin, args...)
 	pr, pw := io.Pipe()
 	logs := &syncBuf{}
 	cmd.Stderr = pw
@@ -230,7 +230,7 @@ func startEdge(t *testing.T, f *fixtures, origin string, extra ...string) *proxy
 	}
 	t.Cleanup(func() {
 		if cmd.ProcessState == nil {
-			if cmd.Process.Signal(syscall.SIGTERM) != nil { // Windows: no SIGTERM
+			if interrupt(cmd.Process) != nil {
 				cmd.Process.Kill()
 			}
 			select {
@@ -284,4 +284,23 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-func execCommand(name string, args ...string) *exec.Cmd { return exec.Command(name, args...) }
+// execCommand is exec.Command for a program that interrupt can stop.
+func execCommand(name string, args ...string) *exec.Cmd {
+	cmd := exec.Command(name, args...)
+	ownGroup(cmd)
+	return cmd
+}
+
+// errNoInterrupt: this platform cannot ask a process to shut down
+// gracefully (Wine has no console to send CTRL_BREAK through).
+var errNoInterrupt = errors.New("cannot deliver a graceful-shutdown request here")
+
+// needInterrupt sends interrupt to p, skipping where none can be sent.
+func needInterrupt(t *testing.T, p *os.Process) {
+	t.Helper()
+	err := interrupt(p)
+	if errors.Is(err, errNoInterrupt) {
+		t.Skipf("SKIP: %v", err)
+	}
+	require.NoError(t, err)
+}

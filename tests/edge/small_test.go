@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -52,7 +51,7 @@ func TestOriginErrorsAndShutdown(t *testing.T) {
 			}
 		}()
 		time.Sleep(300 * time.Millisecond) // the request reaches the origin
-		require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+		needInterrupt(t, p.cmd.Process)
 		select {
 		case <-p.done:
 		case <-time.After(10 * time.Second):
@@ -79,4 +78,7 @@ func TestStartWarnings(t *testing.T) {
 	out, err := runEdgeOnce(t, f, origin.URL, "--crl", f.rootPEM)
 	require.Error(t, err)
 	assert.Contains(t, out, "--crl needs --client-ca")
+	out, err = runEdgeOnce(t, f, origin.URL, "--crl-fetch", "ca")
+	require.Error(t, err)
+	assert.Contains(t, out, "--crl-fetch needs --client-ca")
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -110,13 +112,12 @@ func TestEdgeLogLineToDevice(t *testing.T) {
 		}
 	}
 
-	// The device: alice's NSS database (with her key) and bob's PEM file,
-	// under an image's root, read through the default stores as osqueryd does.
+	// The device: alice's NSS database (with her key, and bob's certificate
+	// without one) under an image's root, read through the default stores
+	// as osqueryd does.
 	img := t.TempDir()
-	require.NoError(t, os.MkdirAll(filepath.Join(img, "etc"), 0o755))
-	require.NoError(t, os.WriteFile(filepath.Join(img, "etc", "passwd"),
-		[]byte("alice:x:1000:1000::/home/alice:/bin/sh\nbob:x:1001:1001::/home/bob:/bin/sh\n"), 0o644))
-	require.NoError(t, testnss.Create(context.Background(), filepath.Join(img, "home", "alice", ".pki", "nssdb"), []testnss.Cert{
+	dbDir := userNSSDir(t, img, "alice", "bob")
+	require.NoError(t, testnss.Create(context.Background(), dbDir, []testnss.Cert{
 		{Nickname: "alice corp", DER: alice.Cert.Raw, Trust: "u,u,u", WithKey: true, Key: alice.Key},
 		{Nickname: "bob corp", DER: bob.Cert.Raw, Trust: ",,"},
 	}, testnss.Options{KeyMaterial: true}))
@@ -129,8 +130,36 @@ func TestEdgeLogLineToDevice(t *testing.T) {
 	require.Len(t, rows, 1, string(out))
 	assert.Equal(t, map[string]string{
 		"store": "nssdb", "store_location": "user", "username": "alice",
-		"path": filepath.Join(img, "home", "alice", ".pki", "nssdb"), "label": "alice corp", "common_name": "alice",
+		"path": dbDir, "label": "alice corp", "common_name": "alice",
 		"private_key": "matched",
 	}, rows[0])
 	assert.False(t, strings.Contains(string(out), "bob"))
+}
+
+// userNSSDir makes the user accounts of an image of this OS's layout under
+// img (the default stores --root reads are the running OS's) and returns
+// where the first user's NSS database goes: ~/.pki/nssdb with an
+// /etc/passwd on Linux, a Firefox profile under Users/ on macOS and
+// Windows, which keep no ~/.pki/nssdb.
+func userNSSDir(t *testing.T, img string, users ...string) string {
+	t.Helper()
+	var profile string
+	switch runtime.GOOS {
+	case "windows":
+		profile = "AppData/Roaming/Mozilla/Firefox/Profiles/k2x7y9.default-release"
+	case "darwin":
+		profile = "Library/Application Support/Firefox/Profiles/k2x7y9.default-release"
+	default:
+		var passwd strings.Builder
+		for i, u := range users {
+			fmt.Fprintf(&passwd, "%s:x:%d:%d::/home/%s:/bin/sh\n", u, 1000+i, 1000+i, u)
+		}
+		require.NoError(t, os.MkdirAll(filepath.Join(img, "etc"), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(img, "etc", "passwd"), []byte(passwd.String()), 0o644))
+		return filepath.Join(img, "home", users[0], ".pki", "nssdb")
+	}
+	for _, u := range users {
+		require.NoError(t, os.MkdirAll(filepath.Join(img, "Users", u), 0o755))
+	}
+	return filepath.Join(img, "Users", users[0], filepath.FromSlash(profile))
 }

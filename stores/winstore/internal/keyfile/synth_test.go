@@ -22,7 +22,7 @@ import (
 // (testdata/synth/make.sh), and the CAPI modulus bytes from openssl's own
 // PUBLICKEYBLOB (MSBLOB) output. Rewrite them with
 //
-//	go test ./stores/winstore/keyfile -run TestSynthesizedFiles -update
+//	go test ./stores/winstore/internal/keyfile -run TestSynthesizedFiles -update
 var update = flag.Bool("update", false, "rewrite testdata/synth key files")
 
 // SynthMachineGUID is the MachineGuid part of synthesized file names.
