@@ -68,7 +68,8 @@ func clientCertificatesColumns() []table.ColumnDefinition {
 		integer("self_signed", "1 when the certificate's own key verifies its signature"),
 		integer("has_private_key", "1 exactly when private_key is matched (kept for compatibility: a key link or an encrypted, unchecked key is 0)"),
 		text("private_key", "What was established about the certificate's private key: matched (key material found, its public half "+
-			"equals the certificate's; for an NSS database with the empty password the private half was decrypted and checked too), "+
+			"equals the certificate's; for an NSS database with the empty password, or a Windows key that DPAPI decrypts for the "+
+			"running account, the private half was decrypted and checked too), "+
 			"linked (the store links a key by identifier -- NSS CKA_ID, keychain label, Windows key-provider info whose key file was "+
 			"not located -- but no key material was checked), locked (key material present but encrypted, under a password or "+
 			"Windows DPAPI; its clear public half, where stored, matches; whether its private half does is unknown), "+

@@ -545,3 +545,28 @@ func BenchmarkWatchChainKnown(b *testing.B) {
 		f.WatchChain(chain)
 	}
 }
+
+// BenchmarkAccept10k is the CPU a fetched CRL of 10,000 entries costs
+// (parse, signature, acceptance, revoked set): what the first handshake
+// through an issuer waits for besides the network.
+func BenchmarkAccept10k(b *testing.B) {
+	root, err := testpki.NewRoot("Bench Root CA")
+	require.NoError(b, err)
+	serials := make([]*big.Int, 10000)
+	for i := range serials {
+		serials[i] = big.NewInt(int64(1_000_000 + i))
+	}
+	der, err := root.CurrentCRL(serials...)
+	require.NoError(b, err)
+	b.SetBytes(int64(len(der)))
+	b.ReportAllocs()
+	for b.Loop() {
+		store := revocation.NewStore(revocation.Options{Issuers: []*x509.Certificate{root.Cert}})
+		f, err := New(Options{Store: store, Mode: ModeAll})
+		require.NoError(b, err)
+		j := f.addJob([]string{"http://127.0.0.1:1/root.crl"}, root.Cert)
+		if _, err := f.accept(j, der, "bench"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

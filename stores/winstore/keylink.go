@@ -3,6 +3,7 @@ package winstore
 import (
 	"context"
 	"crypto"
+	"crypto/rsa"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -24,10 +25,12 @@ import (
 // container in a file named after a hash of its name (see package keyfile).
 // When that file can be found, its clear public half is compared with the
 // certificate's. The private half is DPAPI-encrypted under the owner's (or
-// the machine's) master key and is not read, so a container whose public
-// half matches is "locked", as an NSS key behind a password is: the clear
-// public half can be copied beside any certificate, only the private half
-// would prove the key. A public half of another key is "mismatch"; a key
+// the machine's) master key. On the machine itself, a CAPI private half that
+// DPAPI decrypts for the running account (a machine key for SYSTEM, a user's
+// own key for that user) is checked against the certificate: "matched" or
+// "mismatch". Otherwise a container whose public half matches is "locked",
+// as an NSS key behind a password is: the clear public half can be copied
+// beside any certificate, only the private half proves the key. A public half of another key is "mismatch"; a key
 // folder that exists without the container's file is "absent"; a folder or
 // file that cannot be read is "unknown", logged. Keys of other providers
 // (smart cards, TPM, third parties) stay "linked".
@@ -239,6 +242,9 @@ func candidates(ctx context.Context, fsys keyFS, dir, hash, machineGUID string) 
 type keyFS struct {
 	fsafe.FS
 	folders *folderCache
+	// live says the files are this running Windows machine's own (no
+	// --root), so DPAPI may decrypt their private halves.
+	live bool
 }
 
 // folderCache holds key folder listings, each valid while the folder's
@@ -300,9 +306,10 @@ func judgeFile(ctx context.Context, fsys keyFS, c *x509.Certificate, k *element.
 		return keyVerdict{match: stores.KeyUnknown, note: fmt.Sprintf("reading key file %s: %v", path, err), path: path}
 	}
 	var (
-		stored  string
-		public  func() (crypto.PublicKey, error)
-		private bool
+		stored   string
+		public   func() (crypto.PublicKey, error)
+		private  bool
+		privBlob []byte // a CAPI private half, which DPAPI may decrypt
 	)
 	if kind == providerCAPIRSA {
 		cont, err := keyfile.ParseCAPI(data)
@@ -313,7 +320,7 @@ func judgeFile(ctx context.Context, fsys keyFS, c *x509.Certificate, k *element.
 		if !ok {
 			return keyVerdict{match: stores.KeyLinked, note: fmt.Sprintf("%s; key file %s found, but key spec %d names neither of its key pairs", link, path, k.KeySpec), path: path}
 		}
-		stored, private = cont.Name, pair.Present()
+		stored, private, privBlob = cont.Name, pair.Present(), pair.Private
 		public = func() (crypto.PublicKey, error) {
 			if len(pair.Public) == 0 {
 				return nil, keyfile.ErrNoPublicKey
@@ -350,5 +357,37 @@ func judgeFile(ctx context.Context, fsys keyFS, c *x509.Certificate, k *element.
 	if !ok || !eq.Equal(c.PublicKey) {
 		return keyVerdict{match: stores.KeyMismatch, note: fmt.Sprintf("%s; key file %s holds another public key", link, path), path: path}
 	}
+	if privBlob != nil && fsys.live {
+		if v, ok := checkPrivate(c, privBlob, link, path); ok {
+			return v
+		}
+	}
 	return keyVerdict{match: stores.KeyLocked, note: fmt.Sprintf("%s; key file %s: its public half matches, its private half is DPAPI-encrypted and was not checked", link, path), path: path}
 }
+
+// checkPrivate decrypts a CAPI private half with DPAPI, as the running
+// account, and checks that its primes make the certificate's modulus. ok is
+// false when it could not be decrypted here (a user's key read by SYSTEM):
+// the key then stays locked. The plaintext is wiped before returning.
+func checkPrivate(c *x509.Certificate, blob []byte, link, path string) (keyVerdict, bool) {
+	pub, isRSA := c.PublicKey.(*rsa.PublicKey)
+	if !isRSA {
+		return keyVerdict{}, false
+	}
+	plain, err := unprotect(blob)
+	if err != nil {
+		return keyVerdict{}, false
+	}
+	defer clear(plain)
+	k, err := keyfile.ParseCAPIPrivateKey(plain)
+	if err != nil {
+		return keyVerdict{match: stores.KeyMismatch, note: fmt.Sprintf("%s; key file %s: its public half matches, but its decrypted private half is not an RSA key (%v)", link, path, err), path: path}, true
+	}
+	if !k.Belongs(pub) {
+		return keyVerdict{match: stores.KeyMismatch, note: fmt.Sprintf("%s; key file %s: its public half matches, but its private half belongs to another key", link, path), path: path}, true
+	}
+	return keyVerdict{match: stores.KeyMatched, note: fmt.Sprintf("private key in %s: decrypted with DPAPI as this account and checked against the certificate (p·q = n)", path), path: path}, true
+}
+
+// errDPAPIUnavailable: the private half cannot be decrypted here.
+var errDPAPIUnavailable = errors.New("DPAPI is not available here")

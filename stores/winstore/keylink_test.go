@@ -165,7 +165,7 @@ func TestKeyLinkFollowedToKeyFile(t *testing.T) {
 			files: func(im image) {
 				other, err := keyfile.ParseCAPI(synth(t, "capi-signature-other.key"))
 				require.NoError(t, err)
-				forged := capiContainer("certsight-capi", other.Signature.Public, 1200)
+				forged := capiContainer("certsight-capi", other.Signature.Public, make([]byte, 1200))
 				im.write(filepath.Join(im.userRSA(), capiName(t, "certsight-capi", "00000000-0000-0000-0000-000000000000")), forged)
 				im.write(filepath.Join(im.userRSA(), capiName(t, "certsight-capi", synthGUID)), synth(t, "capi-exchange.key"))
 			},
@@ -316,17 +316,16 @@ func TestRegistryHomesOffWindows(t *testing.T) {
 	assert.Empty(t, r.machineGUID())
 }
 
-// capiContainer writes a CAPI container whose exchange pair is exPub with a
-// stand-in private half of privLen bytes (layout: see package keyfile).
-func capiContainer(name string, exPub []byte, privLen int) []byte {
+// capiContainer writes a CAPI container whose exchange pair is exPub and
+// the private half exPriv (layout: see package keyfile).
+func capiContainer(name string, exPub, exPriv []byte) []byte {
 	nameB := append([]byte(name), 0)
-	priv := make([]byte, privLen)
 	b := binary.LittleEndian.AppendUint32(nil, 2)
 	// reserved, name, sigPub, sigPriv, exPub, exPriv, hash, sigFlag, exFlag
-	for _, w := range []int{0, len(nameB), 0, 0, len(exPub), privLen, 0, 0, 0} {
+	for _, w := range []int{0, len(nameB), 0, 0, len(exPub), len(exPriv), 0, 0, 0} {
 		b = binary.LittleEndian.AppendUint32(b, uint32(w))
 	}
-	return append(append(append(b, nameB...), exPub...), priv...)
+	return append(append(append(b, nameB...), exPub...), exPriv...)
 }
 
 // One reader lists a key folder once while it is unchanged, and sees a key

@@ -17,7 +17,8 @@
 // looked up in the owner's (or the machine's) key folder and its clear public
 // half compared with the certificate's: locked (matches; the private half is
 // DPAPI-encrypted), mismatch, absent (the folder has no such file) or unknown
-// (unreadable; logged); see keylink.go. Other providers' keys stay linked.
+// (unreadable; logged); on Windows itself a CAPI private half that DPAPI
+// decrypts for the running account is checked too (matched); see keylink.go. Other providers' keys stay linked.
 // KeyNote names the provider, the container and what was found.
 //
 // Thumbprints: the SHA-1 of the DER is compared with property 3 and with the
@@ -265,7 +266,7 @@ func (r *Reader) fromElement(ctx context.Context, el *element.Element, src store
 		case err != nil:
 			e.KeyNote = fmt.Sprintf("key linked by property 2, which is malformed (%v)", err)
 		default:
-			v := judgeKey(ctx, keyFS{FS: fsafe.In(r.cfg.Root), folders: r.folders}, c, kpi, r.homes(src, path), r.machineGUID())
+			v := judgeKey(ctx, keyFS{FS: fsafe.In(r.cfg.Root), folders: r.folders, live: r.cfg.Root == ""}, c, kpi, r.homes(src, path), r.machineGUID())
 			e.Key, e.KeyNote, e.KeyPath = v.match, v.note, v.path
 			if v.match == stores.KeyUnknown {
 				r.cfg.Log.Warn("private key state unknown", "path", path, "item", item, "why", v.note)

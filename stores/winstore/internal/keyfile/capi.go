@@ -25,13 +25,13 @@ const capiHeaderSize = 40
 type CAPIKeyPair struct {
 	// Public is the stored public key blob (PublicKey decodes it).
 	Public []byte
-	// PrivateLen is the length of the DPAPI blob that holds the private
-	// half; 0 when the container holds no private key for this pair.
-	PrivateLen int
+	// Private is the DPAPI blob that holds the private half; empty when
+	// the container holds no private key for this pair.
+	Private []byte
 }
 
 // Present reports whether the pair holds a private key.
-func (p CAPIKeyPair) Present() bool { return p.PrivateLen > 0 }
+func (p CAPIKeyPair) Present() bool { return len(p.Private) > 0 }
 
 // CAPIContainer is what a CAPI key container file says in the clear.
 type CAPIContainer struct {
@@ -94,8 +94,8 @@ func ParseCAPI(data []byte) (*CAPIContainer, error) {
 	}
 	return &CAPIContainer{
 		Name:      string(name),
-		Signature: CAPIKeyPair{Public: sec[2], PrivateLen: len(sec[3])},
-		Exchange:  CAPIKeyPair{Public: sec[5], PrivateLen: len(sec[6])},
+		Signature: CAPIKeyPair{Public: sec[2], Private: sec[3]},
+		Exchange:  CAPIKeyPair{Public: sec[5], Private: sec[6]},
 	}, nil
 }
 
@@ -159,4 +159,51 @@ func reversed(b []byte) []byte {
 		out[len(b)-1-i] = x
 	}
 	return out
+}
+
+// CAPIPrivateKey is what a decrypted private half holds that a check needs:
+// the modulus and the two primes. It is dropped as soon as checked.
+type CAPIPrivateKey struct {
+	N, P, Q *big.Int
+}
+
+// ParseCAPIPrivateKey decodes the plaintext of a container's private half
+// (what DPAPI gives back), the provider's internal RSA private key:
+//
+//	"RSA2", u32 bufLen, u32 bitLen, u32 maxDataLen, u32 publicExponent,
+//	modulus[bufLen], prime1[bufLen/2], prime2[bufLen/2], exponent1[bufLen/2],
+//	exponent2[bufLen/2], coefficient[bufLen/2], privateExponent[bufLen]
+//
+// numbers little-endian and zero-padded. Only the modulus and primes are
+// decoded.
+func ParseCAPIPrivateKey(plain []byte) (*CAPIPrivateKey, error) {
+	const head = 20
+	if len(plain) < head || string(plain[:4]) != "RSA2" {
+		return nil, errors.New("CAPI private key: not an RSA2 blob")
+	}
+	bufLen := uint64(binary.LittleEndian.Uint32(plain[4:]))
+	bits := uint64(binary.LittleEndian.Uint32(plain[8:]))
+	if bits < minRSABits || bits > maxRSABits || bits%16 != 0 || bufLen < bits/8 || bufLen%2 != 0 {
+		return nil, fmt.Errorf("CAPI private key: %d-bit key in a %d-byte buffer", bits, bufLen)
+	}
+	if uint64(len(plain)-head) < 2*bufLen {
+		return nil, fmt.Errorf("CAPI private key: %d bytes, too short for a %d-byte modulus and its primes", len(plain), bufLen)
+	}
+	num := func(off, n uint64) *big.Int { return new(big.Int).SetBytes(reversed(plain[head+off : head+off+n])) }
+	return &CAPIPrivateKey{
+		N: num(0, bufLen),
+		P: num(bufLen, bufLen/2),
+		Q: num(bufLen+bufLen/2, bufLen/2),
+	}, nil
+}
+
+// Belongs reports whether the private key is the one of pub: its primes
+// multiply to pub's modulus (and to its own), neither being 1.
+func (k *CAPIPrivateKey) Belongs(pub *rsa.PublicKey) bool {
+	one := big.NewInt(1)
+	if k.P.Cmp(one) <= 0 || k.Q.Cmp(one) <= 0 {
+		return false
+	}
+	n := new(big.Int).Mul(k.P, k.Q)
+	return n.Cmp(pub.N) == 0 && n.Cmp(k.N) == 0
 }

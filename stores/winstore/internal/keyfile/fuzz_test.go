@@ -1,6 +1,8 @@
 package keyfile
 
 import (
+	"crypto/rsa"
+	"math/big"
 	"os"
 	"path/filepath"
 	"testing"
@@ -34,6 +36,9 @@ func FuzzKeyFiles(f *testing.F) {
 			_, _ = k.PublicKey()
 		}
 		_, _ = ParseBCryptPublicKey(data)
+		if k, err := ParseCAPIPrivateKey(data); err == nil && k.Belongs(&rsa.PublicKey{N: big.NewInt(1), E: 3}) {
+			t.Fatal("a private key belongs to modulus 1")
+		}
 		_, _ = CAPIFileHash(string(data))
 		_, _ = CNGFileHash(string(data))
 	})

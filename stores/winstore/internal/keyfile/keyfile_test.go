@@ -3,9 +3,11 @@ package keyfile
 import (
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/rand"
 	"crypto/rsa"
 	"encoding/binary"
 	"errors"
+	"math/big"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -272,6 +274,71 @@ func TestParseBCryptPublicKey(t *testing.T) {
 				require.NoError(t, err)
 				assert.True(t, pub.(interface{ Equal(crypto.PublicKey) bool }).Equal(tc.want))
 			}
+		})
+	}
+}
+
+// capiPrivateBlob writes the plaintext of a CAPI private half ("RSA2") for
+// k, in the layout ParseCAPIPrivateKey documents.
+func capiPrivateBlob(k *rsa.PrivateKey) []byte {
+	bits := k.N.BitLen()
+	bufLen := bits/8 + 8
+	le := func(n *big.Int, size int) []byte {
+		b := make([]byte, size)
+		be := n.Bytes()
+		for i, x := range be {
+			b[len(be)-1-i] = x
+		}
+		return b
+	}
+	out := []byte("RSA2")
+	for _, w := range []int{bufLen, bits, bits/8 - 1, k.E} {
+		out = binary.LittleEndian.AppendUint32(out, uint32(w))
+	}
+	out = append(out, le(k.N, bufLen)...)
+	for _, v := range []*big.Int{k.Primes[0], k.Primes[1], k.Precomputed.Dp, k.Precomputed.Dq, k.Precomputed.Qinv} {
+		out = append(out, le(v, bufLen/2)...)
+	}
+	return append(out, le(k.D, bufLen)...)
+}
+
+func TestParseCAPIPrivateKey(t *testing.T) {
+	k1, err := rsa.GenerateKey(rand.Reader, 1024)
+	require.NoError(t, err)
+	k2, err := rsa.GenerateKey(rand.Reader, 1024)
+	require.NoError(t, err)
+	good := capiPrivateBlob(k1)
+	set := func(off int, v uint32) []byte {
+		b := append([]byte(nil), good...)
+		binary.LittleEndian.PutUint32(b[off:], v)
+		return b
+	}
+	cases := []struct {
+		name    string
+		blob    []byte
+		pub     *rsa.PublicKey
+		belongs bool
+		err     string
+	}{
+		{name: "its own key", blob: good, pub: &k1.PublicKey, belongs: true},
+		{name: "another certificate's key", blob: good, pub: &k2.PublicKey},
+		{name: "primes of another key beside this modulus", pub: &k1.PublicKey,
+			blob: append(good[:20+1024/8+8:20+1024/8+8], capiPrivateBlob(k2)[20+1024/8+8:]...)},
+		{name: "a public blob", blob: append([]byte("RSA1"), good[4:]...), err: "not an RSA2 blob"},
+		{name: "cut", blob: good[:100], err: "too short"},
+		{name: "bit length past the buffer", blob: set(8, 4096), err: "4096-bit key"},
+		{name: "odd buffer", blob: set(4, 1024/8+9), err: "buffer"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			k, err := ParseCAPIPrivateKey(tc.blob)
+			if tc.err != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tc.err)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.belongs, k.Belongs(tc.pub))
 		})
 	}
 }
