@@ -301,13 +301,17 @@ func TestCrypt32StoresEndToEnd(t *testing.T) {
 		assert.Equal(t, winPath(carol)+`\`+strings.ToUpper(bob.sha1), r["path"])
 
 		// The Linux build takes a root's layout to be Linux's, so there the
-		// image's profile folders are read by path.
-		linuxBin := filepath.Join(e.dir, "certsight.ext")
-		build := exec.Command("go", "build", "-o", linuxBin, "github.com/certsight/certsight/cmd/certsight.ext")
-		build.Env = append(os.Environ(), "GOOS=linux")
-		out, err := build.CombinedOutput()
-		require.NoError(t, err, "%s", out)
-		out, err = exec.Command(linuxBin, "--json", "--query", "SELECT sha1, label, path FROM client_certificates WHERE path LIKE '"+
+		// image's profile folders are read by path. run.sh builds it into
+		// CERTSIGHT_LINUX_BIN_DIR.
+		linuxBin := filepath.Join(os.Getenv("CERTSIGHT_LINUX_BIN_DIR"), "certsight.ext")
+		if os.Getenv("CERTSIGHT_LINUX_BIN_DIR") == "" {
+			linuxBin = filepath.Join(e.dir, "certsight.ext")
+			build := exec.Command("go", "build", "-o", linuxBin, "github.com/certsight/certsight/cmd/certsight.ext")
+			build.Env = append(os.Environ(), "GOOS=linux")
+			out, err := build.CombinedOutput()
+			require.NoError(t, err, "%s", out)
+		}
+		out, err := exec.Command(linuxBin, "--json", "--query", "SELECT sha1, label, path FROM client_certificates WHERE path LIKE '"+
 			img+"/Users/%/AppData/Roaming/Microsoft/SystemCertificates/My/Certificates'").Output()
 		require.NoError(t, err)
 		var lrows []row
