@@ -26,6 +26,10 @@ func Of(path string) (Stamp, error) {
 	if !fi.Mode().IsRegular() {
 		return Stamp{}, fmt.Errorf("%s is not a regular file", path)
 	}
+	// On Windows the file's identity is read lazily, from the path, at the
+	// first comparison — by then the path may name the replacement. Comparing
+	// the stamp with itself reads it now.
+	os.SameFile(fi, fi)
 	return Stamp{fi: fi}, nil
 }
 
