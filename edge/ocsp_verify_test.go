@@ -3,6 +3,7 @@ package edge
 import (
 	"context"
 	"crypto/x509"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,54 +13,78 @@ import (
 	"github.com/certsight/certsight/edge/revocation"
 )
 
-// fakeOCSP answers status for every certificate and records what it was asked.
+// fakeOCSP answers per certificate (by subject CN, default good) and
+// records which (certificate, issuer) pairs it was asked about.
 type fakeOCSP struct {
-	status revocation.OCSPStatus
-	until  time.Time
-	asked  []*x509.Certificate
+	status map[string]revocation.OCSPStatus
+	until  map[string]time.Time
+	mu     sync.Mutex
+	asked  map[string]string // certificate CN → issuer CN
 }
 
 func (f *fakeOCSP) CheckOCSP(_ context.Context, cert, issuer *x509.Certificate) (revocation.OCSPStatus, time.Time) {
-	f.asked = append(f.asked, cert, issuer)
-	return f.status, f.until
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.asked == nil {
+		f.asked = map[string]string{}
+	}
+	f.asked[cert.Subject.CommonName] = issuer.Subject.CommonName
+	return f.status[cert.Subject.CommonName], f.until[cert.Subject.CommonName]
 }
 
 func TestVerifyOCSP(t *testing.T) {
 	p := newPKI(t)
 	chain := []*x509.Certificate{p.leaf.Cert, p.inter.Cert}
+	leaf, inter, root := p.leaf.Cert.Subject.CommonName, p.inter.Cert.Subject.CommonName, p.root.Cert.Subject.CommonName
 	now := time.Now()
-	soon := now.Add(time.Minute)
+	soon, later := now.Add(time.Minute), now.Add(2*time.Minute)
 	goodCRL, err := p.inter.CRL(nil, now.Add(-time.Hour), now.Add(time.Hour))
 	require.NoError(t, err)
+	const (
+		good    = revocation.OCSPGood
+		revoked = revocation.OCSPRevoked
+		unknown = revocation.OCSPUnknown
+		closed  = revocation.FailClosed
+		open    = revocation.FailOpen
+	)
+	both := map[string]string{leaf: inter, inter: root}
 	cases := []struct {
-		name    string
-		crl     bool
-		status  revocation.OCSPStatus
-		policy  revocation.Policy
-		outcome string
+		name              string
+		crl, leafOnly     bool
+		leafSays, intSays revocation.OCSPStatus
+		policy            revocation.Policy
+		outcome           string
+		asked             map[string]string
 	}{
-		{"good", false, revocation.OCSPGood, revocation.FailClosed, "SUCCESS"},
-		{"revoked", false, revocation.OCSPRevoked, revocation.FailOpen, "FAILED:certificate revoked"},
-		{"revoked wins over a good CRL", true, revocation.OCSPRevoked, revocation.FailClosed, "FAILED:certificate revoked"},
-		{"unknown, fail closed", true, revocation.OCSPUnknown, revocation.FailClosed, "FAILED:OCSP status unknown"},
-		{"unknown, fail open", true, revocation.OCSPUnknown, revocation.FailOpen, "SUCCESS"},
+		{"good", false, false, good, good, closed, "SUCCESS", both},
+		{"leaf revoked", false, false, revoked, good, open, "FAILED:certificate revoked", both},
+		{"intermediate revoked", false, false, good, revoked, closed, "FAILED:certificate revoked", both},
+		{"revoked wins over a good CRL", true, false, revoked, good, closed, "FAILED:certificate revoked", both},
+		{"leaf unknown, fail closed", true, false, unknown, good, closed, "FAILED:OCSP status unknown", both},
+		{"intermediate unknown, fail closed", true, false, good, unknown, closed, "FAILED:OCSP status unknown", both},
+		{"intermediate unknown, fail open", true, false, good, unknown, open, "SUCCESS", both},
+		{"a revocation beats an unknown", false, false, unknown, revoked, closed, "FAILED:certificate revoked", both},
+		{"leaf only: the intermediate is not asked", false, true, good, revoked, closed, "SUCCESS", map[string]string{leaf: inter}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			v := &Verifier{Roots: p.pool, Policy: tc.policy}
+			v := &Verifier{Roots: p.pool, Policy: tc.policy, OCSPLeafOnly: tc.leafOnly}
 			if tc.crl {
 				v.Revocation = revocation.NewStore(revocation.Options{Issuers: []*x509.Certificate{p.root.Cert, p.inter.Cert}})
 				_, err := v.Revocation.Offer(goodCRL, "test")
 				require.NoError(t, err)
 			}
-			f := &fakeOCSP{status: tc.status, until: soon}
+			f := &fakeOCSP{status: map[string]revocation.OCSPStatus{leaf: tc.leafSays, inter: tc.intSays},
+				until: map[string]time.Time{leaf: later, inter: soon}}
 			v.OCSP = f
 			res := v.Verify(chain)
 			assert.Equal(t, tc.outcome, res.Outcome())
-			require.Len(t, f.asked, 2)
-			assert.Equal(t, p.leaf.Cert, f.asked[0], "asks about the leaf")
-			assert.Equal(t, p.inter.Cert, f.asked[1], "issued by the verified chain's next CA")
-			assert.Equal(t, soon, res.Until, "a cached result ends with the OCSP answer")
+			assert.Equal(t, tc.asked, f.asked, "each certificate asked about with the verified chain's next CA, never the root")
+			want := soon
+			if tc.leafOnly {
+				want = later
+			}
+			assert.Equal(t, want, res.Until, "a cached result ends with the first OCSP answer to expire")
 		})
 	}
 	t.Run("not asked for an unverified chain", func(t *testing.T) {

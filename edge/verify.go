@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/certsight/certsight/cert"
@@ -24,8 +25,9 @@ const (
 	// certVerified (the cert_verified field itself stays true, as on
 	// Cloudflare, with cert_revoked set).
 	ReasonRevoked = "certificate revoked"
-	// ReasonOCSPUnknown: OCSP gave no usable answer about the leaf (unknown,
-	// unreachable, too slow, bad signer) under revocation.FailClosed.
+	// ReasonOCSPUnknown: OCSP gave no usable answer about the leaf or an
+	// intermediate (unknown, unreachable, too slow, bad signer) under
+	// revocation.FailClosed.
 	ReasonOCSPUnknown = "OCSP status unknown"
 )
 
@@ -49,9 +51,10 @@ type Verifier struct {
 	// by the chain's distribution points get fetched; it bounds its own
 	// wait for an issuer's first CRL.
 	CRLFetch revocation.ChainWatcher
-	// OCSP, when set, is asked about the leaf of a verified chain after the
-	// CRLs: revoked wins over a good CRL; no usable answer falls under
-	// Policy. Nil means no OCSP.
+	// OCSP, when set, is asked about every certificate of a verified chain
+	// but the trust anchor, each with its issuer, after the CRLs: revoked
+	// wins over a good CRL; no usable answer falls under Policy. Nil means
+	// no OCSP.
 	OCSP revocation.OCSPChecker
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -62,6 +65,10 @@ type Verifier struct {
 	// ("certificate chain too long") without any work on it.
 	MaxChainCerts int
 	MaxChainBytes int
+	// OCSPLeafOnly limits OCSP to the leaf (nginx's "ssl_ocsp leaf"): for
+	// intermediates whose CA publishes CRLs only, or a responder that knows
+	// only the leaves' CA.
+	OCSPLeafOnly bool
 }
 
 // Defaults of Verifier.MaxChainCerts and MaxChainBytes: real client chains
@@ -234,24 +241,51 @@ func (v *Verifier) Verify(peer []*x509.Certificate) Result {
 	return res
 }
 
-// checkOCSP applies the OCSP answer about a verified chain's leaf to res.
-// The checker bounds its own wait (--ocsp-timeout).
+// checkOCSP applies the OCSP answers about a verified chain to res: the
+// leaf and each intermediate, each with its issuer, asked at once so a
+// first check waits for the slowest answer, not their sum. The checker
+// bounds its own wait (--ocsp-timeout).
 func (v *Verifier) checkOCSP(res *Result) {
 	if v.OCSP == nil || !res.Verified || res.Revoked || len(res.Chain) < 2 {
 		return
 	}
-	status, until := v.OCSP.CheckOCSP(context.Background(), res.Chain[0], res.Chain[1])
-	switch status {
-	case revocation.OCSPRevoked:
-		res.Revoked = true
-	case revocation.OCSPUnknown:
-		if v.Policy == revocation.FailClosed {
-			res.Verified = false
-			res.Reason = ReasonOCSPUnknown
+	n := len(res.Chain) - 1 // the trust anchor has no issuer to ask
+	if v.OCSPLeafOnly {
+		n = 1
+	}
+	type answer struct {
+		status revocation.OCSPStatus
+		until  time.Time
+	}
+	answers := make([]answer, n)
+	if n == 1 {
+		answers[0].status, answers[0].until = v.OCSP.CheckOCSP(context.Background(), res.Chain[0], res.Chain[1])
+	} else {
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				answers[i].status, answers[i].until = v.OCSP.CheckOCSP(context.Background(), res.Chain[i], res.Chain[i+1])
+			})
+		}
+		wg.Wait()
+	}
+	unknown := false
+	for _, a := range answers {
+		switch a.status {
+		case revocation.OCSPRevoked:
+			res.Revoked = true
+		case revocation.OCSPUnknown:
+			unknown = true
+		}
+		if !a.until.IsZero() && a.until.Before(res.Until) {
+			res.Until = a.until
 		}
 	}
-	if !until.IsZero() && until.Before(res.Until) {
-		res.Until = until
+	// A revocation anywhere in the chain decides; only without one does a
+	// missing answer count, under the policy.
+	if unknown && !res.Revoked && v.Policy == revocation.FailClosed {
+		res.Verified = false
+		res.Reason = ReasonOCSPUnknown
 	}
 }
 

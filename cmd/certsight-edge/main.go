@@ -86,6 +86,8 @@ type options struct {
 	reloadInterval    time.Duration
 	ocsp              bool
 	ocspResponder     string
+	ocspTimeout       time.Duration
+	ocspLeafOnly      bool
 	pprofListen       string
 	showVersion       bool
 	featureOptions
@@ -126,8 +128,10 @@ func newFlags(o *options, stderr io.Writer) *pflag.FlagSet {
 	fs.IntVar(&o.maxConns, "max-conns", 4096, "most open client connections; more wait in the listen backlog")
 	fs.StringSliceVar(&o.allowUpgrade, "allow-upgrade", []string{"websocket"}, `Upgrade protocols forwarded to the origin ("" for none; h2c is never allowed); others are removed from the request`)
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 15*time.Second, "grace period for in-flight requests on SIGINT/SIGTERM")
-	fs.BoolVar(&o.ocsp, "ocsp", false, "check verified client certificates with OCSP (the AIA responder, or --ocsp-responder); revoked wins over a good CRL, no answer within 2s falls under --revocation-fail")
+	fs.BoolVar(&o.ocsp, "ocsp", false, "check verified client certificates and their intermediates with OCSP (the AIA responder, or --ocsp-responder); revoked wins over a good CRL, no answer within --ocsp-timeout falls under --revocation-fail")
 	fs.StringVar(&o.ocspResponder, "ocsp-responder", "", "http:// URL of the OCSP responder to ask instead of each certificate's AIA URL (implies --ocsp)")
+	fs.DurationVar(&o.ocspTimeout, "ocsp-timeout", 2*time.Second, "longest a handshake waits for an OCSP answer not yet cached (the fetch goes on for the next one)")
+	fs.BoolVar(&o.ocspLeafOnly, "ocsp-leaf-only", false, "check only the client certificate with OCSP, not its intermediates")
 	fs.DurationVar(&o.crlCheckInterval, "crl-check-interval", time.Second, "how often CRL files are checked for changes and CRLs for staleness")
 	fs.DurationVar(&o.reloadInterval, "reload-check-interval", time.Second, "how often --tls-cert, --tls-key, --client-ca, --client-intermediates, --rules and --hostname-settings are checked for changes and reloaded (0: only on SIGHUP)")
 	fs.StringVar(&o.pprofListen, "pprof-listen", "", "debugging: serve net/http/pprof on this address (plain HTTP; keep it on loopback)")
@@ -365,7 +369,11 @@ func buildServer(o options, log *slog.Logger, hup <-chan os.Signal) (srv *http.S
 			verifier.Revocation = revocation.NewStore(revocation.Options{Issuers: issuers, Logger: log})
 		}
 		store := verifier.Revocation
-		client, err := ocsp.NewClient(ocsp.Options{Responder: o.ocspResponder, Logger: log,
+		if o.ocspTimeout <= 0 {
+			return nil, nil, nil, fmt.Errorf("--ocsp-timeout %v: want a positive duration", o.ocspTimeout)
+		}
+		verifier.OCSPLeafOnly = o.ocspLeafOnly
+		client, err := ocsp.NewClient(ocsp.Options{Responder: o.ocspResponder, Logger: log, Wait: o.ocspTimeout,
 			OnResult: func(result string) {
 				store.Touch() // open connections look again
 				if feat.metrics != nil {

@@ -193,7 +193,7 @@ func (f *Fetcher) loadEntry(r *record, crl []byte, pool *x509.CertPool) error {
 	j.hash = sha256.Sum256(l.Raw)
 	j.next, j.cached = l.NextUpdate, j.hash
 	if hex.EncodeToString(j.hash[:]) == r.CRLSHA256 {
-		j.val = r.validators
+		j.val, j.cachedVal = r.validators, r.validators
 	}
 	if now := time.Now(); now.Before(l.NextUpdate) {
 		j.delay = refreshDelay(now, l.NextUpdate, f.o.RefreshMax)
@@ -226,6 +226,9 @@ func (f *Fetcher) save(j *job, der []byte) {
 		return
 	}
 	hash := sha256.Sum256(der)
+	if hash == j.cached && j.val == j.cachedVal {
+		return // a 200 with the CRL and validators already on disk
+	}
 	name := entryName(j.urls[0])
 	r := record{URLs: j.urls, CRLSHA256: hex.EncodeToString(hash[:]), validators: j.val}
 	for _, c := range f.issuers(j) {
@@ -242,7 +245,7 @@ func (f *Fetcher) save(j *job, der []byte) {
 		f.log.Warn("CRL cache write failed; a restart starts without this CRL", "url", j.urls[0], "err", err.Error())
 		return
 	}
-	j.cached = hash
+	j.cached, j.cachedVal = hash, j.val
 }
 
 // writeAtomic replaces dir/name with data so that a reader (or a crash)

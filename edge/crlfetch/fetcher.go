@@ -169,6 +169,7 @@ type job struct {
 	hash      [32]byte   // SHA-256 of the DER of the CRL last taken from here
 	next      time.Time  // its nextUpdate
 	cached    [32]byte   // hash of the CRL in the cache
+	cachedVal validators // validators in the cache's record
 	failures  int        // failed attempts in a row
 	state     string     // last logged state: "" (none yet), "ok", or the error
 	lateState bool       // "past its nextUpdate" was logged

@@ -1,17 +1,12 @@
 package edge_test
 
 import (
-	"bufio"
 	"fmt"
 	"math/big"
-	"os/exec"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
 
 // startOCSPResponder runs `openssl ocsp` as the intermediate's responder on
@@ -20,42 +15,8 @@ import (
 // the test ends.
 func (f *revFixtures) startOCSPResponder(t *testing.T, good, revoked *big.Int) string {
 	t.Helper()
-	hex := func(n *big.Int) string {
-		s := strings.ToUpper(n.Text(16))
-		if len(s)%2 == 1 {
-			s = "0" + s
-		}
-		return s
-	}
-	exp := time.Now().Add(24 * time.Hour).UTC().Format("060102150405Z")
-	index := fmt.Sprintf("V\t%s\t\t%s\tunknown\t/CN=good\nR\t%s\t%s\t%s\tunknown\t/CN=revoked\n",
-		exp, hex(good), exp, time.Now().Add(-time.Hour).UTC().Format("060102150405Z"), hex(revoked))
-	indexPath := f.write(t, "ocsp-index.txt", []byte(index))
-	port := freePort(t)
-	cmd := exec.Command("openssl", "ocsp", "-index", indexPath, "-CA", f.interPEM, "-rsigner", f.interPEM,
-		"-rkey", f.interKey, "-port", fmt.Sprint(port), "-nmin", "10", "-ignore_err")
-	// Readiness comes from its stderr: a probe would occupy the
-	// single-threaded responder.
-	stderr, err := cmd.StderrPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	ready := make(chan struct{})
-	go func() {
-		var once sync.Once
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			if strings.Contains(sc.Text(), "waiting for OCSP client connections") {
-				once.Do(func() { close(ready) })
-			}
-		}
-	}()
-	select {
-	case <-ready:
-	case <-time.After(10 * time.Second):
-		t.Fatal("openssl ocsp did not start")
-	}
-	return fmt.Sprintf("http://127.0.0.1:%d/", port)
+	return startOpenSSLOCSP(t, f.fixtures, "ocsp", freePort(t), f.interPEM, f.interPEM, f.interKey,
+		ocspEntry{serial: good}, ocspEntry{serial: revoked, revoked: true})
 }
 
 func TestOCSP(t *testing.T) {
@@ -65,7 +26,8 @@ func TestOCSP(t *testing.T) {
 
 	t.Run("openssl ocsp responder: good forwarded, revoked not forwarded as verified", func(t *testing.T) {
 		url := f.startOCSPResponder(t, f.leaf.Cert.SerialNumber, f.revoked.Cert.SerialNumber)
-		p := f.start(t, goodCRL, "--ocsp-responder", url, "--revocation-fail", "closed")
+		// The responder knows only the intermediate's certificates.
+		p := f.start(t, goodCRL, "--ocsp-responder", url, "--revocation-fail", "closed", "--ocsp-leaf-only")
 
 		// Each client is a new connection: the first asks the responder,
 		// the second finds the cached answer. The difference is what a
