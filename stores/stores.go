@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"iter"
-	"log/slog"
 
 	"github.com/certsight/certsight/cert"
 )
@@ -262,13 +261,4 @@ func Errors(errs ...error) Seq {
 			}
 		}
 	}
-}
-
-// ReaderLogger is the logger a reader of kind keeps: logger (nil discards)
-// with the store kind attached to every record.
-func ReaderLogger(logger *slog.Logger, kind Kind) *slog.Logger {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-	return logger.With("store", string(kind))
 }

@@ -163,11 +163,8 @@ func readablePaths(ctx context.Context, log *slog.Logger, qc table.QueryContext)
 				continue
 			}
 		}
-		switch c.Operator {
-		case table.OperatorEquals, table.OperatorGlob:
-			out = appendUnique(out, c.Expression)
-		case table.OperatorLike:
-			out = appendUnique(out, LikeToGlob(c.Expression))
+		if p, ok := pattern(c); ok {
+			out = appendUnique(out, p)
 		}
 	}
 	return out

@@ -30,14 +30,23 @@ func Equals(qc table.QueryContext, column string) []string {
 func Patterns(qc table.QueryContext, column string) []string {
 	var out []string
 	for _, c := range qc.Constraints[column].Constraints {
-		switch c.Operator {
-		case table.OperatorEquals, table.OperatorGlob:
-			out = appendUnique(out, c.Expression)
-		case table.OperatorLike:
-			out = appendUnique(out, LikeToGlob(c.Expression))
+		if p, ok := pattern(c); ok {
+			out = appendUnique(out, p)
 		}
 	}
 	return out
+}
+
+// pattern is the glob one constraint selects: `=` and GLOB values as they
+// are, a LIKE pattern through LikeToGlob; ok is false for other operators.
+func pattern(c table.Constraint) (p string, ok bool) {
+	switch c.Operator {
+	case table.OperatorEquals, table.OperatorGlob:
+		return c.Expression, true
+	case table.OperatorLike:
+		return LikeToGlob(c.Expression), true
+	}
+	return "", false
 }
 
 // LikeToGlob turns an SQL LIKE pattern into a filesystem glob: `%` becomes

@@ -414,14 +414,14 @@ func TestFindDefaults(t *testing.T) {
 	require.NoError(t, os.MkdirAll(filepath.Join(users, "carol"), 0o700)) // no keychain
 	mk("Shared/Library/Keychains/login.keychain-db")
 
-	got := findDefaults(context.Background(), New(nil).log, fsafe.FS{}, system, users)
+	got := findDefaults(context.Background(), New(nil).cfg.Log, fsafe.FS{}, system, users)
 	assert.Equal(t, []stores.Source{
 		{Path: system, Location: stores.LocationSystem},
 		{Path: filepath.Join(users, "alice/Library/Keychains/login.keychain-db"), Location: stores.LocationUser, Username: "alice"},
 		{Path: filepath.Join(users, "bob/Library/Keychains/login.keychain"), Location: stores.LocationUser, Username: "bob"},
 	}, got)
 
-	assert.Empty(t, findDefaults(context.Background(), New(nil).log, fsafe.FS{}, filepath.Join(root, "none"), filepath.Join(root, "none")))
+	assert.Empty(t, findDefaults(context.Background(), New(nil).cfg.Log, fsafe.FS{}, filepath.Join(root, "none"), filepath.Join(root, "none")))
 }
 
 // exercise calls every accessor of a parsed file, as a reader would.

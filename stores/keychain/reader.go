@@ -42,34 +42,27 @@ var ErrNotKeychain = kcfile.ErrNotKeychain
 const MaxFileSize = 64 << 20
 
 // Reader reads keychain files. It implements stores.Reader.
-type Reader struct {
-	log  *slog.Logger
-	root string // where the file system of Defaults is mounted; "" is /
-}
+type Reader struct{ cfg stores.ReaderConfig }
 
 var _ stores.Reader = (*Reader)(nil)
 
 // Option configures a Reader.
-type Option func(*Reader)
+type Option = stores.Option
 
 // WithRoot makes Defaults (on macOS) look for the keychains of a file system
 // mounted at dir (a disk image) instead of this machine's: the System
 // keychain and the login keychains of the homes in dir's /Users (see
 // stores.Rooted). Sources keep their real paths on this machine. Read is
 // unaffected.
-func WithRoot(dir string) Option { return func(r *Reader) { r.root = dir } }
+func WithRoot(dir string) Option { return stores.WithRoot(dir) }
 
 // New returns a Reader that logs to logger (nil discards).
 func New(logger *slog.Logger, opts ...Option) *Reader {
-	r := &Reader{log: stores.ReaderLogger(logger, stores.KindKeychain)}
-	for _, o := range opts {
-		o(r)
-	}
-	return r
+	return &Reader{cfg: stores.NewReaderConfig(stores.KindKeychain, logger, opts...)}
 }
 
 // Kind returns stores.KindKeychain.
-func (r *Reader) Kind() stores.Kind { return stores.KindKeychain }
+func (r *Reader) Kind() stores.Kind { return r.cfg.Kind }
 
 // Sniff reports whether head, the first bytes of a file, is a keychain.
 func Sniff(head []byte) bool { return bytes.HasPrefix(head, []byte(kcfile.Magic)) }
@@ -78,7 +71,7 @@ func Sniff(head []byte) bool { return bytes.HasPrefix(head, []byte(kcfile.Magic)
 // keychain (system) and each user's login keychain (user); none elsewhere.
 // With WithRoot, those of the file system mounted there.
 func (r *Reader) Defaults(ctx context.Context) []stores.Source {
-	return defaultSources(ctx, r.log, r.root)
+	return defaultSources(ctx, r.cfg.Log, r.cfg.Root)
 }
 
 // Read reads one keychain file, or every keychain file directly inside a
@@ -93,13 +86,13 @@ type yielder = func(stores.Entry, error) bool
 
 func (r *Reader) read(ctx context.Context, src stores.Source, yield yielder) {
 	if err := ctx.Err(); err != nil {
-		yield(stores.Entry{}, r.itemErr(src.Path, "", err))
+		yield(stores.Entry{}, r.cfg.ItemError(src.Path, "", err))
 		return
 	}
-	fsys := fsafe.In(r.root)
+	fsys := fsafe.In(r.cfg.Root)
 	fi, err := fsys.Stat(src.Path)
 	if err != nil {
-		yield(stores.Entry{}, r.itemErr(src.Path, "", err))
+		yield(stores.Entry{}, r.cfg.ItemError(src.Path, "", err))
 		return
 	}
 	if !fi.IsDir() {
@@ -108,12 +101,12 @@ func (r *Reader) read(ctx context.Context, src stores.Source, yield yielder) {
 	}
 	ents, err := fsys.ReadDir(ctx, src.Path)
 	if err != nil {
-		yield(stores.Entry{}, r.itemErr(src.Path, "", fmt.Errorf("listing directory: %w", err)))
+		yield(stores.Entry{}, r.cfg.ItemError(src.Path, "", fmt.Errorf("listing directory: %w", err)))
 		return
 	}
 	for _, e := range ents {
 		if err := ctx.Err(); err != nil {
-			yield(stores.Entry{}, r.itemErr(src.Path, "", err))
+			yield(stores.Entry{}, r.cfg.ItemError(src.Path, "", err))
 			return
 		}
 		p := filepath.Join(src.Path, e.Name())
@@ -121,7 +114,7 @@ func (r *Reader) read(ctx context.Context, src stores.Source, yield yielder) {
 			continue
 		}
 		if head, err := fsys.ReadHead(ctx, p, int64(len(kcfile.Magic))); err != nil || !Sniff(head) {
-			r.log.Debug("skipping file that is not a keychain", "path", p)
+			r.cfg.Log.Debug("skipping file that is not a keychain", "path", p)
 			continue
 		}
 		if !r.readFile(ctx, src, p, false, yield) {
@@ -133,8 +126,8 @@ func (r *Reader) read(ctx context.Context, src stores.Source, yield yielder) {
 // readFile reads one file. named says the caller named this file itself, so
 // a file of another kind is an error rather than something to pass over.
 func (r *Reader) readFile(ctx context.Context, src stores.Source, path string, named bool, yield yielder) bool {
-	fail := func(item string, err error) bool { return yield(stores.Entry{}, r.itemErr(path, item, err)) }
-	data, err := fsafe.In(r.root).ReadFile(ctx, path, MaxFileSize)
+	fail := func(item string, err error) bool { return yield(stores.Entry{}, r.cfg.ItemError(path, item, err)) }
+	data, err := fsafe.In(r.cfg.Root).ReadFile(ctx, path, MaxFileSize)
 	if err != nil {
 		return fail("", err)
 	}
@@ -142,7 +135,7 @@ func (r *Reader) readFile(ctx context.Context, src stores.Source, path string, n
 		if named {
 			return fail("", ErrNotKeychain)
 		}
-		r.log.Debug("skipping file that is not a keychain", "path", path)
+		r.cfg.Log.Debug("skipping file that is not a keychain", "path", path)
 		return true
 	}
 	f, err := kcfile.ParseFileContext(ctx, data)
@@ -197,7 +190,7 @@ func (r *Reader) readFile(ctx context.Context, src stores.Source, path string, n
 			return false
 		}
 	}
-	r.log.Debug("read keychain", "path", path, "certificates", n)
+	r.cfg.Log.Debug("read keychain", "path", path, "certificates", n)
 	return true
 }
 
@@ -225,9 +218,4 @@ func joinNote(a, b string) string {
 		return a
 	}
 	return a + "; " + b
-}
-
-func (r *Reader) itemErr(path, item string, err error) error {
-	r.log.Debug("keychain item failed", "path", path, "item", item, "err", err)
-	return &stores.ItemError{Store: stores.KindKeychain, Path: path, Item: item, Err: err}
 }

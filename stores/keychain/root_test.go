@@ -50,7 +50,7 @@ func TestMacOSDefaultsUnderRoot(t *testing.T) {
 				write(t, root, f)
 			}
 			want := tt.want(root)
-			assert.Equal(t, want, macOSDefaults(context.Background(), New(nil).log, root))
+			assert.Equal(t, want, macOSDefaults(context.Background(), New(nil).cfg.Log, root))
 			if runtime.GOOS != "darwin" {
 				want = nil // keychains are default stores on macOS only
 			}

@@ -58,7 +58,7 @@ func (t *trustTable) put(k trustKey, obj trustObject) {
 func (r *Reader) readCertDB(ctx context.Context, fsys fsafe.FS, path string, src stores.Source, keys *keyIndex,
 	errs []error, fn func(stores.Entry) error) []error {
 	fail := func(err error) []error {
-		return append(errs, &stores.ItemError{Store: stores.KindNSSDB, Path: src.Path, Item: CertDBName, Err: err})
+		return append(errs, r.cfg.ItemError(src.Path, CertDBName, err))
 	}
 	for attempt := 0; ; attempt++ {
 		snap, err := openDB(ctx, fsys, path, attempt == retries)
@@ -72,7 +72,7 @@ func (r *Reader) readCertDB(ctx context.Context, fsys fsafe.FS, path string, src
 		torn := snap.changed(ctx)
 		if torn && attempt < retries {
 			snap.close()
-			r.log.Debug("database changed while it was read; reading again", "path", path, "attempt", attempt+1)
+			r.cfg.Log.Debug("database changed while it was read; reading again", "path", path, "attempt", attempt+1)
 			continue
 		}
 		if torn {
@@ -83,7 +83,7 @@ func (r *Reader) readCertDB(ctx context.Context, fsys fsafe.FS, path string, src
 			return fail(err)
 		}
 		for _, err := range trust.errors {
-			errs = append(errs, &stores.ItemError{Store: stores.KindNSSDB, Path: src.Path, Item: CertDBName, Err: err})
+			errs = append(errs, r.cfg.ItemError(src.Path, CertDBName, err))
 		}
 		errs = append(errs, rowErrs...)
 		out := r.streamCerts(ctx, rows, src, trust, keys, errs, fn)
@@ -202,7 +202,7 @@ func (r *Reader) streamCerts(ctx context.Context, src rowSource, s stores.Source
 		defer c.rs.Close()
 	}
 	rowErr := func(err error) {
-		errs = append(errs, &stores.ItemError{Store: stores.KindNSSDB, Path: s.Path, Item: CertDBName, Err: err})
+		errs = append(errs, r.cfg.ItemError(s.Path, CertDBName, err))
 	}
 	b := newBatcher()
 	for {
@@ -463,10 +463,9 @@ func (r *Reader) emitBatch(ctx context.Context, b *batcher, src stores.Source, t
 	for i := range sent {
 		switch {
 		case b.skips[i]:
-			r.log.Debug("skipping non-X.509 certificate object", "path", src.Path, "id", rows[i].id)
+			r.cfg.Log.Debug("skipping non-X.509 certificate object", "path", src.Path, "id", rows[i].id)
 		case b.errs[i] != nil:
-			errs = append(errs, &stores.ItemError{Store: stores.KindNSSDB, Path: src.Path,
-				Item: fmt.Sprintf("certificate object %d (%q)", rows[i].id, string(blob(rows[i].label))), Err: b.errs[i]})
+			errs = append(errs, r.cfg.ItemError(src.Path, fmt.Sprintf("certificate object %d (%q)", rows[i].id, string(blob(rows[i].label))), b.errs[i]))
 		default:
 			e := b.entries[i]
 			b.entries[i] = stores.Entry{}

@@ -20,13 +20,13 @@ import (
 // (Chrome/Chromium and NSS tools) and the Firefox and Thunderbird profiles.
 // With WithRoot, those of the file system mounted there.
 func (r *Reader) Defaults(ctx context.Context) []stores.Source {
-	fsys := fsafe.In(r.root)
-	homes, err := userHomes(ctx, fsys, runtime.GOOS, r.root)
+	fsys := fsafe.In(r.cfg.Root)
+	homes, err := userHomes(ctx, fsys, runtime.GOOS, r.cfg.Root)
 	if err != nil {
-		r.log.Debug("listing user home directories", "err", err)
+		r.cfg.Log.Debug("listing user home directories", "err", err)
 	}
-	out := defaultSources(ctx, fsys, rootedAll(r.root, systemDirs(runtime.GOOS)), homes, userPatterns(runtime.GOOS))
-	return append(out, absoluteProfiles(ctx, fsys, r.root, homes, profileRoots(runtime.GOOS), out)...)
+	out := defaultSources(ctx, fsys, rootedAll(r.cfg.Root, systemDirs(runtime.GOOS)), homes, userPatterns(runtime.GOOS))
+	return append(out, absoluteProfiles(ctx, fsys, r.cfg.Root, homes, profileRoots(runtime.GOOS), out)...)
 }
 
 // rootedAll returns paths under root (stores.Rooted).

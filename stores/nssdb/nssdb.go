@@ -34,34 +34,27 @@ const (
 var ErrLegacyDBM = errors.New("legacy DBM database (cert8.db) is not supported; NSS ≥ 3.35 converts it to cert9.db on open")
 
 // Reader reads NSS databases. It implements stores.Reader.
-type Reader struct {
-	log  *slog.Logger
-	root string // where the file system of Defaults is mounted; "" is /
-}
+type Reader struct{ cfg stores.ReaderConfig }
 
 var _ stores.Reader = (*Reader)(nil)
 
 // Option configures a Reader.
-type Option func(*Reader)
+type Option = stores.Option
 
 // WithRoot makes Defaults look for the default databases of a file system
 // mounted at dir (a disk image, a container's root file system) instead of
 // this machine's: system paths and the homes listed in dir's /etc/passwd
 // (Linux) or Users folder are taken under dir (see stores.Rooted). Sources
 // keep their real paths on this machine. Read is unaffected.
-func WithRoot(dir string) Option { return func(r *Reader) { r.root = dir } }
+func WithRoot(dir string) Option { return stores.WithRoot(dir) }
 
 // New returns a Reader that logs to logger (nil discards).
 func New(logger *slog.Logger, opts ...Option) *Reader {
-	r := &Reader{log: stores.ReaderLogger(logger, stores.KindNSSDB)}
-	for _, o := range opts {
-		o(r)
-	}
-	return r
+	return &Reader{cfg: stores.NewReaderConfig(stores.KindNSSDB, logger, opts...)}
 }
 
 // Kind is stores.KindNSSDB.
-func (r *Reader) Kind() stores.Kind { return stores.KindNSSDB }
+func (r *Reader) Kind() stores.Kind { return r.cfg.Kind }
 
 // IsDatabaseDir reports whether dir is an NSS database directory: it holds a
 // cert9.db, or a legacy cert8.db (which Read then refuses with
@@ -126,15 +119,15 @@ func (r *Reader) Read(ctx context.Context, src stores.Source) stores.Seq {
 
 func (r *Reader) read(ctx context.Context, src stores.Source, fn func(stores.Entry) error) []error {
 	if _, prefix := SplitPrefix(src.Path); prefix == PrefixDBM { // the caller asked for the legacy format itself
-		return []error{&stores.ItemError{Store: stores.KindNSSDB, Path: src.Path, Err: ErrLegacyDBM}}
+		return []error{r.cfg.ItemError(src.Path, "", ErrLegacyDBM)}
 	}
-	fsys := fsafe.In(r.root)
+	fsys := fsafe.In(r.cfg.Root)
 	dir := trimPrefix(src.Path)
 	if fi, err := fsys.Stat(dir); err == nil && fi.Mode().IsRegular() && filepath.Base(dir) == CertDBName {
 		dir = filepath.Dir(dir)
 	}
 	fail := func(item string, err error) []error {
-		return []error{&stores.ItemError{Store: stores.KindNSSDB, Path: src.Path, Item: item, Err: err}}
+		return []error{r.cfg.ItemError(src.Path, item, err)}
 	}
 	certPath := filepath.Join(dir, CertDBName)
 	if _, err := fsys.Stat(certPath); err != nil {
@@ -151,14 +144,14 @@ func (r *Reader) read(ctx context.Context, src stores.Source, fn func(stores.Ent
 	keys, warn, err := readKeys(ctx, fsys, filepath.Join(dir, KeyDBName))
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		r.log.Debug("no key database; no private keys", "path", dir)
+		r.cfg.Log.Debug("no key database; no private keys", "path", dir)
 		keys = nil
 	case err != nil:
 		// Every certificate's key state is then "unknown", not "absent".
-		errs = append(errs, &stores.ItemError{Store: stores.KindNSSDB, Path: src.Path, Item: KeyDBName, Err: err})
+		errs = append(errs, r.cfg.ItemError(src.Path, KeyDBName, err))
 	}
 	if warn != nil {
-		errs = append(errs, &stores.ItemError{Store: stores.KindNSSDB, Path: src.Path, Item: KeyDBName, Err: warn})
+		errs = append(errs, r.cfg.ItemError(src.Path, KeyDBName, warn))
 	}
 	return r.readCertDB(ctx, fsys, certPath, src, keys, errs, fn)
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"log/slog"
 	"os"
 	"path/filepath"
 
@@ -35,26 +34,21 @@ func HasMeta(path string) bool { return fsafe.HasMeta(path) }
 // holds `[` still reads. A glob that matches nothing is not an error: it is a
 // question about no files.
 func (r *Reader) Files(ctx context.Context, path string) ([]File, []error) {
-	var l lister
-	l.fs = fsafe.In(r.root)
-	l.recursive = r.recursive
-	l.log = r.log
-	l.visited = map[string]bool{}
+	l := lister{cfg: r.cfg, fs: fsafe.In(r.cfg.Root), visited: map[string]bool{}}
 	l.path(ctx, path)
 	return l.files, l.errs
 }
 
 type lister struct {
-	fs        fsafe.FS
-	recursive bool
-	log       *slog.Logger
-	visited   map[string]bool // real paths of directories already walked
-	files     []File
-	errs      []error
+	cfg     stores.ReaderConfig
+	fs      fsafe.FS
+	visited map[string]bool // real paths of directories already walked
+	files   []File
+	errs    []error
 }
 
 func (l *lister) fail(path, item string, err error) {
-	l.errs = append(l.errs, &stores.ItemError{Store: stores.KindPEM, Path: path, Item: item, Err: err})
+	l.errs = append(l.errs, l.cfg.ItemError(path, item, err))
 }
 
 func (l *lister) path(ctx context.Context, path string) {
@@ -80,7 +74,7 @@ func (l *lister) glob(ctx context.Context, pattern string) {
 		return
 	}
 	if len(matches) == 0 {
-		l.log.Debug("glob matched nothing", "pattern", pattern)
+		l.cfg.Log.Debug("glob matched nothing", "pattern", pattern)
 	}
 	for _, m := range matches {
 		fi, err := l.fs.Stat(m)
@@ -109,7 +103,7 @@ func (l *lister) dir(ctx context.Context, dir string) {
 	}
 	real := fileID(fi)
 	if l.visited[real] {
-		l.log.Debug("directory already read", "path", dir)
+		l.cfg.Log.Debug("directory already read", "path", dir)
 		return
 	}
 	l.visited[real] = true
@@ -125,11 +119,11 @@ func (l *lister) dir(ctx context.Context, dir string) {
 		case errors.Is(err, fs.ErrNotExist):
 			// A dangling symlink, common in /etc/ssl/certs after package
 			// removals: nothing to read and nothing the user asked for.
-			l.log.Debug("skipping dangling link", "path", p)
+			l.cfg.Log.Debug("skipping dangling link", "path", p)
 		case err != nil:
 			l.fail(p, "", err)
 		case fi.IsDir():
-			if l.recursive {
+			if l.cfg.Recursive {
 				l.dir(ctx, p)
 			}
 		case fi.Mode().IsRegular():

@@ -21,35 +21,27 @@ import (
 const MaxFileSize = 4 << 20
 
 // Option configures a Reader.
-type Option func(*Reader)
+type Option = stores.Option
 
 // Recursive makes Read descend into subdirectories of a directory source.
-func Recursive() Option { return func(r *Reader) { r.recursive = true } }
+func Recursive() Option { return stores.Recursive() }
 
 // WithRoot confines the paths under dir (a mounted disk image, a
 // container's root file system) to it: they are resolved as a chroot would.
-func WithRoot(dir string) Option { return func(r *Reader) { r.root = dir } }
+func WithRoot(dir string) Option { return stores.WithRoot(dir) }
 
 // Reader reads PEM and DER files. It implements stores.Reader.
-type Reader struct {
-	log       *slog.Logger
-	recursive bool
-	root      string
-}
+type Reader struct{ cfg stores.ReaderConfig }
 
 var _ stores.Reader = (*Reader)(nil)
 
 // New returns a Reader; logger may be nil.
 func New(logger *slog.Logger, opts ...Option) *Reader {
-	r := &Reader{log: stores.ReaderLogger(logger, stores.KindPEM)}
-	for _, o := range opts {
-		o(r)
-	}
-	return r
+	return &Reader{cfg: stores.NewReaderConfig(stores.KindPEM, logger, opts...)}
 }
 
 // Kind returns stores.KindPEM.
-func (r *Reader) Kind() stores.Kind { return stores.KindPEM }
+func (r *Reader) Kind() stores.Kind { return r.cfg.Kind }
 
 // Defaults returns nil. No platform keeps client certificates as PEM files in
 // a standard place: /etc/ssl/certs and /etc/pki/tls/certs hold trust anchors,

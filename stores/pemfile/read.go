@@ -129,7 +129,7 @@ func (r *Reader) readSet(ctx context.Context, src stores.Source, files []File,
 		}
 		f := files[i]
 		id := f.Path
-		if fi, err := fsafe.In(r.root).Stat(f.Path); err == nil {
+		if fi, err := fsafe.In(r.cfg.Root).Stat(f.Path); err == nil {
 			id = fileID(fi)
 		}
 		if seen[id] {
@@ -144,7 +144,7 @@ func (r *Reader) readSet(ctx context.Context, src stores.Source, files []File,
 			pf = record(f, b)
 		}
 		if err != nil {
-			errs = append(errs, &stores.ItemError{Store: stores.KindPEM, Path: f.Path, Err: err})
+			errs = append(errs, r.cfg.ItemError(f.Path, "", err))
 		}
 		if pf != nil {
 			parsed = append(parsed, pf)
@@ -154,7 +154,7 @@ func (r *Reader) readSet(ctx context.Context, src stores.Source, files []File,
 	pair(parsed)
 	for _, pf := range parsed {
 		if len(pf.certs) == 0 && pf.named && anyUnused(pf.keys) {
-			errs = append(errs, &stores.ItemError{Store: stores.KindPEM, Path: pf.path, Err: errKeyOnly})
+			errs = append(errs, r.cfg.ItemError(pf.path, "", errKeyOnly))
 		}
 	}
 	for _, pf := range parsed {
@@ -170,7 +170,7 @@ func (r *Reader) readSet(ctx context.Context, src stores.Source, files []File,
 		changed := false
 		certs, err := r.certsAgain(pf, load)
 		if err != nil {
-			errs = append(errs, &stores.ItemError{Store: stores.KindPEM, Path: pf.path, Err: err})
+			errs = append(errs, r.cfg.ItemError(pf.path, "", err))
 			continue
 		}
 		for i, c := range certs {
@@ -187,7 +187,7 @@ func (r *Reader) readSet(ctx context.Context, src stores.Source, files []File,
 				e.Key, e.KeyNote = stores.KeyUnknown, "file changed while it was read; key not paired"
 				if !changed {
 					changed = true
-					errs = append(errs, &stores.ItemError{Store: stores.KindPEM, Path: pf.path, Err: fmt.Errorf("%w: key state unknown", errChanged)})
+					errs = append(errs, r.cfg.ItemError(pf.path, "", fmt.Errorf("%w: key state unknown", errChanged)))
 				}
 			}
 			if err := fn(e); err != nil {
@@ -241,7 +241,7 @@ func record(f File, b *cert.Bundle) *parsedFile {
 // loader reads one file through fsafe: a regular file of at most
 // MaxFileSize bytes, not a FIFO or device, read within ctx's deadline.
 func (r *Reader) loader(ctx context.Context) func(File) ([]byte, error) {
-	fsys := fsafe.In(r.root)
+	fsys := fsafe.In(r.cfg.Root)
 	return func(f File) ([]byte, error) { return fsys.ReadFile(ctx, f.Path, MaxFileSize) }
 }
 
@@ -254,7 +254,7 @@ func (r *Reader) parseFile(f File, data []byte) (*cert.Bundle, error) {
 		if f.Named {
 			return nil, errors.New("no certificate or private key found (not PEM or DER)")
 		}
-		r.log.Debug("skipping file without certificates", "path", f.Path)
+		r.cfg.Log.Debug("skipping file without certificates", "path", f.Path)
 		return nil, nil
 	}
 	if err != nil {

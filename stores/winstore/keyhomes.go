@@ -14,7 +14,7 @@ import (
 // registry store they come from the running system (Windows only).
 func (r *Reader) homes(src stores.Source, path string) keyHomes {
 	if IsRegistryPath(path) {
-		if r.root != "" {
+		if r.cfg.Root != "" {
 			return keyHomes{}
 		}
 		return registryHomes(path, src.SID)

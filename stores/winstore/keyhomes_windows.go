@@ -51,7 +51,7 @@ var (
 // suffix of this machine's key file names; "" under --root (an image's
 // registry is not read) or when it cannot be read.
 func (r *Reader) machineGUID() string {
-	if r.root != "" {
+	if r.cfg.Root != "" {
 		return ""
 	}
 	guidOnce.Do(func() {

@@ -59,8 +59,7 @@ var ErrNotElement = errors.New("not a serialized certificate store element")
 
 // Reader reads Windows store elements. It implements stores.Reader.
 type Reader struct {
-	log  *slog.Logger
-	root string // where the file system of Defaults is mounted; "" is C:\
+	cfg stores.ReaderConfig
 	// folders keeps the listings of key folders, which every key link of
 	// a store looks through.
 	folders *folderCache
@@ -69,7 +68,7 @@ type Reader struct {
 var _ stores.Reader = (*Reader)(nil)
 
 // Option configures a Reader.
-type Option func(*Reader)
+type Option = stores.Option
 
 // WithRoot makes Defaults (on Windows) look for the user stores of a file
 // system mounted at dir (a disk image) instead of this machine's: the My
@@ -78,19 +77,15 @@ type Option func(*Reader)
 // (LocalMachine My, loaded user hives) belong to the running system, not to
 // the image, so they are skipped. Sources keep their real paths on this
 // machine. Read is unaffected.
-func WithRoot(dir string) Option { return func(r *Reader) { r.root = dir } }
+func WithRoot(dir string) Option { return stores.WithRoot(dir) }
 
 // New returns a Reader that logs to logger (nil discards).
 func New(logger *slog.Logger, opts ...Option) *Reader {
-	r := &Reader{log: stores.ReaderLogger(logger, stores.KindWinstore), folders: &folderCache{}}
-	for _, o := range opts {
-		o(r)
-	}
-	return r
+	return &Reader{cfg: stores.NewReaderConfig(stores.KindWinstore, logger, opts...), folders: &folderCache{}}
 }
 
 // Kind returns stores.KindWinstore.
-func (r *Reader) Kind() stores.Kind { return stores.KindWinstore }
+func (r *Reader) Kind() stores.Kind { return r.cfg.Kind }
 
 // Defaults returns, on Windows, the LocalMachine My store in the registry
 // (system) and each user's My store (user): the Certificates folder of the
@@ -98,7 +93,7 @@ func (r *Reader) Kind() stores.Kind { return stores.KindWinstore }
 // returns nothing on other systems. With WithRoot, only the profile folders
 // of the file system mounted there.
 func (r *Reader) Defaults(ctx context.Context) []stores.Source {
-	return defaultSources(ctx, r.log, r.root)
+	return defaultSources(ctx, r.cfg.Log, r.cfg.Root)
 }
 
 // Sniff reports whether head, the first bytes of a file, is a serialized
@@ -125,17 +120,17 @@ type yielder = func(stores.Entry, error) bool
 
 func (r *Reader) read(ctx context.Context, src stores.Source, yield yielder) {
 	if err := ctx.Err(); err != nil {
-		yield(stores.Entry{}, r.itemErr(src.Path, "", err))
+		yield(stores.Entry{}, r.cfg.ItemError(src.Path, "", err))
 		return
 	}
 	if root, sub, ok := SplitRegistryPath(src.Path); ok {
 		r.readRegistry(ctx, src, root, sub, yield)
 		return
 	}
-	fsys := fsafe.In(r.root)
+	fsys := fsafe.In(r.cfg.Root)
 	fi, err := fsys.Stat(src.Path)
 	if err != nil {
-		yield(stores.Entry{}, r.itemErr(src.Path, "", err))
+		yield(stores.Entry{}, r.cfg.ItemError(src.Path, "", err))
 		return
 	}
 	if !fi.IsDir() {
@@ -144,12 +139,12 @@ func (r *Reader) read(ctx context.Context, src stores.Source, yield yielder) {
 	}
 	ents, err := fsys.ReadDir(ctx, src.Path)
 	if err != nil {
-		yield(stores.Entry{}, r.itemErr(src.Path, "", fmt.Errorf("listing directory: %w", err)))
+		yield(stores.Entry{}, r.cfg.ItemError(src.Path, "", fmt.Errorf("listing directory: %w", err)))
 		return
 	}
 	for _, e := range ents {
 		if err := ctx.Err(); err != nil {
-			yield(stores.Entry{}, r.itemErr(src.Path, "", err))
+			yield(stores.Entry{}, r.cfg.ItemError(src.Path, "", err))
 			return
 		}
 		if !r.readFile(ctx, src, filepath.Join(src.Path, e.Name()), false, yield) {
@@ -161,11 +156,11 @@ func (r *Reader) read(ctx context.Context, src stores.Source, yield yielder) {
 // readFile reads one element or .sst file. named says the caller named this
 // file; a file of another kind in a directory is passed over quietly.
 func (r *Reader) readFile(ctx context.Context, src stores.Source, path string, named bool, yield yielder) bool {
-	fail := func(item string, err error) bool { return yield(stores.Entry{}, r.itemErr(path, item, err)) }
-	fsys := fsafe.In(r.root)
+	fail := func(item string, err error) bool { return yield(stores.Entry{}, r.cfg.ItemError(path, item, err)) }
+	fsys := fsafe.In(r.cfg.Root)
 	if !named {
 		if fi, err := fsys.Lstat(path); err != nil || !fi.Mode().IsRegular() {
-			r.log.Debug("skipping file that is not a store element", "path", path)
+			r.cfg.Log.Debug("skipping file that is not a store element", "path", path)
 			return true
 		}
 	}
@@ -182,7 +177,7 @@ func (r *Reader) readFile(ctx context.Context, src stores.Source, path string, n
 	head = head[:n]
 	if !element.Sniff(head, MaxFileSize) {
 		if !named {
-			r.log.Debug("skipping file that is not a store element", "path", path)
+			r.cfg.Log.Debug("skipping file that is not a store element", "path", path)
 			return true
 		}
 		return fail("", ErrNotElement)
@@ -230,7 +225,7 @@ var errStopped = errors.New("consumer stopped")
 // fromElement turns one parsed element into an entry. item names the element
 // inside a larger file; thumb is the thumbprint its name claims, or "".
 func (r *Reader) fromElement(ctx context.Context, el *element.Element, src stores.Source, path, item, thumb string, yield yielder) bool {
-	fail := func(err error) bool { return yield(stores.Entry{}, r.itemErr(path, item, err)) }
+	fail := func(err error) bool { return yield(stores.Entry{}, r.cfg.ItemError(path, item, err)) }
 	der := el.Certificate()
 	if der == nil {
 		return fail(errors.New("element holds no certificate (property 32)"))
@@ -271,10 +266,10 @@ func (r *Reader) fromElement(ctx context.Context, el *element.Element, src store
 		case err != nil:
 			e.KeyNote = fmt.Sprintf("key linked by property 2, which is malformed (%v)", err)
 		default:
-			v := judgeKey(ctx, keyFS{FS: fsafe.In(r.root), folders: r.folders, live: r.root == ""}, c, kpi, r.homes(src, path), r.machineGUID())
+			v := judgeKey(ctx, keyFS{FS: fsafe.In(r.cfg.Root), folders: r.folders, live: r.cfg.Root == ""}, c, kpi, r.homes(src, path), r.machineGUID())
 			e.Key, e.KeyNote, e.KeyPath = v.match, v.note, v.path
 			if v.match == stores.KeyUnknown {
-				r.log.Warn("private key state unknown", "path", path, "item", item, "why", v.note)
+				r.cfg.Log.Warn("private key state unknown", "path", path, "item", item, "why", v.note)
 			}
 		}
 	}
@@ -308,8 +303,3 @@ func thumbprintName(name string) string {
 }
 
 func equalFold(a, b string) bool { return strings.EqualFold(a, b) }
-
-func (r *Reader) itemErr(path, item string, err error) error {
-	r.log.Debug("winstore item failed", "path", path, "item", item, "err", err)
-	return &stores.ItemError{Store: stores.KindWinstore, Path: path, Item: item, Err: err}
-}

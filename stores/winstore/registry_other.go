@@ -13,5 +13,5 @@ import (
 var errNoRegistry = errors.New("registry paths can only be read on Windows; export the Blob values or element files and read those by path")
 
 func (r *Reader) readRegistry(_ context.Context, src stores.Source, _, _ string, yield yielder) bool {
-	return yield(stores.Entry{}, r.itemErr(src.Path, "", errNoRegistry))
+	return yield(stores.Entry{}, r.cfg.ItemError(src.Path, "", errNoRegistry))
 }

@@ -23,7 +23,7 @@ var rootKeys = map[string]registry.Key{
 // returns false once the consumer has stopped.
 func (r *Reader) readRegistry(ctx context.Context, src stores.Source, root, sub string, yield yielder) bool {
 	base := strings.TrimRight(src.Path, `\/`)
-	fail := func(path string, err error) bool { return yield(stores.Entry{}, r.itemErr(path, "", err)) }
+	fail := func(path string, err error) bool { return yield(stores.Entry{}, r.cfg.ItemError(path, "", err)) }
 	k, err := registry.OpenKey(rootKeys[root], sub, registry.ENUMERATE_SUB_KEYS|registry.QUERY_VALUE)
 	if err != nil {
 		return fail(base, fmt.Errorf("opening registry key: %w", err))
@@ -74,7 +74,7 @@ func readBlob(parent registry.Key, name string) ([]byte, error) {
 func (r *Reader) registryElement(ctx context.Context, blob []byte, src stores.Source, path, name string, yield yielder) bool {
 	el, err := element.ParseElement(blob)
 	if err != nil {
-		return yield(stores.Entry{}, r.itemErr(path, "", err))
+		return yield(stores.Entry{}, r.cfg.ItemError(path, "", err))
 	}
 	return r.fromElement(ctx, el, src, path, "", thumbprintName(name), yield)
 }

@@ -10,6 +10,7 @@ import (
 	"net/http/httptrace"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -55,10 +56,18 @@ func (f *revFixtures) start(t *testing.T, crl string, extra ...string) *proxy {
 }
 
 // replace writes data over path atomically, as a CRL publisher should.
+// On Windows a file cannot be renamed over while another process has it
+// open (the edge reading it at that moment): a publisher there retries,
+// and so does this.
 func replace(t *testing.T, path string, data []byte) {
 	t.Helper()
 	require.NoError(t, os.WriteFile(path+".tmp", data, 0o600))
-	require.NoError(t, os.Rename(path+".tmp", path))
+	err := os.Rename(path+".tmp", path)
+	for deadline := time.Now().Add(5 * time.Second); err != nil && runtime.GOOS == "windows" && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+		err = os.Rename(path+".tmp", path)
+	}
+	require.NoError(t, err)
 }
 
 // keptAlive GETs u with c and reports whether the request reused a

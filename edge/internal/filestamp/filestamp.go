@@ -26,6 +26,11 @@ func Of(path string) (Stamp, error) {
 	if !fi.Mode().IsRegular() {
 		return Stamp{}, fmt.Errorf("%s is not a regular file", path)
 	}
+	// On Windows os.Stat leaves out the file's identity and os.SameFile
+	// reads it by path when first asked: by then the path may name the file
+	// renamed over this one, and the two would compare as the same file.
+	// Comparing the stamp with itself reads it now.
+	os.SameFile(fi, fi)
 	return Stamp{fi: fi}, nil
 }
 

@@ -39,10 +39,10 @@ func TestStampSeesEveryKindOfChange(t *testing.T) {
 			write(t, p, "version one")
 			before, err := Of(p)
 			require.NoError(t, err)
-			// Keep the old inode alive, so a rename cannot reuse its number.
-			old, err := os.Open(p)
-			require.NoError(t, err)
-			defer old.Close()
+			// Keep the old inode alive, so a rename cannot reuse its number:
+			// by a second link, not an open handle (on Windows an open file
+			// cannot be renamed over).
+			require.NoError(t, os.Link(p, p+".old"))
 			tc.change(t, p)
 			after, err := Of(p)
 			require.NoError(t, err)

@@ -25,6 +25,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/certsight/certsight/tests/bench/internal/edgeresult"
 )
 
 func main() {
@@ -87,48 +89,7 @@ func run(dataDir, outDir, ext string) error {
 
 // --- inputs -----------------------------------------------------------------
 
-// edgeDoc is the part of tests/bench/edge/benchtool's Document read here.
-type edgeDoc struct {
-	Generated string            `json:"generated"`
-	Baseline  string            `json:"baseline"`
-	Settings  map[string]string `json:"settings"`
-	Versions  map[string]string `json:"versions"`
-	Machine   struct {
-		CPUs       int     `json:"cpus"`
-		CPUModel   string  `json:"cpu_model"`
-		Kernel     string  `json:"kernel"`
-		MemoryMB   int64   `json:"memory_mb"`
-		GoVersion  string  `json:"go_version"`
-		LoadStart  string  `json:"loadavg_start"`
-		LoadEnd    string  `json:"loadavg_end"`
-		BusyShare  float64 `json:"busy_share"`
-		OtherShare float64 `json:"other_share"`
-	} `json:"machine"`
-	Summary []struct {
-		Name           string    `json:"name"`
-		Rounds         int       `json:"rounds"`
-		Requests       int64     `json:"requests"`
-		Errors         int64     `json:"errors"`
-		RPS            float64   `json:"rps"`
-		CPUPerReq      float64   `json:"cpu_us_per_req"`
-		CPUPerReqMin   float64   `json:"cpu_us_per_req_min"`
-		CPUPerReqMax   float64   `json:"cpu_us_per_req_max"`
-		CPURatio       float64   `json:"cpu_ratio"`
-		CPURatioRounds []float64 `json:"cpu_ratio_rounds"`
-		CPURatioMedian float64   `json:"cpu_ratio_median"`
-		RPSRatio       float64   `json:"rps_ratio"`
-		P50            float64   `json:"p50_us"`
-		P90            float64   `json:"p90_us"`
-		P99            float64   `json:"p99_us"`
-		P999           float64   `json:"p999_us"`
-		Hist           struct {
-			Counts map[int]int64 `json:"counts"`
-			Total  int64         `json:"total"`
-		} `json:"latency_hist"`
-	} `json:"summary"`
-}
-
-func readEdge(path string) (*edgeDoc, error) {
+func readEdge(path string) (*edgeresult.Document, error) {
 	data, err := os.ReadFile(path)
 	if os.IsNotExist(err) {
 		return nil, nil
@@ -136,7 +97,7 @@ func readEdge(path string) (*edgeDoc, error) {
 	if err != nil {
 		return nil, err
 	}
-	var d edgeDoc
+	var d edgeresult.Document
 	if err := json.Unmarshal(data, &d); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -185,12 +146,7 @@ type goBench struct {
 
 func (b *goBench) median(unit string) (float64, bool) {
 	v := b.Metrics[unit]
-	if len(v) == 0 {
-		return 0, false
-	}
-	s := slices.Clone(v)
-	slices.Sort(s)
-	return s[len(s)/2], true
+	return edgeresult.Median(v), len(v) > 0
 }
 
 type goBenchFile struct {
@@ -276,13 +232,4 @@ func fmtNum(v float64) string {
 	default:
 		return strconv.FormatFloat(v, 'f', 2, 64)
 	}
-}
-
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	return s[len(s)/2]
 }

@@ -11,6 +11,8 @@ import (
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
+
+	"github.com/certsight/certsight/tests/bench/internal/edgeresult"
 )
 
 var (
@@ -82,7 +84,7 @@ func vline(p *plot.Plot, x float64, n int, label string, dashes []vg.Length) err
 	return nil
 }
 
-func plotEdgeBars(d *edgeDoc, file, title, xlabel string, val func(int) float64, baselineLines bool) error {
+func plotEdgeBars(d *edgeresult.Document, file, title, xlabel string, val func(int) float64, baselineLines bool) error {
 	p := plot.New()
 	p.Title.Text = title
 	p.X.Label.Text = xlabel
@@ -122,7 +124,7 @@ var latencyPoints = []struct {
 	label string
 }{{0.5, "p50"}, {0.75, "p75"}, {0.9, "p90"}, {0.95, "p95"}, {0.99, "p99"}, {0.999, "p99.9"}}
 
-func plotLatency(d *edgeDoc, file string) error {
+func plotLatency(d *edgeresult.Document, file string) error {
 	p := plot.New()
 	p.Title.Text = "Latency percentiles (client side, shared machine)"
 	p.Y.Label.Text = "ms"
@@ -137,8 +139,8 @@ func plotLatency(d *edgeDoc, file string) error {
 	for _, s := range d.Summary {
 		var xys plotter.XYs
 		for _, lp := range latencyPoints {
-			v := histQuantile(s.Hist.Counts, s.Hist.Total, lp.q)
-			if math.IsNaN(v) || v <= 0 {
+			v := s.Hist.Quantile(lp.q)
+			if v <= 0 { // an empty histogram
 				continue
 			}
 			xys = append(xys, plotter.XY{X: -math.Log10(1 - lp.q), Y: v / 1e3})

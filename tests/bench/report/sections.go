@@ -3,10 +3,11 @@ package main
 import (
 	"fmt"
 	"io"
-	"math"
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/certsight/certsight/tests/bench/internal/edgeresult"
 )
 
 type reporter struct {
@@ -37,7 +38,7 @@ func (r *reporter) header() {
 	r.p("")
 }
 
-func (r *reporter) edge(d *edgeDoc) error {
+func (r *reporter) edge(d *edgeresult.Document) error {
 	r.p("## Edge proxy: certsight-edge against HAProxy, nginx, Caddy and a bare Go proxy")
 	r.p("")
 	if d == nil {
@@ -255,26 +256,4 @@ func (r *reporter) reproduce() {
 	r.p("")
 	r.p("`PROFILE=DIR tests/bench/edge/run.sh` profiles certsight-edge under the same load (`--pprof-listen`),")
 	r.p("and `BASELINE_BIN=old-binary make bench-edge` adds another build to the same run for an A/B comparison.")
-}
-
-// quantile of a log-bucketed histogram (the benchtool's: bucket i holds
-// [1.04^i, 1.04^(i+1)) µs), in µs.
-func histQuantile(counts map[int]int64, total int64, q float64) float64 {
-	if total == 0 {
-		return math.NaN()
-	}
-	idx := make([]int, 0, len(counts))
-	for i := range counts {
-		idx = append(idx, i)
-	}
-	slices.Sort(idx)
-	want := int64(math.Ceil(q * float64(total)))
-	var seen int64
-	for _, i := range idx {
-		seen += counts[i]
-		if seen >= want {
-			return math.Pow(1.04, float64(i)+0.5)
-		}
-	}
-	return math.Pow(1.04, float64(idx[len(idx)-1])+0.5)
 }

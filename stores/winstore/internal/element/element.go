@@ -15,7 +15,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"unicode/utf16"
+
+	"github.com/certsight/certsight/stores/winstore/internal/winstr"
 )
 
 // Property ids (CERT_*_PROP_ID, wincrypt.h) that the reader uses.
@@ -290,16 +291,7 @@ func utf16z(b []byte, off uint32) (string, error) {
 	if uint64(off) > uint64(len(b)) {
 		return "", fmt.Errorf("string offset %d outside the %d-byte value", off, len(b))
 	}
-	b = b[off:]
-	u := make([]uint16, 0, len(b)/2)
-	for i := 0; i+1 < len(b); i += 2 {
-		c := binary.LittleEndian.Uint16(b[i:])
-		if c == 0 {
-			break
-		}
-		u = append(u, c)
-	}
-	return string(utf16.Decode(u)), nil
+	return winstr.Decode(b[off:]), nil
 }
 
 func allZero(b []byte) bool {

@@ -10,7 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"unicode/utf16"
+
+	"github.com/certsight/certsight/stores/winstore/internal/winstr"
 )
 
 // cngVersion is the only CNG key file version seen.
@@ -85,7 +86,7 @@ func ParseCNG(data []byte) (*CNGKey, error) {
 		off += n
 		return b
 	}
-	k := &CNGKey{Name: utf16String(next(nameLen))}
+	k := &CNGKey{Name: winstr.Decode(next(nameLen))}
 	for i := 0; i < count; i++ {
 		props, err := parseCNGProperties(next(lens[1+i]))
 		if err != nil {
@@ -119,7 +120,7 @@ func parseCNGProperties(b []byte) ([]CNGProperty, error) {
 				off, size, nameLen, valueLen, len(b)-off)
 		}
 		p := b[off+cngPropertyHeader:]
-		out = append(out, CNGProperty{Name: utf16String(p[:nameLen]), Value: p[nameLen : nameLen+valueLen]})
+		out = append(out, CNGProperty{Name: winstr.Decode(p[:nameLen]), Value: p[nameLen : nameLen+valueLen]})
 		off += int(size)
 	}
 	return out, nil
@@ -200,20 +201,6 @@ func ParseBCryptPublicKey(b []byte) (crypto.PublicKey, error) {
 		return nil, fmt.Errorf("BCRYPT %s public key: %w", magic, err)
 	}
 	return pub, nil
-}
-
-// utf16String decodes UTF-16LE up to the first NUL (an odd last byte is
-// dropped).
-func utf16String(b []byte) string {
-	u := make([]uint16, 0, len(b)/2)
-	for i := 0; i+1 < len(b); i += 2 {
-		c := binary.LittleEndian.Uint16(b[i:])
-		if c == 0 {
-			break
-		}
-		u = append(u, c)
-	}
-	return string(utf16.Decode(u))
 }
 
 // CNGPrivateKeyEntropy is the DPAPI entropy of a CNG key file's private key

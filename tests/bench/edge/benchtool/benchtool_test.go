@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/certsight/certsight/internal/testpki"
+	"github.com/certsight/certsight/tests/bench/internal/edgeresult"
 )
 
 // TestLoadSmoke runs the load generator for a moment against an in-process
@@ -57,7 +58,7 @@ func TestLoadSmoke(t *testing.T) {
 
 	// Two rounds of two proxies pool into ratios against the baseline of
 	// the same round.
-	d := Document{Baseline: "base", Machine: Machine{CPUs: 2}, Samples: []Sample{
+	d := edgeresult.Document{Baseline: "base", Machine: edgeresult.Machine{CPUs: 2}, Samples: []edgeresult.Sample{
 		{Name: "base", Round: 1, Requests: 100, Seconds: 1, ProxyCPU: 0.004, CPUPerReq: 40},
 		{Name: "us", Round: 1, Requests: 100, Seconds: 1, ProxyCPU: 0.006, CPUPerReq: 60},
 		{Name: "us", Round: 2, Requests: 300, Seconds: 1, ProxyCPU: 0.015, CPUPerReq: 50},
@@ -71,18 +72,4 @@ func TestLoadSmoke(t *testing.T) {
 	require.InDelta(t, 52.5/28.75, us.CPURatio, 1e-9)
 	require.InDeltaSlice(t, []float64{1.5, 2}, us.CPURatioRounds, 1e-9)
 	require.InDelta(t, 200.0, us.RPS, 1e-9)
-}
-
-func TestHistogramQuantile(t *testing.T) {
-	var h Histogram
-	for i := 1; i <= 1000; i++ {
-		h.Add(time.Duration(i) * time.Microsecond)
-	}
-	for _, tc := range []struct {
-		q, want float64
-	}{{0.5, 500}, {0.9, 900}, {0.99, 990}} {
-		require.InEpsilon(t, tc.want, h.Quantile(tc.q), 0.04, "q=%v", tc.q)
-	}
-	var empty Histogram
-	require.Zero(t, empty.Quantile(0.5))
 }

@@ -15,35 +15,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-)
 
-// Sample is one measured round of one proxy: load's output, one JSON line.
-type Sample struct {
-	Name     string  `json:"name"`
-	Round    int     `json:"round"`
-	Requests int64   `json:"requests"`
-	Errors   int64   `json:"errors"`
-	Seconds  float64 `json:"seconds"`
-	RPS      float64 `json:"rps"`
-	// CPU seconds (user + system) over the measured window: the proxy's
-	// processes (with their children, e.g. nginx workers), the origin, this
-	// load generator, and the whole machine's busy time (every process,
-	// other people's builds included).
-	ProxyCPU   float64 `json:"proxy_cpu_s"`
-	OriginCPU  float64 `json:"origin_cpu_s"`
-	ClientCPU  float64 `json:"client_cpu_s"`
-	MachineCPU float64 `json:"machine_cpu_s"`
-	// CPUPerReq is ProxyCPU / Requests in microseconds.
-	CPUPerReq float64 `json:"cpu_us_per_req"`
-	// Latency: percentiles in microseconds and the histogram they come from.
-	P50  float64   `json:"p50_us"`
-	P90  float64   `json:"p90_us"`
-	P99  float64   `json:"p99_us"`
-	P999 float64   `json:"p999_us"`
-	Hist Histogram `json:"latency_hist"`
-	// Load1 is the one-minute load average when the round started.
-	Load1 float64 `json:"load1"`
-}
+	"github.com/certsight/certsight/tests/bench/internal/edgeresult"
+)
 
 // load runs -c workers for -d, each with its own HTTP/1.1 keep-alive
 // connection presenting the client certificate, and prints one Sample as a
@@ -97,12 +71,12 @@ type loadSpec struct {
 	onMeasureStarted func() // for tests
 }
 
-func runLoad(spec loadSpec) (*Sample, error) {
+func runLoad(spec loadSpec) (*edgeresult.Sample, error) {
 	var measuring atomic.Bool
 	var ok, failed atomic.Int64
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	hists := make([]Histogram, spec.workers)
+	hists := make([]edgeresult.Histogram, spec.workers)
 	for i := range spec.workers {
 		tr := &http.Transport{
 			TLSClientConfig:     spec.tls,
@@ -159,7 +133,7 @@ func runLoad(spec loadSpec) (*Sample, error) {
 	close(stop)
 	wg.Wait()
 
-	s := &Sample{Requests: ok.Load(), Errors: failed.Load(), Seconds: elapsed.Seconds(), Load1: load1}
+	s := &edgeresult.Sample{Requests: ok.Load(), Errors: failed.Load(), Seconds: elapsed.Seconds(), Load1: load1}
 	s.RPS = float64(s.Requests) / s.Seconds
 	s.ProxyCPU = after.proxy - before.proxy
 	s.OriginCPU = after.origin - before.origin

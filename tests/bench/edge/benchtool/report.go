@@ -7,63 +7,11 @@ import (
 	"io"
 	"os"
 	"runtime"
-	"slices"
 	"strings"
 	"time"
+
+	"github.com/certsight/certsight/tests/bench/internal/edgeresult"
 )
-
-// Document is the benchmark's result file (docs/benchmarks/data/edge.json),
-// which the report generator reads.
-type Document struct {
-	Generated string            `json:"generated"`
-	Machine   Machine           `json:"machine"`
-	Settings  map[string]string `json:"settings"`
-	Versions  map[string]string `json:"versions"`
-	Baseline  string            `json:"baseline"`
-	Summary   []Summary         `json:"summary"`
-	Samples   []Sample          `json:"samples"`
-}
-
-// Machine says where the numbers come from and how busy it was.
-type Machine struct {
-	CPUs      int    `json:"cpus"`
-	CPUModel  string `json:"cpu_model"`
-	Kernel    string `json:"kernel"`
-	MemoryMB  int64  `json:"memory_mb"`
-	GoVersion string `json:"go_version"`
-	LoadStart string `json:"loadavg_start"`
-	LoadEnd   string `json:"loadavg_end"`
-	// BusyShare is the machine's busy CPU time over the measured windows
-	// divided by their CPU capacity (1 = every core busy all the time);
-	// OtherShare the part of it used by neither the proxies, the origin nor
-	// the load generator (other people's work).
-	BusyShare  float64 `json:"busy_share"`
-	OtherShare float64 `json:"other_share"`
-}
-
-// Summary pools one proxy's rounds.
-type Summary struct {
-	Name     string  `json:"name"`
-	Rounds   int     `json:"rounds"`
-	Requests int64   `json:"requests"`
-	Errors   int64   `json:"errors"`
-	RPS      float64 `json:"rps"` // all requests over all measured seconds
-	// CPUPerReq is all the proxy's CPU over all its requests (µs);
-	// CPURatio that divided by the baseline's, and CPURatioRounds the same
-	// ratio round by round (each against the baseline of the same round).
-	CPUPerReq      float64   `json:"cpu_us_per_req"`
-	CPUPerReqMin   float64   `json:"cpu_us_per_req_min"`
-	CPUPerReqMax   float64   `json:"cpu_us_per_req_max"`
-	CPURatio       float64   `json:"cpu_ratio"`
-	CPURatioRounds []float64 `json:"cpu_ratio_rounds"`
-	CPURatioMedian float64   `json:"cpu_ratio_median"`
-	RPSRatio       float64   `json:"rps_ratio"`
-	P50            float64   `json:"p50_us"`
-	P90            float64   `json:"p90_us"`
-	P99            float64   `json:"p99_us"`
-	P999           float64   `json:"p999_us"`
-	Hist           Histogram `json:"latency_hist"`
-}
 
 // meta prints the machine description and the run's settings as JSON, at
 // the start of a run.
@@ -73,7 +21,7 @@ func meta(args []string) error {
 	fs.Var(&settings, "set", "name=value of a setting (repeatable)")
 	fs.Var(&versions, "version", "program=version (repeatable)")
 	fs.Parse(args)
-	d := Document{Machine: describeMachine(), Settings: settings.m, Versions: versions.m}
+	d := edgeresult.Document{Machine: describeMachine(), Settings: settings.m, Versions: versions.m}
 	d.Machine.LoadStart = readTrim("/proc/loadavg")
 	return json.NewEncoder(os.Stdout).Encode(d)
 }
@@ -93,8 +41,8 @@ func (k *kvFlag) Set(s string) error {
 	return nil
 }
 
-func describeMachine() Machine {
-	m := Machine{CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), Kernel: readTrim("/proc/sys/kernel/osrelease")}
+func describeMachine() edgeresult.Machine {
+	m := edgeresult.Machine{CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), Kernel: readTrim("/proc/sys/kernel/osrelease")}
 	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for line := range strings.SplitSeq(string(data), "\n") {
 			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
@@ -124,7 +72,7 @@ func report(args []string) error {
 	metaFile := fs.String("meta", "", "meta's output")
 	out := fs.String("out", "", "write the JSON document here")
 	fs.Parse(args)
-	var d Document
+	var d edgeresult.Document
 	if *metaFile != "" {
 		data, err := os.ReadFile(*metaFile)
 		if err != nil {
@@ -141,7 +89,7 @@ func report(args []string) error {
 	d.Baseline = *base
 	dec := json.NewDecoder(os.Stdin)
 	for {
-		var s Sample
+		var s edgeresult.Sample
 		if err := dec.Decode(&s); err == io.EOF {
 			break
 		} else if err != nil {
@@ -163,7 +111,7 @@ func report(args []string) error {
 	return nil
 }
 
-func summarize(d *Document) {
+func summarize(d *edgeresult.Document) {
 	index := map[string]int{}
 	baseCPU := map[int]float64{} // round → baseline µs/request
 	var busy, other, capacity float64
@@ -186,7 +134,7 @@ func summarize(d *Document) {
 		if !seen {
 			i = len(d.Summary)
 			index[s.Name] = i
-			d.Summary = append(d.Summary, Summary{Name: s.Name, CPUPerReqMin: s.CPUPerReq, CPUPerReqMax: s.CPUPerReq})
+			d.Summary = append(d.Summary, edgeresult.Summary{Name: s.Name, CPUPerReqMin: s.CPUPerReq, CPUPerReqMax: s.CPUPerReq})
 			cpu = append(cpu, 0)
 			secs = append(secs, 0)
 		}
@@ -211,7 +159,7 @@ func summarize(d *Document) {
 		if sm.Requests > 0 {
 			sm.CPUPerReq = cpu[i] / float64(sm.Requests) * 1e6
 		}
-		sm.CPURatioMedian = median(sm.CPURatioRounds)
+		sm.CPURatioMedian = edgeresult.Median(sm.CPURatioRounds)
 		sm.P50, sm.P90, sm.P99, sm.P999 = sm.Hist.Quantile(0.5), sm.Hist.Quantile(0.9), sm.Hist.Quantile(0.99), sm.Hist.Quantile(0.999)
 	}
 	if bi, ok := index[d.Baseline]; ok {
@@ -227,7 +175,7 @@ func summarize(d *Document) {
 	}
 }
 
-func printTable(w io.Writer, d *Document) {
+func printTable(w io.Writer, d *edgeresult.Document) {
 	fmt.Fprintf(w, "machine: %d CPUs (%s), busy %.0f%% during the rounds, %.0f%% of it other work; load %s -> %s\n",
 		d.Machine.CPUs, d.Machine.CPUModel, 100*d.Machine.BusyShare, 100*d.Machine.OtherShare, d.Machine.LoadStart, d.Machine.LoadEnd)
 	fmt.Fprintf(w, "%-26s %8s %6s %9s %11s %9s %9s %9s %s\n", "proxy", "req/s", "errors", "CPU µs/req", "CPU×"+d.Baseline, "req/s×", "p50 ms", "p99 ms", "CPU× by round")
@@ -239,14 +187,4 @@ func printTable(w io.Writer, d *Document) {
 		fmt.Fprintf(w, "%-26s %8.0f %6d %10.1f %11.2f %9.2f %9.2f %9.2f %s\n", s.Name, s.RPS, s.Errors, s.CPUPerReq,
 			s.CPURatio, s.RPSRatio, s.P50/1e3, s.P99/1e3, strings.Join(rounds, " "))
 	}
-}
-
-// median of xs (the upper one for an even count; 0 when empty).
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	return s[len(s)/2]
 }
