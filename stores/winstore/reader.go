@@ -17,7 +17,7 @@
 // looked up in the owner's (or the machine's) key folder and its clear public
 // half compared with the certificate's: locked (matches; the private half is
 // DPAPI-encrypted), mismatch, absent (the folder has no such file) or unknown
-// (unreadable; logged); on Windows itself a CAPI private half that DPAPI
+// (unreadable; logged); on Windows itself a private half that DPAPI
 // decrypts for the running account is checked too (matched); see keylink.go. Other providers' keys stay linked.
 // KeyNote names the provider, the container and what was found.
 //
