@@ -215,6 +215,23 @@ func Collect(seq Seq) Result {
 	return res
 }
 
+// Seq replays a collected result as a read would stream it: the entries,
+// then the errors.
+func (r Result) Seq() Seq {
+	return func(yield func(Entry, error) bool) {
+		for _, e := range r.Entries {
+			if !yield(e, nil) {
+				return
+			}
+		}
+		for _, err := range r.Errors {
+			if !yield(Entry{}, err) {
+				return
+			}
+		}
+	}
+}
+
 // errStop is what a Stream producer's emit returns once the consumer has
 // stopped; the producer returns at once and its errors are dropped.
 var errStop = errors.New("stores: consumer stopped")
