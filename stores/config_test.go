@@ -122,3 +122,11 @@ func TestResultSeqReplaysCollect(t *testing.T) {
 	assert.Equal(t, []string{"/a", "/b"}, seen, "a consumer that stops is not called again")
 	assert.Empty(t, Collect(Result{}.Seq()).Entries)
 }
+
+func TestKeyMatchString(t *testing.T) {
+	cases := map[KeyMatch]string{KeyAbsent: "absent", KeyMatched: "matched", KeyLocked: "locked",
+		KeyLinked: "linked", KeyMismatch: "mismatch", KeyUnknown: "unknown", KeyMatch(9): "KeyMatch(9)"}
+	for k, want := range cases {
+		assert.Equal(t, want, k.String())
+	}
+}
