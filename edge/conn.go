@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 
 	"github.com/certsight/certsight/edge/rules"
+	"github.com/certsight/certsight/internal/enum"
 )
 
 type connKey struct{}
@@ -72,34 +73,14 @@ const (
 	RequireAndVerify
 )
 
-// ParseClientAuth reads a --client-auth value.
-func ParseClientAuth(s string) (ClientAuth, error) {
-	switch s {
-	case "request":
-		return Request, nil
-	case "require":
-		return Require, nil
-	case "verify-if-given":
-		return VerifyIfGiven, nil
-	case "require-and-verify":
-		return RequireAndVerify, nil
-	}
-	return 0, fmt.Errorf("unknown client-auth mode %q (want request, require, verify-if-given or require-and-verify)", s)
-}
+// clientAuthNames spells the modes as --client-auth takes them.
+var clientAuthNames = enum.Names[ClientAuth]{Type: "ClientAuth", What: "client-auth mode",
+	Words: []string{"request", "require", "verify-if-given", "require-and-verify"}}
 
-func (m ClientAuth) String() string {
-	switch m {
-	case Request:
-		return "request"
-	case Require:
-		return "require"
-	case VerifyIfGiven:
-		return "verify-if-given"
-	case RequireAndVerify:
-		return "require-and-verify"
-	}
-	return fmt.Sprintf("ClientAuth(%d)", int(m))
-}
+// ParseClientAuth reads a --client-auth value.
+func ParseClientAuth(s string) (ClientAuth, error) { return clientAuthNames.Parse(s) }
+
+func (m ClientAuth) String() string { return clientAuthNames.String(m) }
 
 // TLSConfig returns a copy of base set up for client authentication in mode:
 // Go is told only to request (or require) a certificate, never to verify it,

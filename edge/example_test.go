@@ -120,3 +120,45 @@ func ExampleNew_badConfig() {
 	fmt.Println(err)
 	// Output: legacy mode 7 out of range
 }
+
+// Reload swaps the whole configuration while the edge serves: here the
+// client CA is taken out, and the next request is verified under the new
+// configuration (an open connection would be too, from its next request).
+// With Config.Certificate set, a reload also replaces the server
+// certificate for new handshakes. A configuration that does not fit how
+// the edge serves is refused, and the running one stays.
+func ExampleEdge_Reload() {
+	p := newPKI()
+
+	e, err := edge.New(edge.Config{Verifier: &edge.Verifier{Roots: p.clientCAs}, Certificate: &p.server})
+	if err != nil {
+		panic(err)
+	}
+	tlsCfg, err := e.TLSConfig(&tls.Config{}, edge.VerifyIfGiven)
+	if err != nil {
+		panic(err)
+	}
+	tcp, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		v, _ := edge.TLSClientAuthFrom(r.Context())
+		fmt.Fprint(w, v.CertVerified)
+	})
+	srv := &http.Server{Handler: e.Handler(app), ConnContext: e.ConnContext}
+	go srv.Serve(e.Listener(tcp, tlsCfg))
+	defer srv.Close()
+	url := "https://" + tcp.Addr().String() + "/"
+
+	fmt.Println(get(p, url))
+	err = e.Reload(edge.Config{Verifier: &edge.Verifier{Roots: x509.NewCertPool()}, Certificate: &p.server})
+	fmt.Println("reloaded:", err == nil)
+	fmt.Println(get(p, url))
+	fmt.Println(e.Reload(edge.Config{Verifier: &edge.Verifier{}, Certificate: &p.server}))
+	// Output:
+	// SUCCESS
+	// reloaded: true
+	// FAILED:unable to get local issuer certificate
+	// reload: the client-auth mode needs trust anchors and the new configuration has none
+}

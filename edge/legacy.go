@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/certsight/certsight/internal/enum"
 )
 
 // LegacyMode says when the Cloudflare-proprietary Cf-Client-Cert-Der-Base64
@@ -22,30 +24,14 @@ const (
 	LegacyEveryRequest
 )
 
-// ParseLegacyMode reads a --legacy-forwarding value.
-func ParseLegacyMode(s string) (LegacyMode, error) {
-	switch s {
-	case "off", "":
-		return LegacyOff, nil
-	case "first-request":
-		return LegacyFirstRequest, nil
-	case "every-request":
-		return LegacyEveryRequest, nil
-	}
-	return 0, fmt.Errorf("unknown legacy-forwarding mode %q (want off, first-request or every-request)", s)
-}
+// legacyNames spells the modes as --legacy-forwarding takes them; empty is off.
+var legacyNames = enum.Names[LegacyMode]{Type: "LegacyMode", What: "legacy-forwarding mode",
+	Words: []string{"off", "first-request", "every-request"}, Aliases: map[string]LegacyMode{"": LegacyOff}}
 
-func (m LegacyMode) String() string {
-	switch m {
-	case LegacyOff:
-		return "off"
-	case LegacyFirstRequest:
-		return "first-request"
-	case LegacyEveryRequest:
-		return "every-request"
-	}
-	return fmt.Sprintf("LegacyMode(%d)", int(m))
-}
+// ParseLegacyMode reads a --legacy-forwarding value.
+func ParseLegacyMode(s string) (LegacyMode, error) { return legacyNames.Parse(s) }
+
+func (m LegacyMode) String() string { return legacyNames.String(m) }
 
 // Legacy header names.
 const (

@@ -22,7 +22,7 @@ type Config struct {
 // /accounts/{id}/mtls_certificates.
 type MTLSCertificate struct {
 	// ID is a UUID. When absent, one is derived from the certificate's
-	// SHA-256 (see EntryID) so it stays stable; --add-ca writes a random v4.
+	// SHA-256 (see DerivedID) so it stays stable; --add-ca writes a random v4.
 	ID   string `json:"id,omitempty"`
 	Name string `json:"name,omitempty"`
 	// CA must be true for a certificate that rules reference.

@@ -515,15 +515,6 @@ func (m *memo) once(key string, read func() stores.Seq) stores.Seq {
 			r = stores.Collect(read())
 			m.cache[key] = r
 		}
-		for _, e := range r.Entries {
-			if !yield(e, nil) {
-				return
-			}
-		}
-		for _, err := range r.Errors {
-			if !yield(stores.Entry{}, err) {
-				return
-			}
-		}
+		r.Seq()(yield)
 	}
 }

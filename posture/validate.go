@@ -153,8 +153,8 @@ func Validate(c *Config, goos string) Policy {
 	for i, r := range c.Rules {
 		prefix := fmt.Sprintf("rules[%d]", i)
 		in := r.Input
-		ck := Check{Name: r.Name, CertificateID: in.CertificateID, OperatingSystem: in.OperatingSystem, CN: in.CN,
-			SANs: in.SubjectAlternativeNames, Paths: in.Locations.Paths, CheckValidity: true}
+		ck, inputProblems := checkInput(in, running, configSite(prefix))
+		ck.Name, ck.CertificateID = r.Name, in.CertificateID
 		var ps Problems
 		add := func(path, msg string, args ...any) {
 			ps = append(ps, Problem{prefix + path, fmt.Sprintf(msg, args...)})
@@ -185,62 +185,100 @@ func Validate(c *Config, goos string) Policy {
 			}
 			ck.Problems = append(ck.Problems, caProblems[j]...)
 		}
-		switch in.OperatingSystem {
-		case "", OSWindows, OSMac, OSLinux:
-		default:
-			add(".input.operating_system", "unknown value %q (want windows, mac or linux)", in.OperatingSystem)
-		}
-		if err := ValidateCN(in.CN); err != nil {
-			add(".input.cn", "%v", err)
-		}
-		for k, u := range in.ExtendedKeyUsage {
-			n, err := NormalizeEKU(u)
-			if err != nil {
-				add(fmt.Sprintf(".input.extended_key_usage[%d]", k), "%v", err)
-				continue
-			}
-			ck.EKUs = append(ck.EKUs, n)
-		}
-		if in.CheckPrivateKey == nil {
-			add(".input.check_private_key", "required (true or false)")
-		} else {
-			ck.CheckPrivateKey = *in.CheckPrivateKey
-		}
-		if in.CheckValidity != nil {
-			ck.CheckValidity = *in.CheckValidity
-		}
-		for k, s := range in.SubjectAlternativeNames {
-			if strings.TrimSpace(s) == "" {
-				add(fmt.Sprintf(".input.subject_alternative_names[%d]", k), "empty")
-			} else if err := ValidateCN(s); err != nil {
-				add(fmt.Sprintf(".input.subject_alternative_names[%d]", k), "%v", err)
-			}
-		}
-		forHere := in.OperatingSystem == "" || in.OperatingSystem == running
-		for k, s := range in.Locations.Paths {
-			switch {
-			case strings.TrimSpace(s) == "":
-				add(fmt.Sprintf(".input.locations.paths[%d]", k), "empty")
-			case forHere && !absoluteOn(running, s):
-				add(fmt.Sprintf(".input.locations.paths[%d]", k), "%q is not an absolute path", s)
-			}
-		}
-		for k, s := range in.Locations.TrustStores {
-			switch stores.Location(s) {
-			case stores.LocationSystem, stores.LocationUser:
-				ck.TrustStores = append(ck.TrustStores, stores.Location(s))
-			default:
-				add(fmt.Sprintf(".input.locations.trust_stores[%d]", k), "unknown value %q (want system or user)", s)
-			}
-		}
-		if len(in.Locations.Paths) == 0 && len(in.Locations.TrustStores) == 0 {
-			ck.TrustStores = defaultTrustStores()
-		}
+		ps = append(ps, inputProblems...)
 		ck.Problems = append(ps, ck.Problems...)
 		p.Checks = append(p.Checks, ck)
 		p.Problems = append(p.Problems, ps...)
 	}
 	return p
+}
+
+// ruleSite is where a rule comes from, as far as validating its input
+// cares: how its problems name a field, and which checks apply there.
+type ruleSite struct {
+	// path names a field of the input in a problem: field is its JSON key
+	// under "input" (nested keys joined with "."), k its index in a list,
+	// or -1.
+	path func(field string, k int) string
+	// relativePaths accepts relative locations. A config file's rules are
+	// copied between machines, so their paths must be absolute for the OS
+	// they name; an inline rule's search_path is read where the query runs.
+	relativePaths bool
+}
+
+// configSite is the site of rules[i] in a config file (prefix "rules[i]").
+func configSite(prefix string) ruleSite {
+	return ruleSite{path: func(field string, k int) string {
+		if k < 0 {
+			return prefix + ".input." + field
+		}
+		return fmt.Sprintf("%s.input.%s[%d]", prefix, field, k)
+	}}
+}
+
+// checkInput validates one rule's input, whether from a config file or
+// stated inline, and returns the Check fields it determines (all but Name,
+// CertificateID and CA, which depend on where the rule comes from). running
+// is the OS certsight runs on, as rules spell it.
+func checkInput(in RuleInput, running string, site ruleSite) (Check, Problems) {
+	ck := Check{OperatingSystem: in.OperatingSystem, CN: in.CN, SANs: in.SubjectAlternativeNames,
+		Paths: in.Locations.Paths, CheckValidity: true}
+	var ps Problems
+	add := func(field string, k int, msg string, args ...any) {
+		ps = append(ps, Problem{site.path(field, k), fmt.Sprintf(msg, args...)})
+	}
+	switch in.OperatingSystem {
+	case "", OSWindows, OSMac, OSLinux:
+	default:
+		add("operating_system", -1, "unknown value %q (want windows, mac or linux)", in.OperatingSystem)
+	}
+	if err := ValidateCN(in.CN); err != nil {
+		add("cn", -1, "%v", err)
+	}
+	for k, u := range in.ExtendedKeyUsage {
+		n, err := NormalizeEKU(u)
+		if err != nil {
+			add("extended_key_usage", k, "%v", err)
+			continue
+		}
+		ck.EKUs = append(ck.EKUs, n)
+	}
+	if in.CheckPrivateKey == nil {
+		add("check_private_key", -1, "required (true or false)")
+	} else {
+		ck.CheckPrivateKey = *in.CheckPrivateKey
+	}
+	if in.CheckValidity != nil {
+		ck.CheckValidity = *in.CheckValidity
+	}
+	for k, s := range in.SubjectAlternativeNames {
+		if strings.TrimSpace(s) == "" {
+			add("subject_alternative_names", k, "empty")
+		} else if err := ValidateCN(s); err != nil {
+			add("subject_alternative_names", k, "%v", err)
+		}
+	}
+	forHere := in.OperatingSystem == "" || in.OperatingSystem == running
+	for k, s := range in.Locations.Paths {
+		switch {
+		case strings.TrimSpace(s) == "":
+			add("locations.paths", k, "empty")
+		case forHere && !site.relativePaths && !absoluteOn(running, s):
+			add("locations.paths", k, "%q is not an absolute path", s)
+		}
+	}
+	for k, s := range in.Locations.TrustStores {
+		switch stores.Location(s) {
+		case stores.LocationSystem, stores.LocationUser:
+			ck.TrustStores = append(ck.TrustStores, stores.Location(s))
+		default:
+			add("locations.trust_stores", k, "unknown value %q (want system or user)", s)
+		}
+	}
+	if len(in.Locations.Paths) == 0 && len(in.Locations.TrustStores) == 0 {
+		ck.TrustStores = defaultTrustStores()
+	}
+	return ck, ps
 }
 
 // defaultTrustStores are searched when a rule names no location.

@@ -1,7 +1,13 @@
 package stores
 
 import (
+	"context"
+	"fmt"
+	"io/fs"
 	"log/slog"
+	"path/filepath"
+
+	"github.com/certsight/certsight/internal/fsafe"
 )
 
 // ReaderConfig is what every store reader is built from, so that the four
@@ -49,4 +55,43 @@ func NewReaderConfig(kind Kind, logger *slog.Logger, opts ...Option) ReaderConfi
 func (c ReaderConfig) ItemError(path, item string, err error) error {
 	c.Log.Debug("store item failed", "path", path, "item", item, "err", err)
 	return &ItemError{Store: c.Kind, Path: path, Item: item, Err: err}
+}
+
+// ReadPath reads a source that names one file or a folder of files, the way
+// the file-based readers do: file is called with the path itself (entry
+// nil: the caller named it, so a file of another format is an error) or
+// with each entry of the folder, not descending, in name order (the reader
+// passes over what is not its format quietly), until it returns false. A
+// path that cannot be examined or listed, and the end of ctx, are yielded as
+// ItemErrors. Paths are resolved under Root.
+func (c ReaderConfig) ReadPath(ctx context.Context, path string, yield func(Entry, error) bool, file func(path string, entry fs.DirEntry) bool) {
+	fail := func(err error) { yield(Entry{}, c.ItemError(path, "", err)) }
+	if err := ctx.Err(); err != nil {
+		fail(err)
+		return
+	}
+	fsys := fsafe.In(c.Root)
+	fi, err := fsys.Stat(path)
+	if err != nil {
+		fail(err)
+		return
+	}
+	if !fi.IsDir() {
+		file(path, nil)
+		return
+	}
+	ents, err := fsys.ReadDir(ctx, path)
+	if err != nil {
+		fail(fmt.Errorf("listing directory: %w", err))
+		return
+	}
+	for _, e := range ents {
+		if err := ctx.Err(); err != nil {
+			fail(err)
+			return
+		}
+		if !file(filepath.Join(path, e.Name()), e) {
+			return
+		}
+	}
 }

@@ -15,6 +15,7 @@ import (
 	"iter"
 
 	"github.com/certsight/certsight/cert"
+	"github.com/certsight/certsight/internal/enum"
 )
 
 // Kind names a store format, as printed in the client_certificates "store" column.
@@ -72,23 +73,11 @@ const (
 	KeyUnknown
 )
 
-func (k KeyMatch) String() string {
-	switch k {
-	case KeyAbsent:
-		return "absent"
-	case KeyMatched:
-		return "matched"
-	case KeyLocked:
-		return "locked"
-	case KeyLinked:
-		return "linked"
-	case KeyMismatch:
-		return "mismatch"
-	case KeyUnknown:
-		return "unknown"
-	}
-	return fmt.Sprintf("KeyMatch(%d)", int(k))
-}
+// keyMatchNames are the words of the private_key column, in KeyMatch order.
+var keyMatchNames = enum.Names[KeyMatch]{Type: "KeyMatch",
+	Words: []string{"absent", "matched", "locked", "linked", "mismatch", "unknown"}}
+
+func (k KeyMatch) String() string { return keyMatchNames.String(k) }
 
 // HasPrivateKey is the has_private_key column: true only for KeyMatched. A
 // link (KeyLinked) or an encrypted key whose private half was not checked
@@ -213,6 +202,23 @@ func Collect(seq Seq) Result {
 		res.Entries = append(res.Entries, e)
 	}
 	return res
+}
+
+// Seq replays a collected result as a read would stream it: the entries,
+// then the errors.
+func (r Result) Seq() Seq {
+	return func(yield func(Entry, error) bool) {
+		for _, e := range r.Entries {
+			if !yield(e, nil) {
+				return
+			}
+		}
+		for _, err := range r.Errors {
+			if !yield(Entry{}, err) {
+				return
+			}
+		}
+	}
 }
 
 // errStop is what a Stream producer's emit returns once the consumer has

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/certsight/certsight/edge/revocation"
+	"github.com/certsight/certsight/internal/enum"
 )
 
 // Mode says which certificates' distribution points are followed.
@@ -30,29 +31,16 @@ const (
 	ModeAll
 )
 
-// ParseMode reads a --crl-fetch value: off, ca or all. The bare flag is
-// "all", so a --flags-file's JSON true and false mean all and off.
-func ParseMode(s string) (Mode, error) {
-	switch s {
-	case "off", "", "false":
-		return ModeOff, nil
-	case "ca":
-		return ModeCA, nil
-	case "all", "true":
-		return ModeAll, nil
-	}
-	return 0, fmt.Errorf("unknown --crl-fetch mode %q (want off, ca or all)", s)
-}
+// modeNames spells the modes as --crl-fetch takes them. The bare flag is
+// "all", so a --flags-file's JSON true and false mean all and off; a value
+// out of range prints as off, which is how it is treated.
+var modeNames = enum.Names[Mode]{Type: "Mode", What: "--crl-fetch mode", Words: []string{"off", "ca", "all"},
+	Aliases: map[string]Mode{"": ModeOff, "false": ModeOff, "true": ModeAll}, Else: "off"}
 
-func (m Mode) String() string {
-	switch m {
-	case ModeCA:
-		return "ca"
-	case ModeAll:
-		return "all"
-	}
-	return "off"
-}
+// ParseMode reads a --crl-fetch value: off, ca or all.
+func ParseMode(s string) (Mode, error) { return modeNames.Parse(s) }
+
+func (m Mode) String() string { return modeNames.String(m) }
 
 // Results reported to Options.OnResult, one per fetch attempt.
 const (

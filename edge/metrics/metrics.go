@@ -279,22 +279,29 @@ func (m *Metrics) ConnState(_ net.Conn, st http.ConnState) {
 	}
 }
 
+// handshakeReasons classify handshake error texts: the first class with a
+// phrase the text contains wins.
+var handshakeReasons = []struct {
+	reason  string
+	phrases []string
+}{
+	{"client_certificate", []string{"client certificate", "client didn't provide a certificate"}},
+	{"eof", []string{"EOF", "connection reset", "broken pipe"}},
+	{"timeout", []string{"timeout", "deadline"}},
+	{"not_tls", []string{"first record does not look like a TLS handshake", "HTTP request to an HTTPS server"}},
+	{"negotiation", []string{"unsupported versions", "no cipher suite", "no application protocol"}},
+	{"chain_limits", []string{"too many certificates", "chain"}},
+}
+
 // HandshakeReason classifies the text of a TLS handshake error as
-// net/http logs it.
+// net/http logs it; "other" when no class matches.
 func HandshakeReason(msg string) string {
-	switch {
-	case strings.Contains(msg, "client certificate"), strings.Contains(msg, "client didn't provide a certificate"):
-		return "client_certificate"
-	case strings.Contains(msg, "EOF"), strings.Contains(msg, "connection reset"), strings.Contains(msg, "broken pipe"):
-		return "eof"
-	case strings.Contains(msg, "timeout"), strings.Contains(msg, "deadline"):
-		return "timeout"
-	case strings.Contains(msg, "first record does not look like a TLS handshake"), strings.Contains(msg, "HTTP request to an HTTPS server"):
-		return "not_tls"
-	case strings.Contains(msg, "unsupported versions"), strings.Contains(msg, "no cipher suite"), strings.Contains(msg, "no application protocol"):
-		return "negotiation"
-	case strings.Contains(msg, "too many certificates"), strings.Contains(msg, "chain"):
-		return "chain_limits"
+	for _, c := range handshakeReasons {
+		for _, p := range c.phrases {
+			if strings.Contains(msg, p) {
+				return c.reason
+			}
+		}
 	}
 	return "other"
 }

@@ -1,7 +1,6 @@
 package ocsp
 
 import (
-	"bufio"
 	"context"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -39,8 +38,6 @@ type pki struct {
 	revokedSerial, goodSerialX string
 }
 
-func opensslTime(t time.Time) string { return t.UTC().Format("060102150405Z") }
-
 func newPKI(t *testing.T) *pki {
 	t.Helper()
 	p := &pki{dir: t.TempDir()}
@@ -77,48 +74,16 @@ func newPKI(t *testing.T) *pki {
 	p.respPEM, p.respKey = write("resp.pem", testpki.CertPEM(p.responder.Cert)), key("resp.key", p.responder)
 	p.notRespPEM, p.notRespKey = write("notresp.pem", testpki.CertPEM(p.notResponder.Cert)), key("notresp.key", p.notResponder)
 	p.foreignPEM, p.foreignKey = write("foreign.pem", testpki.CertPEM(p.foreignResponder.Cert)), key("foreign.key", p.foreignResponder)
-	exp := opensslTime(time.Now().Add(365 * 24 * time.Hour))
-	line := func(state string, l *testpki.Leaf, revokedAt string) string {
-		return fmt.Sprintf("%s\t%s\t%s\t%X\tunknown\t/CN=%s\n", state, exp, revokedAt, l.Cert.SerialNumber, l.Cert.Subject.CommonName)
-	}
-	p.index = write("index.txt", []byte(line("V", p.good, "")+line("R", p.revoked, opensslTime(time.Now().Add(-time.Hour)))))
+	p.index = testtool.OCSPIndex(t, filepath.Join(p.dir, "index.txt"),
+		testtool.OCSPEntry{Serial: p.good.Cert.SerialNumber}, testtool.OCSPEntry{Serial: p.revoked.Cert.SerialNumber, Revoked: true})
 	return p
 }
 
-// responder runs `openssl ocsp` as a responder on a loopback port, signing
-// with signer/key, and returns its URL.
+// responder_ runs `openssl ocsp` as the CA's responder on a loopback port,
+// signing with signer/key, and returns its URL.
 func (p *pki) responder_(t *testing.T, signer, key string) string {
 	t.Helper()
-	openssl := testtool.Need(t, "openssl")
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	cmd := exec.Command(openssl, "ocsp", "-index", p.index, "-CA", p.caPEM, "-rsigner", signer, "-rkey", key,
-		"-port", fmt.Sprint(port), "-nmin", "10", "-ignore_err")
-	// Readiness is read from its stderr, not probed: a probe connection
-	// would occupy the single-threaded responder.
-	stderr, err := cmd.StderrPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	ready := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		once := sync.Once{}
-		for sc.Scan() {
-			if strings.Contains(sc.Text(), "waiting for OCSP client connections") {
-				once.Do(func() { close(ready) })
-			}
-		}
-	}()
-	select {
-	case <-ready:
-	case <-time.After(10 * time.Second):
-		t.Fatal("openssl ocsp did not start")
-	}
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	return "http://" + addr + "/"
+	return testtool.OCSPResponder(t, p.index, p.caPEM, signer, key, 0)
 }
 
 func newClient(t *testing.T, responder string, o Options) (*Client, *[]string) {

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/certsight/certsight/internal/enum"
 )
 
 // Reasons a CRL is refused; Offer wraps them with the details.
@@ -36,23 +38,15 @@ const (
 	FailOpen
 )
 
-// ParsePolicy reads a --revocation-fail value.
-func ParsePolicy(s string) (Policy, error) {
-	switch s {
-	case "closed", "":
-		return FailClosed, nil
-	case "open":
-		return FailOpen, nil
-	}
-	return 0, fmt.Errorf("unknown revocation-fail policy %q (want closed or open)", s)
-}
+// policyNames spells the policies as --revocation-fail takes them; empty
+// is closed, and so is (and prints) any value but FailOpen.
+var policyNames = enum.Names[Policy]{Type: "Policy", What: "revocation-fail policy", Words: []string{"closed", "open"},
+	Aliases: map[string]Policy{"": FailClosed}, Else: "closed"}
 
-func (p Policy) String() string {
-	if p == FailOpen {
-		return "open"
-	}
-	return "closed"
-}
+// ParsePolicy reads a --revocation-fail value.
+func ParsePolicy(s string) (Policy, error) { return policyNames.Parse(s) }
+
+func (p Policy) String() string { return policyNames.String(p) }
 
 // reasonCertificateHold is the CRLReason a newer CRL may drop (a released hold).
 const reasonCertificateHold = 6

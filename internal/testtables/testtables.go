@@ -63,16 +63,6 @@ func (f *FakeScanner) DefaultsAt(ctx context.Context, loc stores.Location, kinds
 // seq records the call when the read starts, as a real scanner reads then.
 func (f *FakeScanner) seq(ctx context.Context, c Call) stores.Seq {
 	return func(yield func(stores.Entry, error) bool) {
-		res := f.answer(ctx, c)
-		for _, e := range res.Entries {
-			if !yield(e, nil) {
-				return
-			}
-		}
-		for _, err := range res.Errors {
-			if !yield(stores.Entry{}, err) {
-				return
-			}
-		}
+		f.answer(ctx, c).Seq()(yield)
 	}
 }

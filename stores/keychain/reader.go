@@ -25,8 +25,8 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"fmt"
+	"io/fs"
 	"log/slog"
-	"path/filepath"
 
 	"github.com/certsight/certsight/internal/fsafe"
 	"github.com/certsight/certsight/stores"
@@ -85,42 +85,18 @@ func (r *Reader) Read(ctx context.Context, src stores.Source) stores.Seq {
 type yielder = func(stores.Entry, error) bool
 
 func (r *Reader) read(ctx context.Context, src stores.Source, yield yielder) {
-	if err := ctx.Err(); err != nil {
-		yield(stores.Entry{}, r.cfg.ItemError(src.Path, "", err))
-		return
-	}
-	fsys := fsafe.In(r.cfg.Root)
-	fi, err := fsys.Stat(src.Path)
-	if err != nil {
-		yield(stores.Entry{}, r.cfg.ItemError(src.Path, "", err))
-		return
-	}
-	if !fi.IsDir() {
-		r.readFile(ctx, src, src.Path, true, yield)
-		return
-	}
-	ents, err := fsys.ReadDir(ctx, src.Path)
-	if err != nil {
-		yield(stores.Entry{}, r.cfg.ItemError(src.Path, "", fmt.Errorf("listing directory: %w", err)))
-		return
-	}
-	for _, e := range ents {
-		if err := ctx.Err(); err != nil {
-			yield(stores.Entry{}, r.cfg.ItemError(src.Path, "", err))
-			return
+	r.cfg.ReadPath(ctx, src.Path, yield, func(p string, entry fs.DirEntry) bool {
+		if entry != nil {
+			if !entry.Type().IsRegular() {
+				return true
+			}
+			if head, err := fsafe.In(r.cfg.Root).ReadHead(ctx, p, int64(len(kcfile.Magic))); err != nil || !Sniff(head) {
+				r.cfg.Log.Debug("skipping file that is not a keychain", "path", p)
+				return true
+			}
 		}
-		p := filepath.Join(src.Path, e.Name())
-		if !e.Type().IsRegular() {
-			continue
-		}
-		if head, err := fsys.ReadHead(ctx, p, int64(len(kcfile.Magic))); err != nil || !Sniff(head) {
-			r.cfg.Log.Debug("skipping file that is not a keychain", "path", p)
-			continue
-		}
-		if !r.readFile(ctx, src, p, false, yield) {
-			return
-		}
-	}
+		return r.readFile(ctx, src, p, entry == nil, yield)
+	})
 }
 
 // readFile reads one file. named says the caller named this file itself, so

@@ -4,4 +4,4 @@ package winstore
 
 // unprotect: DPAPI is Windows' own; elsewhere (and for a mounted image,
 // whose master keys are not this machine's) a private half stays encrypted.
-func unprotect([]byte) ([]byte, error) { return nil, errDPAPIUnavailable }
+func unprotect(_, _ []byte) ([]byte, error) { return nil, errDPAPIUnavailable }

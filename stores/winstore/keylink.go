@@ -25,7 +25,7 @@ import (
 // container in a file named after a hash of its name (see package keyfile).
 // When that file can be found, its clear public half is compared with the
 // certificate's. The private half is DPAPI-encrypted under the owner's (or
-// the machine's) master key. On the machine itself, a CAPI private half that
+// the machine's) master key. On the machine itself, a private half that
 // DPAPI decrypts for the running account (a machine key for SYSTEM, a user's
 // own key for that user) is checked against the certificate: "matched" or
 // "mismatch". Otherwise a container whose public half matches is "locked",
@@ -309,7 +309,9 @@ func judgeFile(ctx context.Context, fsys keyFS, c *x509.Certificate, k *element.
 		stored   string
 		public   func() (crypto.PublicKey, error)
 		private  bool
-		privBlob []byte // a CAPI private half, which DPAPI may decrypt
+		privBlob []byte // the private half, which DPAPI may decrypt
+		entropy  []byte // its DPAPI entropy
+		belongs  func(plain []byte) (bool, error)
 	)
 	if kind == providerCAPIRSA {
 		cont, err := keyfile.ParseCAPI(data)
@@ -321,6 +323,14 @@ func judgeFile(ctx context.Context, fsys keyFS, c *x509.Certificate, k *element.
 			return keyVerdict{match: stores.KeyLinked, note: fmt.Sprintf("%s; key file %s found, but key spec %d names neither of its key pairs", link, path, k.KeySpec), path: path}
 		}
 		stored, private, privBlob = cont.Name, pair.Present(), pair.Private
+		belongs = func(plain []byte) (bool, error) {
+			pub, isRSA := c.PublicKey.(*rsa.PublicKey)
+			k, err := keyfile.ParseCAPIPrivateKey(plain)
+			if err != nil {
+				return false, err
+			}
+			return isRSA && k.Belongs(pub), nil
+		}
 		public = func() (crypto.PublicKey, error) {
 			if len(pair.Public) == 0 {
 				return nil, keyfile.ErrNoPublicKey
@@ -332,7 +342,9 @@ func judgeFile(ctx context.Context, fsys keyFS, c *x509.Certificate, k *element.
 		if err != nil {
 			return keyVerdict{match: stores.KeyUnknown, note: fmt.Sprintf("key file %s: %v", path, err), path: path}
 		}
-		stored, private, public = key.Name, key.PrivateKeyLen > 0, key.PublicKey
+		stored, private, public = key.Name, len(key.PrivateKey) > 0, key.PublicKey
+		privBlob, entropy = key.PrivateKey, keyfile.CNGPrivateKeyEntropy
+		belongs = func(plain []byte) (bool, error) { return keyfile.CNGPrivateBelongs(plain, c.PublicKey) }
 	}
 	if !strings.EqualFold(stored, k.ContainerName) {
 		// The hash of the name matched, the stored name does not: a file
@@ -357,36 +369,34 @@ func judgeFile(ctx context.Context, fsys keyFS, c *x509.Certificate, k *element.
 	if !ok || !eq.Equal(c.PublicKey) {
 		return keyVerdict{match: stores.KeyMismatch, note: fmt.Sprintf("%s; key file %s holds another public key", link, path), path: path}
 	}
-	if privBlob != nil && fsys.live {
-		if v, ok := checkPrivate(c, privBlob, link, path); ok {
+	if len(privBlob) > 0 && fsys.live {
+		if v, ok := checkPrivate(privBlob, entropy, belongs, link, path); ok {
 			return v
 		}
 	}
 	return keyVerdict{match: stores.KeyLocked, note: fmt.Sprintf("%s; key file %s: its public half matches, its private half is DPAPI-encrypted and was not checked", link, path), path: path}
 }
 
-// checkPrivate decrypts a CAPI private half with DPAPI, as the running
-// account, and checks that its primes make the certificate's modulus. ok is
-// false when it could not be decrypted here (a user's key read by SYSTEM):
-// the key then stays locked. The plaintext is wiped before returning.
-func checkPrivate(c *x509.Certificate, blob []byte, link, path string) (keyVerdict, bool) {
-	pub, isRSA := c.PublicKey.(*rsa.PublicKey)
-	if !isRSA {
-		return keyVerdict{}, false
-	}
-	plain, err := unprotect(blob)
+// checkPrivate decrypts a private half with DPAPI, as the running account,
+// and checks it against the certificate with belongs. ok is false when it
+// could not be decrypted here (a user's key read by SYSTEM): the key then
+// stays locked. The plaintext is wiped before returning.
+func checkPrivate(blob, entropy []byte, belongs func([]byte) (bool, error), link, path string) (keyVerdict, bool) {
+	plain, err := unprotect(blob, entropy)
 	if err != nil {
 		return keyVerdict{}, false
 	}
 	defer clear(plain)
-	k, err := keyfile.ParseCAPIPrivateKey(plain)
-	if err != nil {
-		return keyVerdict{match: stores.KeyMismatch, note: fmt.Sprintf("%s; key file %s: its public half matches, but its decrypted private half is not an RSA key (%v)", link, path, err), path: path}, true
-	}
-	if !k.Belongs(pub) {
+	ok, err := belongs(plain)
+	switch {
+	case err != nil:
+		// A layout this reader does not know is not evidence against the
+		// key: it stays locked.
+		return keyVerdict{match: stores.KeyLocked, note: fmt.Sprintf("%s; key file %s: its public half matches; its private half was decrypted, but its layout is not understood (%v)", link, path, err), path: path}, true
+	case !ok:
 		return keyVerdict{match: stores.KeyMismatch, note: fmt.Sprintf("%s; key file %s: its public half matches, but its private half belongs to another key", link, path), path: path}, true
 	}
-	return keyVerdict{match: stores.KeyMatched, note: fmt.Sprintf("private key in %s: decrypted with DPAPI as this account and checked against the certificate (p·q = n)", path), path: path}, true
+	return keyVerdict{match: stores.KeyMatched, note: fmt.Sprintf("private key in %s: decrypted with DPAPI as this account and checked against the certificate", path), path: path}, true
 }
 
 // errDPAPIUnavailable: the private half cannot be decrypted here.

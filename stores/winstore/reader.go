@@ -17,7 +17,7 @@
 // looked up in the owner's (or the machine's) key folder and its clear public
 // half compared with the certificate's: locked (matches; the private half is
 // DPAPI-encrypted), mismatch, absent (the folder has no such file) or unknown
-// (unreadable; logged); on Windows itself a CAPI private half that DPAPI
+// (unreadable; logged); on Windows itself a private half that DPAPI
 // decrypts for the running account is checked too (matched); see keylink.go. Other providers' keys stay linked.
 // KeyNote names the provider, the container and what was found.
 //
@@ -37,6 +37,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -127,30 +128,9 @@ func (r *Reader) read(ctx context.Context, src stores.Source, yield yielder) {
 		r.readRegistry(ctx, src, root, sub, yield)
 		return
 	}
-	fsys := fsafe.In(r.cfg.Root)
-	fi, err := fsys.Stat(src.Path)
-	if err != nil {
-		yield(stores.Entry{}, r.cfg.ItemError(src.Path, "", err))
-		return
-	}
-	if !fi.IsDir() {
-		r.readFile(ctx, src, src.Path, true, yield)
-		return
-	}
-	ents, err := fsys.ReadDir(ctx, src.Path)
-	if err != nil {
-		yield(stores.Entry{}, r.cfg.ItemError(src.Path, "", fmt.Errorf("listing directory: %w", err)))
-		return
-	}
-	for _, e := range ents {
-		if err := ctx.Err(); err != nil {
-			yield(stores.Entry{}, r.cfg.ItemError(src.Path, "", err))
-			return
-		}
-		if !r.readFile(ctx, src, filepath.Join(src.Path, e.Name()), false, yield) {
-			return
-		}
-	}
+	r.cfg.ReadPath(ctx, src.Path, yield, func(p string, entry fs.DirEntry) bool {
+		return r.readFile(ctx, src, p, entry == nil, yield)
+	})
 }
 
 // readFile reads one element or .sst file. named says the caller named this

@@ -1,15 +1,11 @@
 package edge_test
 
 import (
-	"bufio"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
-	"os/exec"
+	"path/filepath"
 	"slices"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,60 +13,17 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/certsight/certsight/internal/testpki"
+	"github.com/certsight/certsight/internal/testtool"
 )
-
-// ocspEntry is one line of an openssl ocsp index: a serial, good or revoked.
-type ocspEntry struct {
-	serial  *big.Int
-	revoked bool
-}
 
 // startOpenSSLOCSP runs `openssl ocsp` on port as the responder for the CA
 // in caPEM, signing with signer/key, answering from entries (other serials
-// are unknown). It is killed when the test ends.
-func startOpenSSLOCSP(t *testing.T, f *fixtures, name string, port int, caPEM, signer, key string, entries ...ocspEntry) string {
+// are unknown; the index is name-index.txt in f's directory). It is killed
+// when the test ends.
+func startOpenSSLOCSP(t *testing.T, f *fixtures, name string, port int, caPEM, signer, key string, entries ...testtool.OCSPEntry) string {
 	t.Helper()
-	hex := func(n *big.Int) string {
-		s := strings.ToUpper(n.Text(16))
-		if len(s)%2 == 1 {
-			s = "0" + s
-		}
-		return s
-	}
-	exp := time.Now().Add(24 * time.Hour).UTC().Format("060102150405Z")
-	var index strings.Builder
-	for i, e := range entries {
-		if e.revoked {
-			fmt.Fprintf(&index, "R\t%s\t%s\t%s\tunknown\t/CN=c%d\n", exp, time.Now().Add(-time.Hour).UTC().Format("060102150405Z"), hex(e.serial), i)
-		} else {
-			fmt.Fprintf(&index, "V\t%s\t\t%s\tunknown\t/CN=c%d\n", exp, hex(e.serial), i)
-		}
-	}
-	indexPath := f.write(t, name+"-index.txt", []byte(index.String()))
-	cmd := exec.Command("openssl", "ocsp", "-index", indexPath, "-CA", caPEM, "-rsigner", signer,
-		"-rkey", key, "-port", fmt.Sprint(port), "-nmin", "10", "-ignore_err")
-	// Readiness comes from its stderr: a probe would occupy the
-	// single-threaded responder.
-	stderr, err := cmd.StderrPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	ready := make(chan struct{})
-	go func() {
-		var once sync.Once
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			if strings.Contains(sc.Text(), "waiting for OCSP client connections") {
-				once.Do(func() { close(ready) })
-			}
-		}
-	}()
-	select {
-	case <-ready:
-	case <-time.After(10 * time.Second):
-		t.Fatalf("openssl ocsp (%s) did not start", name)
-	}
-	return fmt.Sprintf("http://127.0.0.1:%d/", port)
+	index := testtool.OCSPIndex(t, filepath.Join(f.dir, name+"-index.txt"), entries...)
+	return testtool.OCSPResponder(t, index, caPEM, signer, key, port)
 }
 
 // slowRelay forwards connections to upstream (host:port) after holding
@@ -145,17 +98,17 @@ func TestOCSPChain(t *testing.T) {
 	// Fresh leaves for measuring first checks: each serial is asked once.
 	const samples = 15
 	var fresh [][2]string
-	entries := []ocspEntry{{serial: leaf.Cert.SerialNumber}}
+	entries := []testtool.OCSPEntry{{Serial: leaf.Cert.SerialNumber}}
 	for i := range samples {
 		l, c, k := issue(inter, fmt.Sprintf("ocsp-fresh-%d", i), interURL)
 		fresh = append(fresh, [2]string{c, k})
-		entries = append(entries, ocspEntry{serial: l.Cert.SerialNumber})
+		entries = append(entries, testtool.OCSPEntry{Serial: l.Cert.SerialNumber})
 	}
 	rootKey := f.writeKey(t, "root.key", &testpki.Leaf{Cert: f.root.Cert, Key: f.root.Key})
 	interPEM := f.write(t, "ocsp-inter.pem", testpki.CertPEM(inter.Cert))
 	interKey := f.writeKey(t, "ocsp-inter.key", &testpki.Leaf{Cert: inter.Cert, Key: inter.Key})
 	startOpenSSLOCSP(t, f, "root", rootPort, f.rootPEM, f.rootPEM, rootKey,
-		ocspEntry{serial: inter.Cert.SerialNumber}, ocspEntry{serial: bad.Cert.SerialNumber, revoked: true})
+		testtool.OCSPEntry{Serial: inter.Cert.SerialNumber}, testtool.OCSPEntry{Serial: bad.Cert.SerialNumber, Revoked: true})
 	startOpenSSLOCSP(t, f, "inter", interPort, interPEM, interPEM, interKey, entries...)
 
 	p := startEdge(t, f, origin.URL, "--client-ca", f.rootPEM, "--ocsp", "--rules", rules, "--workers-headers")
@@ -194,7 +147,7 @@ func TestOCSPChain(t *testing.T) {
 func TestOCSPSlowAndWrongSigner(t *testing.T) {
 	f := newRevFixtures(t)
 	goodCRL := f.write(t, "ocsp-good.crl", f.interCA.crl(t, crlOpts{number: 1}))
-	entries := []ocspEntry{{serial: f.leaf.Cert.SerialNumber}, {serial: f.revoked.Cert.SerialNumber, revoked: true}}
+	entries := []testtool.OCSPEntry{{Serial: f.leaf.Cert.SerialNumber}, {Serial: f.revoked.Cert.SerialNumber, Revoked: true}}
 
 	t.Run("slow responder: --ocsp-timeout bounds the wait, the answer serves the next connection", func(t *testing.T) {
 		port := freePort(t)

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+
+	"github.com/certsight/certsight/internal/testtool"
 )
 
 // startOCSPResponder runs `openssl ocsp` as the intermediate's responder on
@@ -16,7 +18,7 @@ import (
 func (f *revFixtures) startOCSPResponder(t *testing.T, good, revoked *big.Int) string {
 	t.Helper()
 	return startOpenSSLOCSP(t, f.fixtures, "ocsp", freePort(t), f.interPEM, f.interPEM, f.interKey,
-		ocspEntry{serial: good}, ocspEntry{serial: revoked, revoked: true})
+		testtool.OCSPEntry{Serial: good}, testtool.OCSPEntry{Serial: revoked, Revoked: true})
 }
 
 func TestOCSP(t *testing.T) {

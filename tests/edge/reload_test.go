@@ -237,8 +237,9 @@ func TestReloadPolled(t *testing.T) {
 	origin := newEcho(t)
 	ca := f.write(t, "clients-ca.pem", testpki.CertPEM(f.root.Cert))
 	rulesFile := f.write(t, "reload-rules.json", []byte(exposeRules))
+	maddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	p := startEdge(t, f, origin.URL, "--client-ca", ca, "--rules", rulesFile, "--workers-headers",
-		"--reload-check-interval", "20ms")
+		"--reload-check-interval", "20ms", "--metrics-listen", maddr)
 	c := client(t, f, f.leafChain, f.leafKey, false)
 	require.False(t, keptAliveJSON(t, c, p.url("/"), origin).reused)
 	assert.Equal(t, "SUCCESS", origin.last(t).Header.Get("X-Cert-Verify"))
@@ -275,6 +276,14 @@ func TestReloadPolled(t *testing.T) {
 	require.Eventually(t, func() bool { return len(logRecords(t, p, msgReloaded)) == 2 }, 10*time.Second, 10*time.Millisecond)
 	keptAliveJSON(t, c, p.url("/"), origin)
 	assert.Empty(t, origin.last(t).Header.Get("X-Verified"))
+
+	resp, err := http.Get("http://" + maddr + "/metrics")
+	require.NoError(t, err)
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	assert.Contains(t, string(body), `certsight_edge_reloads_total{result="error"} 1`+"\n")
+	assert.Contains(t, string(body), `certsight_edge_reloads_total{result="ok"} 2`+"\n")
 }
 
 type keptAliveResult struct{ reused bool }

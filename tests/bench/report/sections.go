@@ -19,6 +19,12 @@ type reporter struct {
 
 func (r *reporter) p(format string, args ...any) { fmt.Fprintf(r.w, format+"\n", args...) }
 
+// noResults ends a section whose input is missing with how to make it.
+func (r *reporter) noResults(target string) {
+	r.p("No results yet: run `make %s`.", target)
+	r.p("")
+}
+
 func (r *reporter) img(alt, file string) {
 	r.p("![%s](%s)", alt, r.relPlots+"/"+file)
 	r.p("")
@@ -42,8 +48,7 @@ func (r *reporter) edge(d *edgeresult.Document) error {
 	r.p("## Edge proxy: certsight-edge against HAProxy, nginx, Caddy and a bare Go proxy")
 	r.p("")
 	if d == nil {
-		r.p("No results yet: run `make bench-edge`.")
-		r.p("")
+		r.noResults("bench-edge")
 		return nil
 	}
 	m := d.Machine
@@ -143,8 +148,7 @@ func (r *reporter) middleware(f *goBenchFile) error {
 	r.p("computed once, on its first request). Budget: under 1 µs and at most 2 allocations per request.")
 	r.p("")
 	if f == nil {
-		r.p("No results yet: run `make bench-go`.")
-		r.p("")
+		r.noResults("bench-go")
 		return nil
 	}
 	r.p("| benchmark | what | ns/op | B/op | allocs/op |")
@@ -191,8 +195,7 @@ func (r *reporter) nss(rows []nssRow) error {
 	r.p("Times are CPU (user + system) and wall seconds from `/usr/bin/time`.")
 	r.p("")
 	if len(rows) == 0 {
-		r.p("No results yet: run `make bench-nss`.")
-		r.p("")
+		r.noResults("bench-nss")
 		return nil
 	}
 	r.p("| certificates | program | CPU s | wall s | peak RSS MB | certutil CPU ÷ this |")
@@ -229,8 +232,7 @@ func (r *reporter) extensionStart(f *goBenchFile) {
 	r.p("")
 	b := f.find("BenchmarkStartToRegistered")
 	if b == nil {
-		r.p("No results yet: run `make bench-go`.")
-		r.p("")
+		r.noResults("bench-go")
 		return
 	}
 	r.p("| minimum ms | median ms | maximum ms |")

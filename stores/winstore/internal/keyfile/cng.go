@@ -2,6 +2,7 @@ package keyfile
 
 import (
 	"crypto"
+	"crypto/ecdh"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rsa"
@@ -38,9 +39,11 @@ type CNGKey struct {
 	Name string
 	// Properties are the clear ("public") properties, in file order.
 	Properties []CNGProperty
-	// PrivatePropertiesLen and PrivateKeyLen are the lengths of the two
-	// DPAPI blobs; PrivateKeyLen is 0 when the file holds no private key.
-	PrivatePropertiesLen, PrivateKeyLen int
+	// PrivatePropertiesLen is the length of the DPAPI blob of private
+	// properties; PrivateKey the DPAPI blob of the private key, empty when
+	// the file holds none.
+	PrivatePropertiesLen int
+	PrivateKey           []byte
 }
 
 // ParseCNG parses a CNG key file:
@@ -92,7 +95,7 @@ func ParseCNG(data []byte) (*CNGKey, error) {
 		k.Properties = append(k.Properties, props...)
 	}
 	k.PrivatePropertiesLen = len(next(lens[1+count]))
-	k.PrivateKeyLen = len(next(lens[2+count]))
+	k.PrivateKey = next(lens[2+count])
 	return k, nil
 }
 
@@ -198,4 +201,97 @@ func ParseBCryptPublicKey(b []byte) (crypto.PublicKey, error) {
 		return nil, fmt.Errorf("BCRYPT %s public key: %w", magic, err)
 	}
 	return pub, nil
+}
+
+// CNGPrivateKeyEntropy is the DPAPI entropy of a CNG key file's private key
+// blob (the "Private Key" description's, as the key-file readers cited in
+// the package documentation use it).
+var CNGPrivateKeyEntropy = []byte("xT5rZW5qVVbrvpuA\x00")
+
+// CNGPrivateBelongs reports whether the plaintext of a CNG private key blob
+// (what DPAPI gives back) holds the private key of pub: a
+// BCRYPT_RSAPRIVATE_BLOB ("RSA2", big-endian; p·q must be pub's modulus) or
+// a BCRYPT_ECCPRIVATE_BLOB ("ECS2"/"ECK2"…: X, Y, d; d·G must be pub's
+// point), either bare or as the value of a property record. An error says
+// the plaintext holds no such key.
+func CNGPrivateBelongs(plain []byte, pub crypto.PublicKey) (bool, error) {
+	vals := [][]byte{plain}
+	if props, err := parseCNGProperties(plain); err == nil {
+		for _, p := range props {
+			vals = append(vals, p.Value)
+		}
+	}
+	for _, v := range vals {
+		if ok, err := privateBelongs(v, pub); err == nil {
+			return ok, nil
+		}
+	}
+	return false, errors.New("CNG private key: no RSA or ECC private key blob in the plaintext")
+}
+
+type eccPrivate struct {
+	curve ecdh.Curve
+	size  uint64 // coordinate and scalar length
+}
+
+var eccPrivateCurves = map[string]eccPrivate{
+	"ECS2": {ecdh.P256(), 32}, "ECK2": {ecdh.P256(), 32},
+	"ECS4": {ecdh.P384(), 48}, "ECK4": {ecdh.P384(), 48},
+	"ECS6": {ecdh.P521(), 66}, "ECK6": {ecdh.P521(), 66},
+}
+
+func privateBelongs(b []byte, pub crypto.PublicKey) (bool, error) {
+	if len(b) < 8 {
+		return false, errNotBCrypt
+	}
+	magic := string(b[:4])
+	if magic == "RSA2" {
+		if len(b) < 24 {
+			return false, errNotBCrypt
+		}
+		var l [5]uint64
+		total := uint64(24)
+		for i := range l {
+			l[i] = uint64(binary.LittleEndian.Uint32(b[4+4*i:]))
+		}
+		// l: bitLen, expLen, modLen, prime1Len, prime2Len
+		for _, n := range l[1:] {
+			total += n
+		}
+		if l[2] == 0 || l[3] == 0 || l[4] == 0 || total > uint64(len(b)) {
+			return false, errNotBCrypt
+		}
+		off := 24 + l[1]
+		n := new(big.Int).SetBytes(b[off : off+l[2]])
+		p := new(big.Int).SetBytes(b[off+l[2] : off+l[2]+l[3]])
+		q := new(big.Int).SetBytes(b[off+l[2]+l[3] : off+l[2]+l[3]+l[4]])
+		rsaPub, ok := pub.(*rsa.PublicKey)
+		one := big.NewInt(1)
+		if !ok || p.Cmp(one) <= 0 || q.Cmp(one) <= 0 {
+			return false, nil
+		}
+		pq := new(big.Int).Mul(p, q)
+		return pq.Cmp(n) == 0 && pq.Cmp(rsaPub.N) == 0, nil
+	}
+	ec, ok := eccPrivateCurves[magic]
+	if !ok {
+		return false, errNotBCrypt
+	}
+	size := ec.size
+	if uint64(binary.LittleEndian.Uint32(b[4:])) != size || uint64(len(b)) < 8+3*size {
+		return false, errNotBCrypt
+	}
+	priv, err := ec.curve.NewPrivateKey(b[8+2*size : 8+3*size])
+	if err != nil {
+		return false, nil
+	}
+	ecPub, ok := pub.(*ecdsa.PublicKey)
+	if !ok {
+		return false, nil
+	}
+	want, err := ecPub.ECDH()
+	if err != nil {
+		return false, nil
+	}
+	return priv.PublicKey().Equal(want), nil
 }

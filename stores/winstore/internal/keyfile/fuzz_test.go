@@ -36,6 +36,9 @@ func FuzzKeyFiles(f *testing.F) {
 			_, _ = k.PublicKey()
 		}
 		_, _ = ParseBCryptPublicKey(data)
+		if ok, _ := CNGPrivateBelongs(data, &rsa.PublicKey{N: big.NewInt(1), E: 3}); ok {
+			t.Fatal("a CNG private key belongs to modulus 1")
+		}
 		if k, err := ParseCAPIPrivateKey(data); err == nil && k.Belongs(&rsa.PublicKey{N: big.NewInt(1), E: 3}) {
 			t.Fatal("a private key belongs to modulus 1")
 		}

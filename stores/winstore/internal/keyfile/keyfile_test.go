@@ -3,6 +3,7 @@ package keyfile
 import (
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/binary"
@@ -98,7 +99,7 @@ func TestParseSynthesizedCNG(t *testing.T) {
 			k, err := ParseCNG(readSynth(t, tc.file))
 			require.NoError(t, err)
 			assert.Equal(t, tc.name, k.Name)
-			assert.Equal(t, tc.private, k.PrivateKeyLen > 0)
+			assert.Equal(t, tc.private, len(k.PrivateKey) > 0)
 			pub, err := k.PublicKey()
 			if tc.cert == "" {
 				require.ErrorIs(t, err, ErrNoPublicKey)
@@ -339,6 +340,67 @@ func TestParseCAPIPrivateKey(t *testing.T) {
 			}
 			require.NoError(t, err)
 			assert.Equal(t, tc.belongs, k.Belongs(tc.pub))
+		})
+	}
+}
+
+// bcryptRSAPrivate and bcryptECCPrivate write BCRYPT_RSAPRIVATE_BLOB and
+// BCRYPT_ECCPRIVATE_BLOB (P-256) for k.
+func bcryptRSAPrivate(k *rsa.PrivateKey) []byte {
+	e := big32(k.E)
+	n, p, q := k.N.Bytes(), k.Primes[0].Bytes(), k.Primes[1].Bytes()
+	out := []byte("RSA2")
+	for _, w := range []int{k.N.BitLen(), len(e), len(n), len(p), len(q)} {
+		out = binary.LittleEndian.AppendUint32(out, uint32(w))
+	}
+	for _, b := range [][]byte{e, n, p, q} {
+		out = append(out, b...)
+	}
+	return out
+}
+
+func bcryptECCPrivate(k *ecdsa.PrivateKey) []byte {
+	out := BCryptECCPublic(&k.PublicKey)
+	copy(out, "ECS2")
+	d := k.D.FillBytes(make([]byte, 32))
+	return append(out, d...)
+}
+
+func TestCNGPrivateBelongs(t *testing.T) {
+	rk, err := rsa.GenerateKey(rand.Reader, 1024)
+	require.NoError(t, err)
+	rk2, err := rsa.GenerateKey(rand.Reader, 1024)
+	require.NoError(t, err)
+	ek, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	ek2, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	cases := []struct {
+		name    string
+		plain   []byte
+		pub     crypto.PublicKey
+		belongs bool
+		err     bool
+	}{
+		{name: "RSA, its own key", plain: bcryptRSAPrivate(rk), pub: &rk.PublicKey, belongs: true},
+		{name: "RSA, another key", plain: bcryptRSAPrivate(rk2), pub: &rk.PublicKey},
+		{name: "RSA key for an EC certificate", plain: bcryptRSAPrivate(rk), pub: &ek.PublicKey},
+		{name: "ECC, its own key", plain: bcryptECCPrivate(ek), pub: &ek.PublicKey, belongs: true},
+		{name: "ECC, another key", plain: bcryptECCPrivate(ek2), pub: &ek.PublicKey},
+		{name: "ECC inside a property record", plain: prop("Private Key", bcryptECCPrivate(ek)), pub: &ek.PublicKey, belongs: true},
+		{name: "a public blob is no private key", plain: BCryptECCPublic(&ek.PublicKey), pub: &ek.PublicKey, err: true},
+		{name: "junk", plain: []byte("not a key at all"), pub: &ek.PublicKey, err: true},
+		{name: "RSA lengths past the end", plain: bcryptRSAPrivate(rk)[:100], pub: &rk.PublicKey, err: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ok, err := CNGPrivateBelongs(tc.plain, tc.pub)
+			if tc.err {
+				require.Error(t, err)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.belongs, ok)
 		})
 	}
 }

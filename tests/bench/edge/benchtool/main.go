@@ -29,26 +29,20 @@ import (
 	"github.com/certsight/certsight/internal/testpki"
 )
 
+// subcommands are benchtool's jobs, each with its own flags.
+var subcommands = map[string]func(args []string) error{
+	"gen": gen, "origin": origin, "bareproxy": bareproxy, "load": load, "meta": meta, "report": report,
+}
+
 func main() {
 	if len(os.Args) < 2 {
 		fmt.Fprintln(os.Stderr, "usage: benchtool gen|origin|bareproxy|load|meta|report [flags]")
 		os.Exit(2)
 	}
 	var err error
-	switch os.Args[1] {
-	case "gen":
-		err = gen(os.Args[2:])
-	case "origin":
-		err = origin(os.Args[2:])
-	case "bareproxy":
-		err = bareproxy(os.Args[2:])
-	case "load":
-		err = load(os.Args[2:])
-	case "meta":
-		err = meta(os.Args[2:])
-	case "report":
-		err = report(os.Args[2:])
-	default:
+	if run, ok := subcommands[os.Args[1]]; ok {
+		err = run(os.Args[2:])
+	} else {
 		err = fmt.Errorf("unknown subcommand %q", os.Args[1])
 	}
 	if err != nil {
