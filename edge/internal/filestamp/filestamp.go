@@ -19,18 +19,28 @@ type Stamp struct {
 
 // Of stats path (following symlinks, as reading it would).
 func Of(path string) (Stamp, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return Stamp{}, err
+	var fi os.FileInfo
+	for range 3 {
+		var err error
+		if fi, err = os.Stat(path); err != nil {
+			return Stamp{}, err
+		}
+		if !fi.Mode().IsRegular() {
+			return Stamp{}, fmt.Errorf("%s is not a regular file", path)
+		}
+		// On Windows os.Stat leaves out the file's identity and os.SameFile
+		// reads it by path when first asked: by then the path may name the
+		// file renamed over this one, and the two would compare as the same
+		// file. Comparing the stamp with itself reads it now; a second stat
+		// then checks that the identity read belongs to the size and time
+		// (a file replaced in between would be stamped half old, half new,
+		// and seen to change again at the next poll).
+		os.SameFile(fi, fi)
+		again, err := os.Stat(path)
+		if err == nil && again.Size() == fi.Size() && again.ModTime().Equal(fi.ModTime()) {
+			break
+		}
 	}
-	if !fi.Mode().IsRegular() {
-		return Stamp{}, fmt.Errorf("%s is not a regular file", path)
-	}
-	// On Windows os.Stat leaves out the file's identity and os.SameFile
-	// reads it by path when first asked: by then the path may name the file
-	// renamed over this one, and the two would compare as the same file.
-	// Comparing the stamp with itself reads it now.
-	os.SameFile(fi, fi)
 	return Stamp{fi: fi}, nil
 }
 
