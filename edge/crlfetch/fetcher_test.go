@@ -26,6 +26,7 @@ import (
 
 	"github.com/certsight/certsight/edge/revocation"
 	"github.com/certsight/certsight/internal/testpki"
+	"github.com/certsight/certsight/internal/testtool"
 )
 
 // crlServer is a loopback HTTP server publishing CRLs by path, with ETag
@@ -156,34 +157,17 @@ func (r *results) list() []string {
 	return append([]string(nil), r.got...)
 }
 
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type rig struct {
 	store *revocation.Store
 	f     *Fetcher
 	res   *results
-	logs  *syncBuf
+	logs  *testtool.SyncBuffer
 }
 
 // start builds a store knowing the root and a running fetcher.
 func start(t *testing.T, p *pki, o Options) *rig {
 	t.Helper()
-	r := &rig{res: &results{}, logs: &syncBuf{}}
+	r := &rig{res: &results{}, logs: &testtool.SyncBuffer{}}
 	log := slog.New(slog.NewTextHandler(r.logs, nil))
 	r.store = revocation.NewStore(revocation.Options{Issuers: []*x509.Certificate{p.root.Cert}, Logger: log})
 	o.Store, o.Logger, o.OnResult, o.Roots = r.store, log, r.res.add, p.roots()

@@ -332,7 +332,7 @@ func startEdgeArgs(t *testing.T, args ...string) *proxy {
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
-	p := &proxy{cmd: cmd, logs: &syncBuf{}, done: make(chan error, 1)}
+	p := &proxy{cmd: cmd, logs: &testtool.SyncBuffer{}, done: make(chan error, 1)}
 	addrc := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)

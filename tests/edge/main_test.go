@@ -19,7 +19,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -170,25 +169,8 @@ func (e *echo) count() int {
 type proxy struct {
 	addr string
 	cmd  *exec.Cmd
-	logs *syncBuf
+	logs *testtool.SyncBuffer
 	done chan error
-}
-
-type syncBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // startEdge runs certsight-edge with the fixtures' server certificate, the
@@ -199,7 +181,7 @@ func startEdge(t *testing.T, f *fixtures, origin string, extra ...string) *proxy
 		"--origin", origin}, extra...)
 	cmd := execCommand(edgeBin, args...)
 	pr, pw := io.Pipe()
-	logs := &syncBuf{}
+	logs := &testtool.SyncBuffer{}
 	cmd.Stderr = pw
 	require.NoError(t, cmd.Start())
 	p := &proxy{cmd: cmd, logs: logs, done: make(chan error, 1)}

@@ -169,7 +169,7 @@ func TestParityWithNginx(t *testing.T) {
 func runNginx(t *testing.T, nginx, dir, conf string, port int) string {
 	t.Helper()
 	cmd := exec.Command(nginx, "-p", dir, "-c", conf, "-e", filepath.Join(dir, "error.log"), "-g", "daemon off;")
-	out := &syncBuf{}
+	out := &testtool.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	require.NoError(t, cmd.Start())
 	done := make(chan error, 1)

@@ -4,7 +4,6 @@
 package extension_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -201,25 +200,8 @@ func (m *fakeManager) waitRegistered(t testing.TB, within time.Duration) registr
 // extProc is a running certsight.ext.
 type extProc struct {
 	cmd    *exec.Cmd
-	stderr *syncBuffer
+	stderr *testtool.SyncBuffer
 	done   chan error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // startExtension starts certsight.ext with osquery's argv for an autoloaded
@@ -230,7 +212,7 @@ func startExtension(t testing.TB, sock string, extra ...string) *extProc {
 	args := append(extra, "--socket", sock, "--timeout", "3", "--interval", "3")
 	cmd := exec.Command(extBin, args...)
 	cmd.Env = append(os.Environ(), fmt.Sprintf("OSQUERY_EXTENSION=%d", os.Getpid()))
-	p := &extProc{cmd: cmd, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	p := &extProc{cmd: cmd, stderr: &testtool.SyncBuffer{}, done: make(chan error, 1)}
 	cmd.Stderr = p.stderr
 	require.NoError(t, cmd.Start())
 	go func() { p.done <- cmd.Wait() }()
