@@ -125,6 +125,10 @@ func (p *fastProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 type xForwarded struct{ forIP, host, proto string }
 
+// neverStopped stands for context.AfterFunc's stop on a context that is
+// never cancelled.
+func neverStopped() bool { return true }
+
 // errRetry marks a failure on a reused connection before any response
 // byte: the origin had closed it while idle.
 var errRetry = errors.New("reused origin connection closed")
@@ -137,8 +141,12 @@ func (p *fastProxy) roundTrip(w http.ResponseWriter, r *http.Request, xf *xForwa
 			p.fail(w, r, err)
 			return
 		}
-		// A client that goes away ends the origin exchange too.
-		stop := context.AfterFunc(ctx, oc.abort)
+		// A client that goes away ends the origin exchange too (when its
+		// server says so: the HTTP/1.1 lane's requests are never cancelled).
+		stop := neverStopped
+		if ctx.Done() != nil {
+			stop = context.AfterFunc(ctx, oc.abort)
+		}
 		res, infos, err := p.exchange(ctx, oc, r, xf)
 		if err != nil {
 			stop()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"github.com/certsight/certsight/internal/rawconn"
 	"io"
 	"net"
 	"net/http"
@@ -120,7 +121,7 @@ func (l *guardListener) Accept() (net.Conn, error) {
 		}
 		return nil, err
 	}
-	gc := &guardConn{Conn: c, g: l.g, accepted: time.Now()}
+	gc := &guardConn{Conn: rawconn.Wrap(c), g: l.g, accepted: time.Now()}
 	gc.idleSince.Store(gc.accepted.UnixNano())
 	l.g.mu.Lock()
 	l.g.conns[gc] = struct{}{}

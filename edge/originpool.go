@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"github.com/certsight/certsight/internal/rawconn"
 	"net"
 	"sync"
 	"syscall"
@@ -63,6 +64,7 @@ func (p *originPool) get(ctx context.Context) (*originConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dialing origin: %w", err)
 	}
+	c = rawconn.Wrap(c)
 	sc, ok := c.(syscall.Conn)
 	if !ok {
 		c.Close()

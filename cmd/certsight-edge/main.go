@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/certsight/certsight/internal/h1lane"
 	"io"
 	"log/slog"
 	"net"
@@ -82,6 +83,7 @@ type options struct {
 	maxConns          int
 	allowUpgrade      []string
 	shutdownTimeout   time.Duration
+	http1Lane         bool
 	crlCheckInterval  time.Duration
 	reloadInterval    time.Duration
 	ocsp              bool
@@ -127,6 +129,7 @@ func newFlags(o *options, stderr io.Writer) *pflag.FlagSet {
 	fs.Int64Var(&o.maxConnRequests, "max-conn-requests", 1000, "requests per client connection before it is closed gracefully")
 	fs.IntVar(&o.maxConns, "max-conns", 4096, "most open client connections; more wait in the listen backlog")
 	fs.StringSliceVar(&o.allowUpgrade, "allow-upgrade", []string{"websocket"}, `Upgrade protocols forwarded to the origin ("" for none; h2c is never allowed); others are removed from the request`)
+	fs.BoolVar(&o.http1Lane, "http1-lane", true, "serve plain HTTP/1.1 requests (no body, no upgrade) in the connection's goroutine, without net/http's per-request machinery; false: every request through net/http")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 15*time.Second, "grace period for in-flight requests on SIGINT/SIGTERM")
 	fs.BoolVar(&o.ocsp, "ocsp", false, "check verified client certificates and their intermediates with OCSP (the AIA responder, or --ocsp-responder); revoked wins over a good CRL, no answer within --ocsp-timeout falls under --revocation-fail")
 	fs.StringVar(&o.ocspResponder, "ocsp-responder", "", "http:// URL of the OCSP responder to ask instead of each certificate's AIA URL (implies --ocsp)")
@@ -227,11 +230,11 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	}
 	log := slog.New(handler)
 
-	srv, ln, background, err := build(o, log, hup)
+	es, err := buildServer(o, log, hup)
 	if err != nil {
 		return err
 	}
-	inflight := srv.Handler.(*inflightHandler)
+	srv, ln, background, inflight := es.http, es.ln, es.background, es.inflight
 	bctx, cancelBackground := context.WithCancel(ctx)
 	defer cancelBackground()
 	for _, f := range background {
@@ -250,6 +253,11 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 		defer stopPprof()
 	}
 	go func() { errc <- srv.Serve(ln) }()
+	if es.lane != nil {
+		// What the lane hands back is served by the same server; Shutdown
+		// closes this listener too.
+		go srv.Serve(es.lane.Listener())
+	}
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serving: %w", err)
@@ -258,11 +266,18 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	log.Info("shutting down", "grace", o.shutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
+	err = srv.Shutdown(sctx)
+	if err == nil && es.lane != nil {
+		err = es.lane.Shutdown(sctx)
+	}
+	if err != nil {
 		// Cut the requests still running; their handlers see the
 		// cancellation, answer, and write their access-log lines, which
 		// are worth a short wait.
 		srv.Close()
+		if es.lane != nil {
+			es.lane.Close()
+		}
 		done := make(chan struct{})
 		go func() { inflight.Wait(); close(done) }()
 		select {
@@ -274,27 +289,33 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	return nil
 }
 
-// build makes the server and its listener, and the background loops (CRL
-// polling) to run while it serves.
-func build(o options, log *slog.Logger, hup <-chan os.Signal) (*http.Server, net.Listener, []func(context.Context), error) {
-	srv, ln, bg, err := buildServer(o, log, hup)
-	return srv, ln, bg, err
+// edgeServer is what serving needs: the server and its listener, the
+// HTTP/1.1 fast lane (nil with --http1-lane=false), the in-flight request
+// count, and the background loops (CRL polling, reloads) to run meanwhile.
+type edgeServer struct {
+	http       *http.Server
+	ln         net.Listener
+	lane       *h1lane.Lane
+	inflight   *inflightHandler
+	background []func(context.Context)
 }
 
-func buildServer(o options, log *slog.Logger, hup <-chan os.Signal) (srv *http.Server, ln net.Listener, background []func(context.Context), err error) {
+// buildServer makes the edgeServer from the options.
+func buildServer(o options, log *slog.Logger, hup <-chan os.Signal) (es *edgeServer, err error) {
+	var background []func(context.Context)
 	if o.tlsCert == "" || o.tlsKey == "" {
-		return nil, nil, nil, errors.New("--tls-cert and --tls-key are required")
+		return nil, errors.New("--tls-cert and --tls-key are required")
 	}
 	if o.origin == "" {
-		return nil, nil, nil, errors.New("--origin is required")
+		return nil, errors.New("--origin is required")
 	}
 	origin, err := url.Parse(o.origin)
 	if err != nil || (origin.Scheme != "http" && origin.Scheme != "https") || origin.Host == "" {
-		return nil, nil, nil, fmt.Errorf("--origin %q: want an http:// or https:// URL", o.origin)
+		return nil, fmt.Errorf("--origin %q: want an http:// or https:// URL", o.origin)
 	}
 	feat, err := newFeatures(o.featureOptions, log)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	defer func() {
 		if err != nil {
@@ -311,7 +332,7 @@ func buildServer(o options, log *slog.Logger, hup <-chan os.Signal) (srv *http.S
 		}})
 	fc, err := readFileConfig(o, log, time.Time{})
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	base := &tls.Config{}
 	switch o.tlsMin {
@@ -320,19 +341,19 @@ func buildServer(o options, log *slog.Logger, hup <-chan os.Signal) (srv *http.S
 	case "1.3":
 		base.MinVersion = tls.VersionTLS13
 	default:
-		return nil, nil, nil, fmt.Errorf("--tls-min-version %q: want 1.2 or 1.3", o.tlsMin)
+		return nil, fmt.Errorf("--tls-min-version %q: want 1.2 or 1.3", o.tlsMin)
 	}
 
 	verifier := &edge.Verifier{MaxChainCerts: o.maxChainCerts, MaxChainBytes: o.maxChainBytes}
 	if verifier.Policy, err = revocation.ParsePolicy(o.revocationFail); err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	issuers := fc.issuers()
 	verifier.Roots, verifier.Intermediates = fc.pools()
 	var crlFiles *revocation.Files
 	crlMode, err := crlfetch.ParseMode(o.crlFetch)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	fetchCRLs := crlMode != crlfetch.ModeOff
 	if len(o.crls) > 0 || fetchCRLs {
@@ -341,19 +362,19 @@ func buildServer(o options, log *slog.Logger, hup <-chan os.Signal) (srv *http.S
 			if len(o.crls) == 0 {
 				flag = "--crl-fetch needs"
 			}
-			return nil, nil, nil, fmt.Errorf("%s --client-ca: a CRL's issuer must be a trust anchor or a --client-intermediates certificate", flag)
+			return nil, fmt.Errorf("%s --client-ca: a CRL's issuer must be a trust anchor or a --client-intermediates certificate", flag)
 		}
 		store := revocation.NewStore(revocation.Options{Issuers: issuers, Logger: log})
 		files := revocation.NewFiles(store, o.crls, log)
 		if err := files.Load(); err != nil {
-			return nil, nil, nil, err
+			return nil, err
 		}
 		verifier.Revocation = store
 		crlFiles = files
 		background = append(background, func(ctx context.Context) { files.Run(ctx, o.crlCheckInterval) })
 		fetch, err := feat.crlFetcher(o.featureOptions, verifier, issuers)
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, err
 		}
 		if fetch != nil {
 			background = append(background, fetch)
@@ -361,7 +382,7 @@ func buildServer(o options, log *slog.Logger, hup <-chan os.Signal) (srv *http.S
 	}
 	if o.ocsp || o.ocspResponder != "" {
 		if o.clientCA == "" {
-			return nil, nil, nil, errors.New("--ocsp needs --client-ca")
+			return nil, errors.New("--ocsp needs --client-ca")
 		}
 		if verifier.Revocation == nil {
 			// No CRLs: an empty store only carries the generation that
@@ -370,7 +391,7 @@ func buildServer(o options, log *slog.Logger, hup <-chan os.Signal) (srv *http.S
 		}
 		store := verifier.Revocation
 		if o.ocspTimeout <= 0 {
-			return nil, nil, nil, fmt.Errorf("--ocsp-timeout %v: want a positive duration", o.ocspTimeout)
+			return nil, fmt.Errorf("--ocsp-timeout %v: want a positive duration", o.ocspTimeout)
 		}
 		verifier.OCSPLeafOnly = o.ocspLeafOnly
 		client, err := ocsp.NewClient(ocsp.Options{Responder: o.ocspResponder, Logger: log, Wait: o.ocspTimeout,
@@ -381,7 +402,7 @@ func buildServer(o options, log *slog.Logger, hup <-chan os.Signal) (srv *http.S
 				}
 			}})
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, err
 		}
 		verifier.OCSP = client
 	}
@@ -393,25 +414,25 @@ func buildServer(o options, log *slog.Logger, hup <-chan os.Signal) (srv *http.S
 	}
 	mode, err := edge.ParseClientAuth(o.clientAuth)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	startCfg := edge.Config{ManagedTransform: o.managedTransform, WorkersHeaders: o.workersHeaders,
 		XFCC: o.xfcc, OnStrip: feat.onStrip()}
 	if startCfg.Legacy, err = edge.ParseLegacyMode(o.legacy); err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	cfg := fc.apply(startCfg, *verifier)
 	// From here on the edge's verifier is cfg's copy (with fc's pools).
 	verifier = cfg.Verifier
 	e, err := edge.New(cfg)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	rl.e, rl.base, rl.verifier, rl.crls = e, startCfg, *verifier, crlFiles
 	background = append(background, func(ctx context.Context) { watcher.Run(ctx, hup, o.reloadInterval) })
 	tlsCfg, err := e.TLSConfig(base, mode)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	var upgrades []string
 	for _, u := range o.allowUpgrade {
@@ -423,7 +444,7 @@ func buildServer(o options, log *slog.Logger, hup <-chan os.Signal) (srv *http.S
 		BodyIdleTimeout: o.bodyReadTimeout, MaxConnAge: o.maxConnAge, MaxConnRequests: o.maxConnRequests,
 		AllowUpgrade: upgrades})
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("--allow-upgrade: %w", err)
+		return nil, fmt.Errorf("--allow-upgrade: %w", err)
 	}
 	background = append(background, func(ctx context.Context) { guard.Run(ctx, time.Second) })
 	proxy := guard.Handler(e.Proxy(origin, edge.ProxyOptions{Logger: log, AccessLog: o.accessLog,
@@ -440,19 +461,37 @@ func buildServer(o options, log *slog.Logger, hup <-chan os.Signal) (srv *http.S
 	})
 	tcp, err := net.Listen("tcp", o.listen)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("listening on %s: %w", o.listen, err)
+		return nil, fmt.Errorf("listening on %s: %w", o.listen, err)
 	}
-	srv = &http.Server{
-		Handler:           &inflightHandler{next: feat.wrap(mux)},
+	inflight := &inflightHandler{next: feat.wrap(mux)}
+	connState := feat.connState(guard.ConnState)
+	errorLog := feat.errorLog(slog.NewLogLogger(log.Handler(), slog.LevelWarn))
+	var handler http.Handler = inflight
+	var lane *h1lane.Lane
+	if o.http1Lane {
+		lane = h1lane.New(inflight, h1lane.Options{ReadHeaderTimeout: o.readHeaderTimeout, IdleTimeout: o.idleTimeout,
+			ConnState: connState, ErrorLog: errorLog})
+		handler = lane
+	}
+	srv := &http.Server{
+		Handler:           handler,
 		ReadHeaderTimeout: o.readHeaderTimeout,
 		IdleTimeout:       o.idleTimeout,
 		HTTP2: &http.HTTP2Config{SendPingTimeout: o.h2ReadIdle, PingTimeout: o.h2PingTimeout,
 			WriteByteTimeout: o.bodyReadTimeout},
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
-			return guard.ConnContext(e.ConnContext(ctx, c), c)
+			ctx = guard.ConnContext(e.ConnContext(ctx, c), c)
+			if lane != nil {
+				ctx = lane.ConnContext(ctx, c)
+			}
+			return ctx
 		},
-		ConnState: feat.connState(guard.ConnState),
-		ErrorLog:  feat.errorLog(slog.NewLogLogger(log.Handler(), slog.LevelWarn)),
+		ConnState: connState,
+		ErrorLog:  errorLog,
+	}
+	if lane != nil {
+		// Idle lane connections close as soon as shutdown begins.
+		srv.RegisterOnShutdown(func() { lane.BeginShutdown() })
 	}
 	if o.readHeaderTimeout <= 0 {
 		log.Warn("--read-header-timeout 0: a client can hold a connection open forever by sending headers slowly")
@@ -460,7 +499,8 @@ func buildServer(o options, log *slog.Logger, hup <-chan os.Signal) (srv *http.S
 	log.Info("client authentication", "mode", mode.String(), "trust_anchors", o.clientCA != "", "crls", len(o.crls), "crl_fetch", crlMode.String(),
 		"revocation_fail", verifier.Policy.String(), "legacy_forwarding", cfg.Legacy.String(), "rules", cmp(o.rulesFile, "default"))
 	background = append(background, feat.background()...)
-	return srv, e.Listener(guard.Listener(tcp), tlsCfg), background, nil
+	return &edgeServer{http: srv, ln: e.Listener(guard.Listener(tcp), tlsCfg), lane: lane, inflight: inflight,
+		background: background}, nil
 }
 
 // inflightHandler counts running requests, so shutdown can wait for the

@@ -136,6 +136,7 @@ func runLoad(spec loadSpec) (*edgeresult.Sample, error) {
 	s := &edgeresult.Sample{Requests: ok.Load(), Errors: failed.Load(), Seconds: elapsed.Seconds(), Load1: load1}
 	s.RPS = float64(s.Requests) / s.Seconds
 	s.ProxyCPU = after.proxy - before.proxy
+	s.ProxySysCPU = after.proxySys - before.proxySys
 	s.OriginCPU = after.origin - before.origin
 	s.ClientCPU = after.client - before.client
 	s.MachineCPU = after.machine - before.machine
@@ -153,32 +154,35 @@ func runLoad(spec loadSpec) (*edgeresult.Sample, error) {
 // Linux architecture Go supports.
 const clockTicks = 100
 
-type cpuReading struct{ proxy, origin, client, machine float64 }
+type cpuReading struct{ proxy, proxySys, origin, client, machine float64 }
 
 func takeCPU(proxy []int, origin int) cpuReading {
 	var r cpuReading
 	for _, p := range proxy {
-		r.proxy += processCPU(p)
+		user, sys := processCPU(p)
+		r.proxy += user + sys
+		r.proxySys += sys
 	}
 	if origin != 0 {
-		r.origin = processCPU(origin)
+		user, sys := processCPU(origin)
+		r.origin = user + sys
 	}
 	r.client = selfCPU()
 	r.machine = machineBusy()
 	return r
 }
 
-// processCPU is a process's user + system time in seconds (all its
-// threads, the exited ones included), or 0 if it cannot be read.
-func processCPU(pid int) float64 {
+// processCPU is a process's user and system time in seconds (all its
+// threads, the exited ones included), or zeros if it cannot be read.
+func processCPU(pid int) (user, sys float64) {
 	f := procStatFields(pid)
 	if len(f) < 13 {
-		return 0
+		return 0, 0
 	}
 	// Fields after "pid (comm)": state is [0], utime [11], stime [12].
 	u, _ := strconv.ParseFloat(f[11], 64)
 	s, _ := strconv.ParseFloat(f[12], 64)
-	return (u + s) / clockTicks
+	return u / clockTicks, s / clockTicks
 }
 
 // procStatFields returns the fields of /proc/<pid>/stat after the command

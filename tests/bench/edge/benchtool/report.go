@@ -127,7 +127,7 @@ func summarize(d *edgeresult.Document) {
 		d.Machine.BusyShare = busy / capacity
 		d.Machine.OtherShare = max(other, 0) / capacity
 	}
-	var cpu []float64
+	var cpu, sys []float64
 	var secs []float64
 	for _, s := range d.Samples {
 		i, seen := index[s.Name]
@@ -136,6 +136,7 @@ func summarize(d *edgeresult.Document) {
 			index[s.Name] = i
 			d.Summary = append(d.Summary, edgeresult.Summary{Name: s.Name, CPUPerReqMin: s.CPUPerReq, CPUPerReqMax: s.CPUPerReq})
 			cpu = append(cpu, 0)
+			sys = append(sys, 0)
 			secs = append(secs, 0)
 		}
 		sm := &d.Summary[i]
@@ -143,6 +144,7 @@ func summarize(d *edgeresult.Document) {
 		sm.Requests += s.Requests
 		sm.Errors += s.Errors
 		cpu[i] += s.ProxyCPU
+		sys[i] += s.ProxySysCPU
 		secs[i] += s.Seconds
 		sm.CPUPerReqMin = min(sm.CPUPerReqMin, s.CPUPerReq)
 		sm.CPUPerReqMax = max(sm.CPUPerReqMax, s.CPUPerReq)
@@ -158,6 +160,7 @@ func summarize(d *edgeresult.Document) {
 		}
 		if sm.Requests > 0 {
 			sm.CPUPerReq = cpu[i] / float64(sm.Requests) * 1e6
+			sm.SysPerReq = sys[i] / float64(sm.Requests) * 1e6
 		}
 		sm.CPURatioMedian = edgeresult.Median(sm.CPURatioRounds)
 		sm.P50, sm.P90, sm.P99, sm.P999 = sm.Hist.Quantile(0.5), sm.Hist.Quantile(0.9), sm.Hist.Quantile(0.99), sm.Hist.Quantile(0.999)
@@ -178,13 +181,13 @@ func summarize(d *edgeresult.Document) {
 func printTable(w io.Writer, d *edgeresult.Document) {
 	fmt.Fprintf(w, "machine: %d CPUs (%s), busy %.0f%% during the rounds, %.0f%% of it other work; load %s -> %s\n",
 		d.Machine.CPUs, d.Machine.CPUModel, 100*d.Machine.BusyShare, 100*d.Machine.OtherShare, d.Machine.LoadStart, d.Machine.LoadEnd)
-	fmt.Fprintf(w, "%-26s %8s %6s %9s %11s %9s %9s %9s %s\n", "proxy", "req/s", "errors", "CPU µs/req", "CPU×"+d.Baseline, "req/s×", "p50 ms", "p99 ms", "CPU× by round")
+	fmt.Fprintf(w, "%-26s %8s %6s %9s %9s %11s %9s %9s %9s %s\n", "proxy", "req/s", "errors", "CPU µs/req", "kernel µs", "CPU×"+d.Baseline, "req/s×", "p50 ms", "p99 ms", "CPU× by round")
 	for _, s := range d.Summary {
 		rounds := make([]string, len(s.CPURatioRounds))
 		for i, r := range s.CPURatioRounds {
 			rounds[i] = fmt.Sprintf("%.2f", r)
 		}
-		fmt.Fprintf(w, "%-26s %8.0f %6d %10.1f %11.2f %9.2f %9.2f %9.2f %s\n", s.Name, s.RPS, s.Errors, s.CPUPerReq,
-			s.CPURatio, s.RPSRatio, s.P50/1e3, s.P99/1e3, strings.Join(rounds, " "))
+		fmt.Fprintf(w, "%-26s %8.0f %6d %10.1f %9.1f %11.2f %9.2f %9.2f %9.2f %s\n", s.Name, s.RPS, s.Errors, s.CPUPerReq,
+			s.SysPerReq, s.CPURatio, s.RPSRatio, s.P50/1e3, s.P99/1e3, strings.Join(rounds, " "))
 	}
 }

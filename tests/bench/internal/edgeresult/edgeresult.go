@@ -49,10 +49,12 @@ type Summary struct {
 	// CPUPerReq is all the proxy's CPU over all its requests (µs);
 	// CPURatio that divided by the baseline's, and CPURatioRounds the same
 	// ratio round by round (each against the baseline of the same round).
-	CPUPerReq      float64   `json:"cpu_us_per_req"`
-	CPUPerReqMin   float64   `json:"cpu_us_per_req_min"`
-	CPUPerReqMax   float64   `json:"cpu_us_per_req_max"`
-	CPURatio       float64   `json:"cpu_ratio"`
+	CPUPerReq    float64 `json:"cpu_us_per_req"`
+	CPUPerReqMin float64 `json:"cpu_us_per_req_min"`
+	CPUPerReqMax float64 `json:"cpu_us_per_req_max"`
+	CPURatio     float64 `json:"cpu_ratio"`
+	// SysPerReq is the kernel's share of CPUPerReq (µs).
+	SysPerReq      float64   `json:"sys_us_per_req"`
 	CPURatioRounds []float64 `json:"cpu_ratio_rounds"`
 	CPURatioMedian float64   `json:"cpu_ratio_median"`
 	RPSRatio       float64   `json:"rps_ratio"`
@@ -75,10 +77,13 @@ type Sample struct {
 	// processes (with their children, e.g. nginx workers), the origin, this
 	// load generator, and the whole machine's busy time (every process,
 	// other people's builds included).
-	ProxyCPU   float64 `json:"proxy_cpu_s"`
-	OriginCPU  float64 `json:"origin_cpu_s"`
-	ClientCPU  float64 `json:"client_cpu_s"`
-	MachineCPU float64 `json:"machine_cpu_s"`
+	ProxyCPU float64 `json:"proxy_cpu_s"`
+	// ProxySysCPU is the part of ProxyCPU spent in the kernel (system
+	// time): what is left is the proxy's own user-space work.
+	ProxySysCPU float64 `json:"proxy_sys_cpu_s"`
+	OriginCPU   float64 `json:"origin_cpu_s"`
+	ClientCPU   float64 `json:"client_cpu_s"`
+	MachineCPU  float64 `json:"machine_cpu_s"`
 	// CPUPerReq is ProxyCPU / Requests in microseconds.
 	CPUPerReq float64 `json:"cpu_us_per_req"`
 	// Latency: percentiles in microseconds and the histogram they come from.
