@@ -2,7 +2,6 @@ package edge
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +12,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/certsight/certsight/internal/httpfield"
 )
 
 // fastProxy is the proxy's common path: a request without a body (GET,
@@ -414,66 +415,16 @@ func isHex(c byte) bool {
 // other than tab.
 func checkHeader(h http.Header) error {
 	for k, vv := range h {
-		if !validName(k) {
+		if !httpfield.ValidName(k) {
 			return fmt.Errorf("invalid header field name %q", k)
 		}
 		for _, v := range vv {
-			if !validValue(v) {
+			if !httpfield.ValidValue(v) {
 				return fmt.Errorf("invalid header field value for %q", k)
 			}
 		}
 	}
 	return nil
-}
-
-// validValue reports whether v has no control character but tab (no byte
-// below 0x20 except 0x09, no 0x7f). Values are mostly the kilobyte-long
-// Client-Cert, so it looks at eight bytes at a time: a word with no byte
-// below 0x20 and no 0x7f is fine; any other word is checked byte by byte.
-func validValue(v string) bool {
-	const (
-		ones  = 0x0101010101010101
-		highs = 0x8080808080808080
-	)
-	i := 0
-	for ; i+8 <= len(v); i += 8 {
-		x := binary.LittleEndian.Uint64([]byte(v[i : i+8]))
-		below20 := (x - 0x20*ones) &^ x & highs // some byte < 0x20
-		y := x ^ 0x7f*ones
-		is7f := (y - ones) &^ y & highs // some byte == 0x7f
-		if below20|is7f != 0 && !validBytes(v[i:i+8]) {
-			return false
-		}
-	}
-	return validBytes(v[i:])
-}
-
-func validBytes(v string) bool {
-	for i := 0; i < len(v); i++ {
-		if c := v[i]; (c < ' ' && c != '\t') || c == 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
-func validName(k string) bool {
-	if k == "" {
-		return false
-	}
-	for i := 0; i < len(k); i++ {
-		if !isTokenChar(k[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-func isTokenChar(c byte) bool {
-	if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' {
-		return true
-	}
-	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
 }
 
 // removeHopByHop is httputil's removeHopByHopHeaders for responses.

@@ -391,18 +391,6 @@ func TestFastPathResponses(t *testing.T) {
 	}
 }
 
-// FuzzValidValue checks the word-at-a-time check against the plain one.
-func FuzzValidValue(f *testing.F) {
-	for _, s := range []string{"", "a", ":AAAA:", "a\tb", "abcdefgh\x7f", "abcdefghijklmno\n", "\x80\x9f\xff\x1f", "caf\xc3\xa9 au lait, s'il vous plaît"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, v string) {
-		if validValue(v) != validBytes(v) {
-			t.Fatalf("validValue(%q) = %v, byte by byte %v", v, validValue(v), validBytes(v))
-		}
-	})
-}
-
 func BenchmarkCheckHeader(b *testing.B) {
 	h := http.Header{"Client-Cert": {":" + strings.Repeat("MIIB0DCCAXagAwIBAgILAO6GYXpSQ", 40) + ":"},
 		"Accept": {"*/*"}, "User-Agent": {"bench/1"}}

@@ -147,6 +147,7 @@ func server(t *testing.T, h http.Handler, lane bool, o Options) (*httptest.Serve
 	// A transcript that does not end the connection ends on these.
 	srv.Config.ReadHeaderTimeout, srv.Config.IdleTimeout = time.Second, time.Second
 	o.ReadHeaderTimeout, o.IdleTimeout = time.Second, time.Second
+	srv.Config.ConnState = o.ConnState // the same hook for both, as the edge has
 	var l *Lane
 	if lane {
 		if o.ErrorLog == nil {

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/certsight/certsight/internal/httpfield"
 )
 
 // errHandBack says the next request is not the lane's: its bytes go back
@@ -125,15 +127,15 @@ func (c *conn) plainHead(r *http.Request) bool {
 	}
 	// http.ReadRequest refused several Host fields and took the one into
 	// r.Host; an empty or missing one goes to net/http to judge.
-	if r.Host == "" || !validHost(r.Host) {
+	if r.Host == "" || !httpfield.ValidHost(r.Host) {
 		return false
 	}
 	for k, vv := range r.Header {
-		if !validName(k) {
+		if !httpfield.ValidName(k) {
 			return false
 		}
 		for _, v := range vv {
-			if !validValue(v) {
+			if !httpfield.ValidValue(v) {
 				return false
 			}
 		}
