@@ -47,8 +47,29 @@ func runMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	return m.Run()
+	// Every test runs against both HTTP/1.1 engines: the lane (the
+	// default) and net/http alone.
+	for _, e := range engines {
+		fmt.Fprintf(os.Stderr, "tests/edge: HTTP/1.1 served by %s\n", e.name)
+		engineArgs = e.args
+		if code := m.Run(); code != 0 {
+			fmt.Fprintf(os.Stderr, "tests/edge: failed with HTTP/1.1 served by %s\n", e.name)
+			return code
+		}
+	}
+	return 0
 }
+
+var engines = []struct {
+	name string
+	args []string
+}{
+	{"the fast lane (internal/h1lane)", nil},
+	{"net/http alone (--http1-lane=false)", []string{"--http1-lane=false"}},
+}
+
+// engineArgs are the flags of the engine the tests run against now.
+var engineArgs []string
 
 // fixtures is one PKI written to disk: a root, an intermediate, client
 // leaves, a server certificate, and file paths for each.
@@ -178,7 +199,8 @@ type proxy struct {
 func startEdge(t *testing.T, f *fixtures, origin string, extra ...string) *proxy {
 	t.Helper()
 	args := append([]string{"--listen", "127.0.0.1:0", "--tls-cert", f.serverCert, "--tls-key", f.serverKey,
-		"--origin", origin}, extra...)
+		"--origin", origin}, engineArgs...)
+	args = append(args, extra...)
 	cmd := execCommand(edgeBin, args...)
 	pr, pw := io.Pipe()
 	logs := &testtool.SyncBuffer{}
