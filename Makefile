@@ -11,7 +11,7 @@ FUZZTIME  ?= 20s
 FUZZMINIMIZE ?= 5s
 PKGS      := ./...
 
-.PHONY: help build test test-unit test-windows docs fuzz bench bench-edge bench-nss bench-go bench-report lint demo clean cross package
+.PHONY: help build test test-unit test-windows docs fuzz bench bench-edge pgo-edge bench-nss bench-go bench-report lint demo clean cross package
 
 DIST      := dist
 PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64
@@ -56,6 +56,10 @@ bench-edge: ## proxy benchmark: certsight-edge vs HAProxy, nginx, Caddy, bare Go
 	tests/bench/edge/run.sh
 
 BENCHDATA := docs/benchmarks/data
+
+pgo-edge: ## refresh cmd/certsight-edge/default.pgo from a CPU profile of the proxy benchmark's load
+	PROFILE=$$(mktemp -d) && DURATION=$${DURATION:-20s} PROFILE=$$PROFILE tests/bench/edge/run.sh && \
+		cp $$PROFILE/cpu.pprof cmd/certsight-edge/default.pgo && rm -rf $$PROFILE
 
 bench-nss: ## NSS scan vs certutil -L at 100..10,000 certificates (certutil alone needs minutes at 10,000; CERTUTIL_MAX to cap) -> docs/benchmarks/data/nss.jsonl
 	SIZES="100 300 1000 3000 10000" CERTUTIL_MAX=$${CERTUTIL_MAX:-10000} OUT=$(BENCHDATA)/nss.jsonl tests/bench/nss/run.sh

@@ -139,7 +139,7 @@ func mux() http.Handler {
 }
 
 // server starts an HTTPS server with h, through a Lane when lane is set.
-func server(t *testing.T, h http.Handler, lane bool, o Options) (*httptest.Server, *Lane) {
+func server(t testing.TB, h http.Handler, lane bool, o Options) (*httptest.Server, *Lane) {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(h)
 	srv.EnableHTTP2 = true

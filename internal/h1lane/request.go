@@ -1,8 +1,10 @@
 package h1lane
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -55,10 +57,13 @@ var errShutdown = errors.New("lane shutting down")
 
 // peekHead returns the buffered bytes of the next request's head, through
 // its blank line, reading more (under ReadHeaderTimeout) while it is
-// incomplete. errHandBack when the head does not fit the buffer or has a
-// line not ended by CRLF (net/http's reader decides about those); a read
-// error (a timeout, the client gone) ends the connection, as net/http ends
-// it without a response.
+// incomplete. Whatever net/http would answer differently from waiting for
+// a CRLF-ended head is handed back (errHandBack) as soon as it shows: a
+// head that does not fit the buffer, a line ended by a bare LF, a complete
+// line net/http already refuses, and a head cut short by a read error
+// (net/http answers those with 400). A read error with nothing buffered
+// (the client gone, the idle time over) ends the connection silently, as
+// net/http ends it.
 func (c *conn) peekHead() ([]byte, error) {
 	timed := false
 	for {
@@ -72,7 +77,7 @@ func (c *conn) peekHead() ([]byte, error) {
 			}
 			return head, nil
 		}
-		if c.br.Buffered() >= c.br.Size() {
+		if c.br.Buffered() >= c.br.Size() || bytes.Count(buf, lf) != bytes.Count(buf, crlf) || refusedSoFar(buf) {
 			return nil, errHandBack
 		}
 		if !timed && c.l.o.ReadHeaderTimeout > 0 {
@@ -82,9 +87,24 @@ func (c *conn) peekHead() ([]byte, error) {
 			timed = true
 		}
 		if _, err := c.br.Peek(c.br.Buffered() + 1); err != nil {
+			if c.br.Buffered() > 0 {
+				return nil, errHandBack
+			}
 			return nil, err
 		}
 	}
+}
+
+// refusedSoFar reports whether the complete lines of an unfinished head
+// already fail http.ReadRequest (a malformed request line, a header line
+// without a colon): net/http answers 400 without waiting for the rest.
+func refusedSoFar(partial []byte) bool {
+	end := bytes.LastIndex(partial, crlf)
+	if end < 0 {
+		return false
+	}
+	_, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(partial[:end+2])))
+	return err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 var (
