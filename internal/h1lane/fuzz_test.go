@@ -7,6 +7,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"slices"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -56,7 +58,16 @@ func FuzzParity(f *testing.F) {
 		go func() { wantc <- fuzzExchange(t, plainSrv, raw) }()
 		got := fuzzExchange(t, laneSrv, raw)
 		want := <-wantc
-		if got != want {
+		// A server that closes with unread input makes the kernel send a
+		// reset, which may discard what the client had not read yet: then
+		// only the part both transcripts have is compared.
+		gotCut, wantCut := strings.CutSuffix(got, reset)
+		wantCut2, wantReset := strings.CutSuffix(want, reset)
+		if wantCut || wantReset {
+			n := min(len(gotCut), len(wantCut2))
+			gotCut, wantCut2 = gotCut[:n], wantCut2[:n]
+		}
+		if gotCut != wantCut2 {
 			t.Errorf("transcripts differ for input %q\nnet/http: %q\nlane:     %q", in, want, got)
 		}
 	})
@@ -84,15 +95,30 @@ func fuzzExchange(t testing.TB, srv *httptest.Server, raw string) string {
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(5 * time.Second))
-	// A server that answered and closed early may make the write fail; what
-	// it sent is still read.
+	// Read while writing: what a server sends before it closes is taken
+	// before a reset can discard it.
+	type result struct {
+		out []byte
+		err error
+	}
+	readc := make(chan result, 1)
+	go func() {
+		out, err := io.ReadAll(c)
+		readc <- result{out, err}
+	}()
 	if _, err := io.WriteString(c, raw); err == nil {
 		c.CloseWrite()
 	}
-	out, err := io.ReadAll(c)
-	s := dateRe.ReplaceAllString(string(out), "Date: <date>\r\n")
-	if errors.Is(err, os.ErrDeadlineExceeded) {
+	r := <-readc
+	s := dateRe.ReplaceAllString(string(r.out), "Date: <date>\r\n")
+	switch {
+	case errors.Is(r.err, os.ErrDeadlineExceeded):
 		s += "[client deadline]"
+	case errors.Is(r.err, syscall.ECONNRESET):
+		s += reset
 	}
 	return s
 }
+
+// reset marks a transcript cut by a TCP reset.
+const reset = "[reset]"

@@ -88,22 +88,24 @@ func New(next http.Handler, o Options) *Lane {
 // Accept; connections already handed over belong to the server.
 func (l *Lane) Listener() net.Listener { return l.handoff }
 
-// ConnContext marks a handed-back connection's context so it is never
-// taken over again. Chain it into http.Server.ConnContext.
+// ConnContext marks the connections the lane may take over: those the
+// server accepted as a *tls.Conn (not the ones handed back, nor plain
+// ones). Chain it into http.Server.ConnContext; without it the lane takes
+// nothing over.
 func (l *Lane) ConnContext(ctx context.Context, c net.Conn) context.Context {
-	if _, ok := c.(*handoffConn); ok {
-		return context.WithValue(ctx, handoffKey{}, true)
+	if _, ok := c.(*tls.Conn); ok {
+		return context.WithValue(ctx, takeoverKey{}, true)
 	}
 	return ctx
 }
 
-type handoffKey struct{}
+type takeoverKey struct{}
 
 // ServeHTTP is the server's handler: it serves r through next, taking the
 // connection over first when r is a plain HTTP/1.1 request.
 func (l *Lane) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.TLS == nil || r.ProtoMajor != 1 || r.ProtoMinor != 1 || !plain(r) || l.closing.Load() ||
-		r.Context().Value(handoffKey{}) != nil {
+	if r.ProtoMajor != 1 || r.ProtoMinor != 1 || !plain(r) || l.closing.Load() ||
+		r.Context().Value(takeoverKey{}) == nil {
 		l.next.ServeHTTP(w, r)
 		return
 	}
@@ -120,9 +122,11 @@ func (l *Lane) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	tc, ok := nc.(*tls.Conn)
 	if !ok {
-		// Not reachable with r.TLS set; never leave a connection hanging.
+		// Not reachable: ConnContext marked a *tls.Conn. The response is
+		// lost; never leave the connection hanging.
 		l.wg.Done()
 		nc.Close()
+		l.logf("h1lane: hijacked %T, not a *tls.Conn; closed", nc)
 		return
 	}
 	c := l.newConn(r.Context(), tc, rw.Reader, r)
@@ -288,9 +292,11 @@ func (c *conn) answer(r *http.Request) (keep bool) {
 	return !w.closeAfter
 }
 
-func (c *conn) logf(format string, args ...any) {
-	if c.l.o.ErrorLog != nil {
-		c.l.o.ErrorLog.Printf(format, args...)
+func (c *conn) logf(format string, args ...any) { c.l.logf(format, args...) }
+
+func (l *Lane) logf(format string, args ...any) {
+	if l.o.ErrorLog != nil {
+		l.o.ErrorLog.Printf(format, args...)
 		return
 	}
 	log.Printf(format, args...)

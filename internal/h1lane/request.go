@@ -20,7 +20,9 @@ var errHandBack = errors.New("request handed back to net/http")
 // errHandBack when it is not (its bytes are still in c.br), another error
 // when the connection is done (closed, timed out, shutting down).
 func (c *conn) readRequest() (*http.Request, error) {
-	if c.br.Buffered() == 0 {
+	// As net/http: wait (under the idle timeout) for four bytes of the
+	// next request; fewer and the connection ends silently.
+	if c.br.Buffered() < 4 {
 		if err := c.waitDeadline(time.Now(), c.idleTimeout()); err != nil {
 			return nil, err
 		}
@@ -30,7 +32,7 @@ func (c *conn) readRequest() (*http.Request, error) {
 		if c.l.closing.Load() {
 			return nil, errShutdown
 		}
-		_, err := c.br.Peek(1)
+		_, err := c.br.Peek(4)
 		c.idle.Store(false)
 		if err != nil {
 			return nil, err
@@ -61,9 +63,7 @@ var errShutdown = errors.New("lane shutting down")
 // a CRLF-ended head is handed back (errHandBack) as soon as it shows: a
 // head that does not fit the buffer, a line ended by a bare LF, a complete
 // line net/http already refuses, and a head cut short by a read error
-// (net/http answers those with 400). A read error with nothing buffered
-// (the client gone, the idle time over) ends the connection silently, as
-// net/http ends it.
+// (net/http answers those with 400; readRequest already has four bytes).
 func (c *conn) peekHead() ([]byte, error) {
 	timed := false
 	for {
@@ -87,10 +87,7 @@ func (c *conn) peekHead() ([]byte, error) {
 			timed = true
 		}
 		if _, err := c.br.Peek(c.br.Buffered() + 1); err != nil {
-			if c.br.Buffered() > 0 {
-				return nil, errHandBack
-			}
-			return nil, err
+			return nil, errHandBack // net/http answers what it has
 		}
 	}
 }
