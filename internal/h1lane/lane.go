@@ -37,7 +37,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"log"
 	"net"
 	"net/http"
@@ -152,7 +151,7 @@ func (l *Lane) newConn(ctx context.Context, tc *tls.Conn, hijacked *bufio.Reader
 	ahead, _ := hijacked.Peek(hijacked.Buffered())
 	src := &handoffConn{Conn: tc, pending: bytes.Clone(ahead)}
 	c := &conn{l: l, tc: tc, br: bufio.NewReaderSize(src, bufioSize), bw: bufio.NewWriterSize(tc, bufioSize),
-		tls: r.TLS, remoteAddr: r.RemoteAddr, hr: bufio.NewReaderSize(nil, bufioSize)}
+		tls: r.TLS, remoteAddr: r.RemoteAddr, hr: bufio.NewReaderSize(nil, headLineBuffer)}
 	// The requests' context: the connection's values, cancelled by Close
 	// (net/http also cancels a request when its client goes; the lane
 	// notices that when it writes the response).
@@ -225,7 +224,8 @@ type conn struct {
 	// waits for a request (Shutdown may close it).
 	deadline time.Time
 	idle     atomic.Bool
-	// head and hr parse a copy of the request's head.
+	// head and hr parse a copy of the request's head (hr's buffer only
+	// needs to hold most lines: textproto joins longer ones).
 	head bytes.Reader
 	hr   *bufio.Reader
 	// body buffers a response's body before chunkWriter, as net/http's
@@ -327,5 +327,3 @@ func (c *conn) waitDeadline(now time.Time, d time.Duration) error {
 // idleTimeout is http.Server's rule: IdleTimeout, else ReadTimeout (the
 // lane's server has none).
 func (c *conn) idleTimeout() time.Duration { return c.l.o.IdleTimeout }
-
-func (c *conn) String() string { return fmt.Sprintf("h1lane conn %s", c.remoteAddr) }

@@ -174,3 +174,6 @@ func (c *conn) handBack() bool {
 // bufioSize is the buffer size net/http's server uses; a head larger than
 // it goes to net/http (its limit is MaxHeaderBytes).
 const bufioSize = 4096
+
+// headLineBuffer is the parse buffer for a copied head.
+const headLineBuffer = 1024
