@@ -2,13 +2,11 @@
 
 package edge
 
-import "syscall"
-
 const peekSupported = true
 
 // peek looks at the socket without consuming or waiting (MSG_PEEK |
 // MSG_DONTWAIT); it always reports done, so RawConn.Read never blocks.
 func (oc *originConn) peek(fd uintptr) bool {
-	oc.peekN, _, oc.peekErr = syscall.Recvfrom(int(fd), oc.peekByte[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+	oc.peekN, oc.peekErr = peekSocket(fd, oc.peekByte[:])
 	return true
 }
