@@ -181,7 +181,7 @@ func (p *fastProxy) exchange(ctx context.Context, oc *originConn, r *http.Reques
 		}
 		return nil, nil, fmt.Errorf("writing request to origin: %w", err)
 	}
-	oc.c.SetReadDeadline(time.Now().Add(p.responseHeaderTimeout))
+	oc.headerDeadline(time.Now(), p.responseHeaderTimeout)
 	if _, err := oc.br.Peek(1); err != nil {
 		if oc.reused && ctx.Err() == nil && !isTimeout(err) {
 			return nil, nil, fmt.Errorf("%w: %v", errRetry, err)
@@ -210,6 +210,7 @@ func (p *fastProxy) exchange(ctx context.Context, oc *originConn, r *http.Reques
 		// then.
 		if !(res.ContentLength >= 0 && int64(oc.br.Buffered()) >= res.ContentLength) {
 			oc.c.SetReadDeadline(time.Time{})
+			oc.deadline = time.Time{}
 		}
 		return res, infos, nil
 	}
