@@ -110,23 +110,33 @@ func (c *Conn) Read(p []byte) (int, error) {
 // read is the RawConn callback: one read(2), false (wait in the poller,
 // as net does) when nothing is there yet.
 func (c *Conn) read(fd uintptr) bool {
-	p := c.rbuf
+	n, errno, again := rawCall(syscall.SYS_READ, fd, c.rbuf)
+	switch {
+	case again:
+		return false
+	case errno != 0:
+		c.rerrno = errno
+	default:
+		c.rn = n
+		if raceEnabled && n > 0 {
+			raceAfterRead(fd, c.rbuf[:n])
+		}
+	}
+	return true
+}
+
+// rawCall makes one read(2) or write(2) (trap) of p on fd, again on EINTR;
+// again reports that the socket would block (EAGAIN).
+func rawCall(trap, fd uintptr, p []byte) (n int, errno syscall.Errno, again bool) {
 	for {
-		r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+		r, _, e := syscall.RawSyscall(trap, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
 		switch e {
 		case syscall.EINTR:
 			continue
 		case syscall.EAGAIN:
-			return false
-		case 0:
-			c.rn = int(r)
-			if raceEnabled && c.rn > 0 {
-				raceAfterRead(fd, p[:c.rn])
-			}
-		default:
-			c.rerrno = e
+			return 0, 0, true
 		}
-		return true
+		return int(r), e, false
 	}
 }
 
@@ -158,18 +168,15 @@ func (c *Conn) write(fd uintptr) bool {
 		if len(chunk) > maxRW {
 			chunk = chunk[:maxRW]
 		}
-		r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&chunk[0])), uintptr(len(chunk)))
-		switch e {
-		case syscall.EINTR:
-			continue
-		case syscall.EAGAIN:
+		n, errno, again := rawCall(syscall.SYS_WRITE, fd, chunk)
+		switch {
+		case again:
 			return false
-		case 0:
-			c.wn += int(r)
-		default:
-			c.werrno = e
+		case errno != 0:
+			c.werrno = errno
 			return true
 		}
+		c.wn += n
 	}
 	return true
 }
