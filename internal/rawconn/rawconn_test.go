@@ -1,11 +1,13 @@
+//go:build linux
+
 package rawconn
 
 // These tests prove that a wrapped connection behaves exactly like the plain
 // *net.TCPConn it wraps. Every behaviour runs twice, once on a plain
 // loopback pair and once on a pair whose ends went through Wrap, with the
-// same assertions, and the two outcomes are compared with each other. On
-// systems other than Linux Wrap returns its argument, so both runs use plain
-// connections there and the tests check net's own behaviour.
+// same assertions, and the two outcomes are compared with each other. The
+// expected outcomes are Linux's (Wrap returns its argument elsewhere; see
+// rawconn_other_test.go).
 
 import (
 	"bytes"
