@@ -217,6 +217,7 @@ func TestParityWithNetHTTP(t *testing.T) {
 		tc{"Upgrade", req("GET", "/echo") + req("GET", "/echo", "Upgrade: websocket\r\nConnection: Upgrade\r\n") + req("GET", "/echo", closing)},
 		tc{"Connection token", req("GET", "/echo") + req("GET", "/echo", "Connection: X-Foo\r\n") + req("GET", "/echo", closing)},
 		tc{"big head", req("GET", "/echo") + req("GET", "/echo", "X-Big: "+strings.Repeat("x", 6000)+"\r\n") + req("GET", "/echo", closing)},
+		tc{"line longer than the parse buffer", req("GET", "/echo") + req("GET", "/echo", "User-Agent: "+strings.Repeat("u", 2500)+"\r\n") + req("GET", "/echo", closing)},
 		tc{"CONNECT", req("GET", "/echo") + "CONNECT example.test:443 HTTP/1.1\r\nHost: example.test:443\r\n\r\n"},
 		tc{"garbage", req("GET", "/echo") + "\x16\x03\x01 nonsense\r\n\r\n"},
 		tc{"truncated head", req("GET", "/echo") + "GET /echo HTTP/1.1\r\nHost: exa"},
