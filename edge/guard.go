@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"github.com/certsight/certsight/internal/rawconn"
 	"io"
 	"net"
 	"net/http"
@@ -13,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/certsight/certsight/internal/rawconn"
 	"github.com/certsight/certsight/internal/tick"
 )
 

@@ -4,11 +4,12 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"github.com/certsight/certsight/internal/rawconn"
 	"net"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/certsight/certsight/internal/rawconn"
 )
 
 // originPool keeps idle HTTP/1.1 connections to the origin for the fast

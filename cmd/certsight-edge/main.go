@@ -15,7 +15,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/certsight/certsight/internal/h1lane"
 	"io"
 	"log/slog"
 	"net"
@@ -35,6 +34,7 @@ import (
 	"github.com/certsight/certsight/edge/ocsp"
 	"github.com/certsight/certsight/edge/reload"
 	"github.com/certsight/certsight/edge/revocation"
+	"github.com/certsight/certsight/internal/h1lane"
 )
 
 var version = "dev"
@@ -491,7 +491,7 @@ func buildServer(o options, log *slog.Logger, hup <-chan os.Signal) (es *edgeSer
 	}
 	if lane != nil {
 		// Idle lane connections close as soon as shutdown begins.
-		srv.RegisterOnShutdown(func() { lane.BeginShutdown() })
+		srv.RegisterOnShutdown(lane.BeginShutdown)
 	}
 	if o.readHeaderTimeout <= 0 {
 		log.Warn("--read-header-timeout 0: a client can hold a connection open forever by sending headers slowly")
