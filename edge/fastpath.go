@@ -210,7 +210,7 @@ func (p *fastProxy) exchange(ctx context.Context, oc *originConn, r *http.Reques
 		// then.
 		if !(res.ContentLength >= 0 && int64(oc.br.Buffered()) >= res.ContentLength) {
 			oc.c.SetReadDeadline(time.Time{})
-			oc.deadline = time.Time{}
+			oc.deadline.Set(time.Time{})
 		}
 		return res, infos, nil
 	}

@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/certsight/certsight/internal/deadline"
 	"github.com/certsight/certsight/internal/rawconn"
 )
 
@@ -32,8 +33,8 @@ type originConn struct {
 	bw     *bufio.Writer
 	last   time.Time // when it went idle
 	reused bool      // it carried a request before this one
-	// deadline is the read deadline exchange set last (zero: none).
-	deadline time.Time
+	// deadline is the read deadline exchange set last.
+	deadline deadline.Lazy
 
 	// peekFn is peek as a method value, made once per connection so
 	// clean() does not allocate.
@@ -138,15 +139,12 @@ func (oc *originConn) clean() bool {
 func (oc *originConn) close() { oc.c.Close() }
 
 // headerDeadline bounds the wait for a response header by about d from
-// now: the deadline is moved only when it would come sooner than now +
-// 7/8·d (or later than now + d), so back-to-back requests on a connection
-// pay for a timer update every d/8, not each.
+// now, moving the deadline only every eighth of d (deadline.Lazy), so
+// back-to-back requests on a connection do not each update a timer.
 func (oc *originConn) headerDeadline(now time.Time, d time.Duration) {
-	if left := oc.deadline.Sub(now); !oc.deadline.IsZero() && left >= d-d/8 && left <= d {
-		return
+	if t, move := oc.deadline.Ahead(now, d); move {
+		oc.c.SetReadDeadline(t)
 	}
-	oc.deadline = now.Add(d)
-	oc.c.SetReadDeadline(oc.deadline)
 }
 
 // aLongTimeAgo is a deadline in the past: setting it wakes a blocked read.

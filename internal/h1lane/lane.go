@@ -44,6 +44,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/certsight/certsight/internal/deadline"
 )
 
 // Options configure a Lane. The timeouts mean what http.Server's fields
@@ -222,7 +224,7 @@ type conn struct {
 	w          response
 	// deadline is the read deadline last set; idle says the connection
 	// waits for a request (Shutdown may close it).
-	deadline time.Time
+	deadline deadline.Lazy
 	idle     atomic.Bool
 	// head and hr parse a copy of the request's head (hr's buffer only
 	// needs to hold most lines: textproto joins longer ones).
@@ -304,26 +306,21 @@ func (l *Lane) logf(format string, args ...any) {
 
 // setReadDeadline sets the connection's read deadline to t.
 func (c *conn) setReadDeadline(t time.Time) error {
-	c.deadline = t
+	c.deadline.Set(t)
 	return c.tc.SetReadDeadline(t)
 }
 
-// waitDeadline makes the read deadline about now+d: it is moved only when
-// it would come sooner than now + 7/8·d, so a busy connection pays for a
-// timer update every d/8 rather than per request.
+// waitDeadline bounds the wait for the next request by about d (none for
+// d <= 0), moving the deadline only every eighth of d (deadline.Lazy).
 func (c *conn) waitDeadline(now time.Time, d time.Duration) error {
 	if d <= 0 {
-		if c.deadline.IsZero() {
+		if c.deadline.At().IsZero() {
 			return nil
 		}
 		return c.setReadDeadline(time.Time{})
 	}
-	if !c.deadline.IsZero() && c.deadline.Sub(now) >= d-d/8 && c.deadline.Sub(now) <= d {
-		return nil
+	if t, move := c.deadline.Ahead(now, d); move {
+		return c.tc.SetReadDeadline(t)
 	}
-	return c.setReadDeadline(now.Add(d))
+	return nil
 }
-
-// idleTimeout is http.Server's rule: IdleTimeout, else ReadTimeout (the
-// lane's server has none).
-func (c *conn) idleTimeout() time.Duration { return c.l.o.IdleTimeout }

@@ -23,7 +23,7 @@ func (c *conn) readRequest() (*http.Request, error) {
 	// As net/http: wait (under the idle timeout) for four bytes of the
 	// next request; fewer and the connection ends silently.
 	if c.br.Buffered() < 4 {
-		if err := c.waitDeadline(time.Now(), c.idleTimeout()); err != nil {
+		if err := c.waitDeadline(time.Now(), c.l.o.IdleTimeout); err != nil {
 			return nil, err
 		}
 		// Shutdown sets closing, then closes the connections it sees idle:
