@@ -380,14 +380,7 @@ func fastEligible(r *http.Request) bool {
 			return false
 		}
 	}
-	for _, v := range h["Connection"] {
-		for tok := range strings.SplitSeq(v, ",") {
-			if t := textproto.TrimString(tok); t != "" && !strings.EqualFold(t, "keep-alive") && !strings.EqualFold(t, "close") {
-				return false
-			}
-		}
-	}
-	return true
+	return httpfield.OnlyKeepAliveOrClose(h["Connection"])
 }
 
 // queryClean reports whether ReverseProxy would pass q unchanged: no ";"

@@ -124,15 +124,7 @@ func plain(r *http.Request) bool {
 			return false
 		}
 	}
-	for _, v := range h["Connection"] {
-		for tok := range strings.SplitSeq(v, ",") {
-			t := strings.TrimSpace(tok)
-			if t != "" && !strings.EqualFold(t, "keep-alive") && !strings.EqualFold(t, "close") {
-				return false
-			}
-		}
-	}
-	return true
+	return httpfield.OnlyKeepAliveOrClose(h["Connection"])
 }
 
 // plainHead adds to plain the checks net/http's server makes after

@@ -4,7 +4,11 @@
 // vendors), for code that parses or writes HTTP/1.1 itself.
 package httpfield
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"net/textproto"
+	"strings"
+)
 
 // ValidName reports whether k is a field name: a non-empty RFC 9110 token.
 func ValidName(k string) bool {
@@ -78,4 +82,18 @@ func table(extra string) (t [256]bool) {
 		t[extra[i]] = true
 	}
 	return t
+}
+
+// OnlyKeepAliveOrClose reports whether the Connection field values name no
+// option but "keep-alive" and "close" (ASCII case-insensitively, around
+// optional whitespace): a request with no other hop-by-hop header named.
+func OnlyKeepAliveOrClose(connection []string) bool {
+	for _, v := range connection {
+		for tok := range strings.SplitSeq(v, ",") {
+			if t := textproto.TrimString(tok); t != "" && !strings.EqualFold(t, "keep-alive") && !strings.EqualFold(t, "close") {
+				return false
+			}
+		}
+	}
+	return true
 }

@@ -43,6 +43,19 @@ func TestValidHost(t *testing.T) {
 	}
 }
 
+func TestOnlyKeepAliveOrClose(t *testing.T) {
+	for _, tc := range []struct {
+		in []string
+		ok bool
+	}{
+		{nil, true}, {[]string{""}, true}, {[]string{"keep-alive"}, true}, {[]string{" Close , KEEP-ALIVE,"}, true},
+		{[]string{"close", "keep-alive"}, true}, {[]string{"upgrade"}, false}, {[]string{"close, X-Foo"}, false},
+		{[]string{"close", "Client-Cert"}, false}, {[]string{"keep-alive\v"}, false},
+	} {
+		assert.Equal(t, tc.ok, OnlyKeepAliveOrClose(tc.in), "%q", tc.in)
+	}
+}
+
 // FuzzValidValue checks the word-at-a-time check against the plain one.
 func FuzzValidValue(f *testing.F) {
 	for _, s := range []string{"", "a", ":AAAA:", "a\tb", "abcdefgh\x7f", "abcdefghijklmno\n", "\x80\x9f\xff\x1f", "caf\xc3\xa9 au lait, s'il vous plaît"} {
